@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {IDataUnion} from "./interfaces/IDataUnion.sol";
+
+/// @title DataUnion
+/// @notice Pools license revenue in one stablecoin and pays it out to members pro rata to the
+/// shares an attester posts for them.
+/// @dev Accounting, in "scaled" units of 2^-64 token units:
+/// - `_rewardPerShare` grows by `revenue * 2^64 / totalShares` at each distribution.
+/// - A member with shares is owed `shares * (_rewardPerShare - snapshot)` scaled units. Share
+///   changes settle that amount first and re-encode it against the new shares by moving the
+///   snapshot, so a member's whole state stays in one slot.
+/// - A member without shares keeps earned-but-unclaimed tokens in `_banked`.
+/// - Divisions that do not come out even are settled against `_dust`, a signed balance of scaled
+///   units: rounding goes in the members' favour (so no member ever sees a unit less because of
+///   it) as long as the union has advanced less than one token unit in total (`_dust > -2^64`);
+///   past that bound it rounds down and credits `_dust`. The next distribution adds `_dust` to the
+///   revenue it splits, so rounding is carried forward, never lost, and since members can only
+///   claim whole units, less than one unit of advance can never make the union pay out more
+///   than it holds. `MAX_TOTAL_SHARES` keeps a distribution's own rounding below that bound.
+/// The accumulator and snapshots are taken modulo 2^192 and only their differences are used. A
+/// difference stays below 2^192 because lifetime revenue is capped at 2^128 token units by the
+/// uint128 totals and every member with shares has at least one.
+contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+    using SafeCast for int256;
+
+    /// @dev A member's whole state fits one slot, so posting a new member costs one storage write.
+    struct Member {
+        uint64 shares;
+        // shares > 0: the accumulator value earnings are measured from.
+        // shares == 0: `_BANKED` when `_banked` may hold earnings, else 0.
+        uint192 snapshot;
+    }
+
+    struct PendingFee {
+        address recipient;
+        uint16 feeBps;
+        uint48 eta;
+    }
+
+    /// @notice May post attributions (the relayer).
+    bytes32 public constant ATTESTER_ROLE = keccak256("ATTESTER_ROLE");
+    /// @notice May pause and unpause deposits and attributions (the guardian).
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    /// @notice EIP-712 type of a signed claim.
+    bytes32 public constant CLAIM_TYPEHASH =
+        keccak256("Claim(address member,address to,uint256 amount,uint256 nonce,uint256 deadline)");
+
+    /// @notice The operator fee can never exceed 20% of revenue.
+    uint16 public constant MAX_FEE_BPS = 2_000;
+    /// @notice Bounds on the fee timelock chosen at deployment.
+    uint256 public constant MIN_FEE_DELAY = 1 hours;
+    uint256 public constant MAX_FEE_DELAY = 30 days;
+    /// @notice Most members one `postAttribution` call may set.
+    uint256 public constant MAX_BATCH_SIZE = 500;
+    /// @notice Most shares one member may hold.
+    uint256 public constant MAX_SHARES = type(uint64).max;
+    /// @notice Most shares all members together may hold.
+    uint256 public constant MAX_TOTAL_SHARES = type(uint64).max;
+
+    uint256 private constant _BPS = 10_000;
+    uint256 private constant _SCALE_BITS = 64;
+    uint192 private constant _BANKED = 1;
+    /// @dev `_dust` stays above this: the union never advances a whole token unit of rounding.
+    int256 private constant _DUST_FLOOR = -(2 ** 64);
+
+    IERC20 private immutable _token;
+    /// @notice How long a proposed fee change waits before it can be applied, fixed at deployment.
+    uint256 public immutable FEE_DELAY;
+
+    // Packed by the functions that touch them together: claims read the accumulator; deposits
+    // write the accumulator, the remainder, the deposit total and read shares and fee.
+    uint192 private _rewardPerShare;
+    uint64 private _currentEpoch;
+    uint128 private _totalShares;
+    int128 private _dust;
+    uint128 private _totalDeposited;
+    uint128 private _undistributed;
+    uint128 private _totalClaimed;
+    uint128 private _totalFeesWithdrawn;
+    address private _feeRecipient;
+    uint16 private _feeBps;
+    bool private _paused;
+    PendingFee private _pendingFee;
+    bytes32 private _currentReportHash;
+
+    mapping(address member => Member) private _members;
+    mapping(address member => uint256) private _banked;
+    mapping(address recipient => uint256) private _feesOwed;
+
+    modifier whenNotPaused() {
+        if (_paused) revert DataUnionEnforcedPause();
+        _;
+    }
+
+    /// @param token_ The pool token (a stablecoin); fixed for the life of the union.
+    /// @param admin Holds `DEFAULT_ADMIN_ROLE`: grants roles and proposes fee changes.
+    /// @param attester Holds `ATTESTER_ROLE`: posts attributions.
+    /// @param pauser Holds `PAUSER_ROLE`: pauses deposits and attributions.
+    /// @param feeRecipient_ Receives the operator fee.
+    /// @param feeBps_ The operator fee in basis points, at most `MAX_FEE_BPS`.
+    /// @param feeDelay How long fee changes wait, between `MIN_FEE_DELAY` and `MAX_FEE_DELAY`.
+    constructor(
+        IERC20 token_,
+        address admin,
+        address attester,
+        address pauser,
+        address feeRecipient_,
+        uint16 feeBps_,
+        uint256 feeDelay
+    ) EIP712("DataUnion", "1") {
+        if (address(token_).code.length == 0) revert DataUnionInvalidToken(address(token_));
+        if (admin == address(0) || attester == address(0) || pauser == address(0) || feeRecipient_ == address(0)) {
+            revert DataUnionZeroAddress();
+        }
+        if (feeBps_ > MAX_FEE_BPS) revert DataUnionFeeTooHigh(feeBps_, MAX_FEE_BPS);
+        if (feeDelay < MIN_FEE_DELAY || feeDelay > MAX_FEE_DELAY) {
+            revert DataUnionInvalidFeeDelay(feeDelay, MIN_FEE_DELAY, MAX_FEE_DELAY);
+        }
+        _token = token_;
+        FEE_DELAY = feeDelay;
+        _feeRecipient = feeRecipient_;
+        _feeBps = feeBps_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(ATTESTER_ROLE, attester);
+        _grantRole(PAUSER_ROLE, pauser);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Revenue
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IDataUnion
+    function deposit(uint256 amount, bytes32 licenseId) external nonReentrant whenNotPaused returns (uint256) {
+        return _deposit(amount, licenseId);
+    }
+
+    /// @inheritdoc IDataUnion
+    function depositWithPermit(uint256 amount, bytes32 licenseId, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        nonReentrant
+        whenNotPaused
+        returns (uint256)
+    {
+        // A permit front-run from the mempool makes this call fail although the allowance is
+        // already in place; the transferFrom below is the real check.
+        try IERC20Permit(address(_token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+        return _deposit(amount, licenseId);
+    }
+
+    /// @inheritdoc IDataUnion
+    function sync() external nonReentrant whenNotPaused returns (uint256 received) {
+        uint256 balance = _token.balanceOf(address(this));
+        uint256 tracked = _trackedBalance();
+        // A balance below what is tracked (a token that can seize funds) is no revenue.
+        if (balance > tracked) {
+            received = balance - tracked;
+            _recordRevenue(address(0), bytes32(0), received);
+        } else if (_undistributed != 0 && _totalShares != 0) {
+            _distribute(0);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Attribution
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IDataUnion
+    function postAttribution(uint64 epoch, bytes32 reportHash, address[] calldata members, uint256[] calldata shares)
+        external
+        onlyRole(ATTESTER_ROLE)
+        whenNotPaused
+    {
+        uint256 count = members.length;
+        if (count != shares.length) revert DataUnionLengthMismatch(count, shares.length);
+        if (count == 0 || count > MAX_BATCH_SIZE) revert DataUnionInvalidBatchSize(count, MAX_BATCH_SIZE);
+        if (reportHash == bytes32(0)) revert DataUnionInvalidReportHash();
+        _enterEpoch(epoch, reportHash);
+
+        uint256 total = _attestBatch(epoch, members, shares);
+        emit AttributionPosted(epoch, reportHash, count, total);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Members
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IDataUnion
+    function claimable(address member) external view returns (uint256) {
+        return _earnedScaled(_members[member], member, _rewardPerShare) >> _SCALE_BITS;
+    }
+
+    /// @inheritdoc IDataUnion
+    function claim(address to, uint256 amount) external nonReentrant returns (uint256) {
+        return _claim(msg.sender, to, amount);
+    }
+
+    /// @inheritdoc IDataUnion
+    function claimWithSig(address member, address to, uint256 amount, uint256 deadline, bytes calldata signature)
+        external
+        nonReentrant
+        returns (uint256)
+    {
+        if (block.timestamp > deadline) revert DataUnionSignatureExpired(deadline);
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(abi.encode(CLAIM_TYPEHASH, member, to, amount, _useNonce(member), deadline))
+        );
+        if (!SignatureChecker.isValidSignatureNow(member, digest, signature)) {
+            revert DataUnionInvalidSignature(member);
+        }
+        return _claim(member, to, amount);
+    }
+
+    /// @inheritdoc IDataUnion
+    function leave() external {
+        if (_members[msg.sender].shares == 0) revert DataUnionNotMember(msg.sender);
+        (uint256 oldShares, int256 dust) = _setShares(msg.sender, 0, _rewardPerShare, _dust);
+        _totalShares -= uint128(oldShares); // oldShares is part of _totalShares, so this cannot underflow
+        _dust = dust.toInt128();
+        emit SharesSet(msg.sender, _currentEpoch, 0);
+        emit MemberLeft(msg.sender);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Fee
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IDataUnion
+    function proposeFee(uint16 feeBps_, address recipient) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (feeBps_ > MAX_FEE_BPS) revert DataUnionFeeTooHigh(feeBps_, MAX_FEE_BPS);
+        if (recipient == address(0)) revert DataUnionZeroAddress();
+        uint48 eta = (block.timestamp + FEE_DELAY).toUint48();
+        _pendingFee = PendingFee({recipient: recipient, feeBps: feeBps_, eta: eta});
+        emit FeeChangeProposed(feeBps_, recipient, eta);
+    }
+
+    /// @inheritdoc IDataUnion
+    function applyFee() external {
+        PendingFee memory pending = _pendingFee;
+        if (pending.eta == 0) revert DataUnionNoPendingFee();
+        if (block.timestamp < pending.eta) revert DataUnionFeeChangeNotReady(pending.eta);
+        delete _pendingFee;
+        _feeBps = pending.feeBps;
+        _feeRecipient = pending.recipient;
+        emit FeeChanged(pending.feeBps, pending.recipient);
+    }
+
+    /// @inheritdoc IDataUnion
+    function cancelFee() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        PendingFee memory pending = _pendingFee;
+        if (pending.eta == 0) revert DataUnionNoPendingFee();
+        delete _pendingFee;
+        emit FeeChangeCancelled(pending.feeBps, pending.recipient);
+    }
+
+    /// @inheritdoc IDataUnion
+    function withdrawFees(address to) external nonReentrant {
+        if (to == address(0) || to == address(this)) revert DataUnionInvalidRecipient(to);
+        uint256 amount = _feesOwed[msg.sender];
+        if (amount == 0) revert DataUnionNothingToWithdraw(msg.sender);
+        delete _feesOwed[msg.sender];
+        _totalFeesWithdrawn = (_totalFeesWithdrawn + amount).toUint128();
+        emit FeesWithdrawn(msg.sender, to, amount);
+        _token.safeTransfer(to, amount);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Emergency
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IDataUnion
+    function pause() external onlyRole(PAUSER_ROLE) whenNotPaused {
+        _paused = true;
+        emit Paused(msg.sender);
+    }
+
+    /// @inheritdoc IDataUnion
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        if (!_paused) revert DataUnionExpectedPause();
+        _paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IDataUnion
+    function token() external view returns (IERC20) {
+        return _token;
+    }
+
+    /// @inheritdoc IDataUnion
+    function sharesOf(address member) external view returns (uint256) {
+        return _members[member].shares;
+    }
+
+    /// @inheritdoc IDataUnion
+    function totalShares() external view returns (uint256) {
+        return _totalShares;
+    }
+
+    /// @inheritdoc IDataUnion
+    function currentEpoch() external view returns (uint64) {
+        return _currentEpoch;
+    }
+
+    /// @inheritdoc IDataUnion
+    function currentReportHash() external view returns (bytes32) {
+        return _currentReportHash;
+    }
+
+    /// @inheritdoc IDataUnion
+    function totalDeposited() external view returns (uint256) {
+        return _totalDeposited;
+    }
+
+    /// @inheritdoc IDataUnion
+    function totalClaimed() external view returns (uint256) {
+        return _totalClaimed;
+    }
+
+    /// @inheritdoc IDataUnion
+    function totalFeesWithdrawn() external view returns (uint256) {
+        return _totalFeesWithdrawn;
+    }
+
+    /// @inheritdoc IDataUnion
+    function feesOwed(address recipient) external view returns (uint256) {
+        return _feesOwed[recipient];
+    }
+
+    /// @inheritdoc IDataUnion
+    function undistributed() external view returns (uint256) {
+        return _undistributed;
+    }
+
+    /// @inheritdoc IDataUnion
+    function feeBps() external view returns (uint16) {
+        return _feeBps;
+    }
+
+    /// @inheritdoc IDataUnion
+    function feeRecipient() external view returns (address) {
+        return _feeRecipient;
+    }
+
+    /// @inheritdoc IDataUnion
+    function pendingFee() external view returns (uint16, address, uint256) {
+        PendingFee memory pending = _pendingFee;
+        return (pending.feeBps, pending.recipient, pending.eta);
+    }
+
+    /// @inheritdoc IDataUnion
+    function paused() external view returns (bool) {
+        return _paused;
+    }
+
+    /// @inheritdoc IDataUnion
+    function nonces(address member) public view override(IDataUnion, Nonces) returns (uint256) {
+        return super.nonces(member);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Internals
+    // ---------------------------------------------------------------------------------------------
+
+    /// @dev Checks that `epoch` does not go backwards and that all its batches share one report.
+    function _enterEpoch(uint64 epoch, bytes32 reportHash) private {
+        uint64 current = _currentEpoch;
+        if (epoch < current || epoch == 0) revert DataUnionStaleEpoch(epoch, current);
+        if (epoch == current) {
+            bytes32 expected = _currentReportHash;
+            if (reportHash != expected) revert DataUnionReportHashMismatch(epoch, expected, reportHash);
+        } else {
+            _currentEpoch = epoch;
+            _currentReportHash = reportHash;
+        }
+    }
+
+    /// @dev Settles and sets every member of a batch; returns the new total shares.
+    function _attestBatch(uint64 epoch, address[] calldata members, uint256[] calldata shares)
+        private
+        returns (uint256 total)
+    {
+        uint192 rewardPerShare = _rewardPerShare;
+        total = _totalShares;
+        int256 dust = _dust;
+        for (uint256 i; i < members.length; ++i) {
+            uint256 newShares = shares[i];
+            uint256 oldShares;
+            (oldShares, dust) = _attest(members[i], newShares, epoch, rewardPerShare, dust);
+            total = total - oldShares + newShares;
+        }
+        if (total > MAX_TOTAL_SHARES) revert DataUnionTotalSharesTooLarge(total, MAX_TOTAL_SHARES);
+        _totalShares = uint128(total); // at most MAX_TOTAL_SHARES
+        _dust = dust.toInt128();
+    }
+
+    /// @dev One member of an attribution batch: validated, settled, set and announced.
+    function _attest(address member, uint256 newShares, uint64 epoch, uint192 rewardPerShare, int256 dust)
+        private
+        returns (uint256 oldShares, int256)
+    {
+        if (member == address(0)) revert DataUnionZeroAddress();
+        if (newShares > MAX_SHARES) revert DataUnionSharesTooLarge(member, newShares, MAX_SHARES);
+        (oldShares, dust) = _setShares(member, newShares, rewardPerShare, dust);
+        emit SharesSet(member, epoch, newShares);
+        return (oldShares, dust);
+    }
+
+    function _deposit(uint256 amount, bytes32 licenseId) private returns (uint256 received) {
+        if (amount == 0) revert DataUnionZeroAmount();
+        uint256 balanceBefore = _token.balanceOf(address(this));
+        // The transfer comes before the effects: what counts is what arrives, known only after it.
+        _token.safeTransferFrom(msg.sender, address(this), amount);
+        received = _token.balanceOf(address(this)) - balanceBefore;
+        _recordRevenue(msg.sender, licenseId, received);
+    }
+
+    /// @dev Takes the operator fee from `received` and distributes the rest to the members.
+    function _recordRevenue(address payer, bytes32 licenseId, uint256 received) private {
+        if (received == 0) revert DataUnionNothingReceived();
+        uint256 fee = (received * _feeBps) / _BPS;
+        _totalDeposited = (_totalDeposited + received).toUint128();
+        if (fee != 0) _feesOwed[_feeRecipient] += fee;
+        _distribute(received - fee);
+        emit RevenueDeposited(payer, licenseId, received, fee);
+    }
+
+    /// @dev Adds `amount` (plus revenue that waited for shareholders, plus the dust balance) to
+    /// the accumulator, rounding up: the advance, less than `total` scaled units, is recorded as
+    /// negative dust and repaid by the next distribution.
+    function _distribute(uint256 amount) private {
+        uint256 pool = amount + _undistributed;
+        uint256 total = _totalShares;
+        if (total == 0) {
+            _undistributed = pool.toUint128();
+            return;
+        }
+        if (_undistributed != 0) _undistributed = 0;
+        // pool >= 1 and _dust > -2^64, so the sum is positive.
+        int256 scaled = int256(pool << _SCALE_BITS) + _dust;
+        uint256 increment = Math.ceilDiv(uint256(scaled), total);
+        _dust = int128(scaled - int256(increment * total)); // in (-total, 0], total < 2^64
+        unchecked {
+            // Wraps modulo 2^192 by design: only differences are ever used (see contract docs).
+            _rewardPerShare += increment.toUint192();
+        }
+    }
+
+    /// @dev Expresses `earned` scaled units as a per-share difference for `shares` shares,
+    /// rounding up when the dust balance can advance the difference, else down (crediting dust).
+    function _perShare(uint256 earned, uint256 shares, int256 dust) private pure returns (uint256, int256) {
+        uint256 perShare = earned / shares;
+        uint256 short = earned - perShare * shares;
+        if (short == 0) return (perShare, dust);
+        int256 advanced = dust - int256(shares - short);
+        if (advanced > _DUST_FLOOR) return (perShare + 1, advanced);
+        return (perShare, dust + int256(short));
+    }
+
+    /// @dev Settles `member`'s earnings and sets their shares. Returns the old shares and the
+    /// dust balance after re-encoding the earnings against the new shares.
+    function _setShares(address member, uint256 newShares, uint192 rewardPerShare, int256 dust)
+        private
+        returns (uint256 oldShares, int256)
+    {
+        Member memory current = _members[member];
+        oldShares = current.shares;
+        if (newShares == oldShares) return (oldShares, dust);
+
+        uint256 earned = _earnedScaled(current, member, rewardPerShare);
+        bool hadBank = oldShares == 0 && current.snapshot == _BANKED;
+        Member memory next;
+        if (newShares == 0) {
+            // Banked earnings are whole units; the fraction of a unit goes back to the dust.
+            uint256 units = earned >> _SCALE_BITS;
+            dust += int256(earned - (units << _SCALE_BITS));
+            if (units != 0) {
+                _banked[member] = units;
+                next.snapshot = _BANKED;
+            }
+        } else {
+            uint256 perShare;
+            (perShare, dust) = _perShare(earned, newShares, dust);
+            if (hadBank) delete _banked[member];
+            next.shares = uint64(newShares); // checked against MAX_SHARES by the callers
+            unchecked {
+                // Modulo 2^192 like the accumulator; perShare < 2^192 as earned < 2^192.
+                next.snapshot = rewardPerShare - uint192(perShare);
+            }
+        }
+        _members[member] = next;
+        return (oldShares, dust);
+    }
+
+    function _claim(address member, address to, uint256 amount) private returns (uint256) {
+        if (to == address(0) || to == address(this)) revert DataUnionInvalidRecipient(to);
+        Member memory current = _members[member];
+        uint192 rewardPerShare = _rewardPerShare;
+        uint256 earned = _earnedScaled(current, member, rewardPerShare);
+        uint256 available = earned >> _SCALE_BITS;
+        if (available == 0) revert DataUnionNothingToClaim(member);
+        if (amount == type(uint256).max) amount = available;
+        if (amount > available) revert DataUnionInsufficientEarnings(amount, available);
+        if (amount == 0) revert DataUnionZeroAmount();
+
+        uint256 rest = earned - (amount << _SCALE_BITS);
+        if (current.shares != 0) {
+            uint256 perShare;
+            if (amount == available) {
+                // Only a fraction of a unit is left: keep what divides evenly, leave the rest
+                // (less than shares / 2^64 of a unit) in the contract, and spare the dust write.
+                perShare = rest / current.shares;
+            } else {
+                int256 dust;
+                (perShare, dust) = _perShare(rest, current.shares, _dust);
+                _dust = dust.toInt128();
+            }
+            unchecked {
+                // Modulo 2^192 like the accumulator.
+                _members[member].snapshot = rewardPerShare - uint192(perShare);
+            }
+        } else if (rest == 0) {
+            delete _banked[member];
+            delete _members[member];
+        } else {
+            _banked[member] = rest >> _SCALE_BITS; // banked earnings are whole units
+        }
+        _totalClaimed = (_totalClaimed + amount).toUint128();
+        emit Claimed(member, to, amount);
+        _token.safeTransfer(to, amount);
+        return amount;
+    }
+
+    /// @dev What `member` has earned and not claimed, in scaled units.
+    function _earnedScaled(Member memory current, address member, uint192 rewardPerShare)
+        private
+        view
+        returns (uint256)
+    {
+        if (current.shares != 0) {
+            unchecked {
+                // Modulo 2^192 difference; the product fits: 2^64 * 2^192 = 2^256.
+                return uint256(current.shares) * uint256(rewardPerShare - current.snapshot);
+            }
+        }
+        if (current.snapshot == _BANKED) return _banked[member] << _SCALE_BITS;
+        return 0;
+    }
+
+    /// @dev Pool tokens the union knows about: revenue received less what was paid out.
+    function _trackedBalance() private view returns (uint256) {
+        return uint256(_totalDeposited) - _totalClaimed - _totalFeesWithdrawn;
+    }
+}

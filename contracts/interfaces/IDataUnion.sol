@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+/// @title IDataUnion
+/// @notice A data union's on-chain treasury. Buyers pay license fees in one ERC-20 stablecoin; an
+/// attester (the union's relayer) posts each member's share of the union per epoch; members claim
+/// what their shares earned whenever they like, directly or through a signed message.
+/// @dev Revenue is split with a reward-per-share accumulator, so deposits and claims cost the same
+/// whatever the number of members. Earnings are settled before any share change, so a new
+/// attribution never touches money a member has already earned. Claims and `leave` keep working
+/// while the union is paused; nothing any role can call moves earned member money.
+interface IDataUnion {
+    // ---------------------------------------------------------------------------------------------
+    // Events
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Revenue arrived and was split between the operator fee and the members.
+    /// @param payer Who paid; `address(0)` for revenue picked up by `sync` (the sender is unknown).
+    /// @param licenseId The license the payment is for; `bytes32(0)` when unknown.
+    /// @param amount What actually arrived, fee included (fee-on-transfer tokens count net).
+    /// @param fee The operator's part of `amount`; the rest belongs to the members.
+    event RevenueDeposited(address indexed payer, bytes32 indexed licenseId, uint256 amount, uint256 fee);
+
+    /// @notice A batch of an epoch's attribution was posted.
+    /// @param epoch The attribution epoch the batch belongs to.
+    /// @param reportHash keccak256 of the epoch's canonical attribution report.
+    /// @param members How many members the batch set.
+    /// @param totalShares The union's total shares after the batch.
+    event AttributionPosted(uint64 indexed epoch, bytes32 indexed reportHash, uint256 members, uint256 totalShares);
+
+    /// @notice A member's shares were set by an attestation (or to 0 by `leave`).
+    event SharesSet(address indexed member, uint64 indexed epoch, uint256 shares);
+
+    /// @notice A member's earnings were paid out to `to`.
+    event Claimed(address indexed member, address indexed to, uint256 amount);
+
+    /// @notice A member gave up their shares; what they earned stays claimable.
+    event MemberLeft(address indexed member);
+
+    /// @notice A fee change was proposed; it can be applied from `eta` on.
+    event FeeChangeProposed(uint16 feeBps, address indexed recipient, uint256 eta);
+
+    /// @notice A proposed fee change took effect.
+    event FeeChanged(uint16 feeBps, address indexed recipient);
+
+    /// @notice A proposed fee change was withdrawn before it took effect.
+    event FeeChangeCancelled(uint16 feeBps, address indexed recipient);
+
+    /// @notice A fee recipient withdrew the fees owed to it.
+    event FeesWithdrawn(address indexed recipient, address indexed to, uint256 amount);
+
+    /// @notice Deposits, `sync` and `postAttribution` were stopped.
+    event Paused(address account);
+
+    /// @notice Deposits, `sync` and `postAttribution` were resumed.
+    event Unpaused(address account);
+
+    // ---------------------------------------------------------------------------------------------
+    // Errors
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice A required address argument was the zero address.
+    error DataUnionZeroAddress();
+
+    /// @notice The pool token has no code.
+    error DataUnionInvalidToken(address token);
+
+    /// @notice The fee timelock is outside the allowed range.
+    error DataUnionInvalidFeeDelay(uint256 delay, uint256 minDelay, uint256 maxDelay);
+
+    /// @notice A deposit of zero tokens.
+    error DataUnionZeroAmount();
+
+    /// @notice Tokens were pulled but none arrived (e.g. a token that burns the whole transfer).
+    error DataUnionNothingReceived();
+
+    /// @notice The call is not allowed while the union is paused.
+    error DataUnionEnforcedPause();
+
+    /// @notice The call needs the union to be paused.
+    error DataUnionExpectedPause();
+
+    /// @notice An attestation for an epoch older than the current one.
+    error DataUnionStaleEpoch(uint64 epoch, uint64 currentEpoch);
+
+    /// @notice A report hash of zero.
+    error DataUnionInvalidReportHash();
+
+    /// @notice Another batch of the current epoch carried a different report hash.
+    error DataUnionReportHashMismatch(uint64 epoch, bytes32 expected, bytes32 given);
+
+    /// @notice The member and share arrays have different lengths.
+    error DataUnionLengthMismatch(uint256 members, uint256 shares);
+
+    /// @notice A batch was empty or larger than `MAX_BATCH_SIZE`.
+    error DataUnionInvalidBatchSize(uint256 size, uint256 maxSize);
+
+    /// @notice A member's shares exceed `MAX_SHARES`.
+    error DataUnionSharesTooLarge(address member, uint256 shares, uint256 maxShares);
+
+    /// @notice The union's total shares would exceed `MAX_TOTAL_SHARES`.
+    error DataUnionTotalSharesTooLarge(uint256 totalShares, uint256 maxTotalShares);
+
+    /// @notice A claim asked for more than the member has earned.
+    error DataUnionInsufficientEarnings(uint256 requested, uint256 available);
+
+    /// @notice A claim for a member with nothing to claim.
+    error DataUnionNothingToClaim(address member);
+
+    /// @notice Claims cannot pay the zero address or the union itself.
+    error DataUnionInvalidRecipient(address to);
+
+    /// @notice A signed claim was submitted after its deadline.
+    error DataUnionSignatureExpired(uint256 deadline);
+
+    /// @notice A signed claim was not signed by the member (or the nonce was already used).
+    error DataUnionInvalidSignature(address member);
+
+    /// @notice `leave` called by an account that holds no shares.
+    error DataUnionNotMember(address account);
+
+    /// @notice A fee above the immutable cap.
+    error DataUnionFeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
+
+    /// @notice `applyFee` or `cancelFee` with no fee change pending.
+    error DataUnionNoPendingFee();
+
+    /// @notice `applyFee` before the timelock has run out.
+    error DataUnionFeeChangeNotReady(uint256 eta);
+
+    /// @notice `withdrawFees` by an account that is owed no fees.
+    error DataUnionNothingToWithdraw(address account);
+
+    // ---------------------------------------------------------------------------------------------
+    // Revenue
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Pays `amount` of the pool token into the union for license `licenseId`.
+    /// @dev Pulls with `transferFrom` (needs an allowance) and counts what actually arrived, so
+    /// fee-on-transfer tokens are accounted exactly. Reverts while paused.
+    /// @return received The amount that arrived, before the operator fee.
+    function deposit(uint256 amount, bytes32 licenseId) external returns (uint256 received);
+
+    /// @notice `deposit` with an EIP-2612 permit in the same transaction.
+    /// @dev If the permit fails (e.g. someone front-ran it) the deposit still goes through as long
+    /// as the allowance suffices.
+    function depositWithPermit(uint256 amount, bytes32 licenseId, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        returns (uint256 received);
+
+    /// @notice Turns pool tokens sent to the union by plain transfer into revenue (license id 0),
+    /// and distributes revenue that was waiting for members to hold shares. Anyone may call it.
+    /// @return received The newly found amount, before the operator fee.
+    function sync() external returns (uint256 received);
+
+    // ---------------------------------------------------------------------------------------------
+    // Attribution
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Sets the absolute shares of `members` for `epoch` (attester only, not while paused).
+    /// @dev Earnings are settled before shares change. Setting the same batch twice is harmless.
+    /// `epoch` must not be below the current epoch; an equal epoch adds another batch of it, and
+    /// every batch of one epoch must carry the same `reportHash`. At most `MAX_BATCH_SIZE` members
+    /// per call.
+    /// @param epoch The attribution epoch.
+    /// @param reportHash keccak256 of the epoch's canonical report, published off-chain.
+    /// @param members The members to set.
+    /// @param shares Their new shares, each at most `MAX_SHARES`; 0 removes a member.
+    function postAttribution(uint64 epoch, bytes32 reportHash, address[] calldata members, uint256[] calldata shares)
+        external;
+
+    // ---------------------------------------------------------------------------------------------
+    // Members
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice What `member` has earned and not claimed yet.
+    function claimable(address member) external view returns (uint256);
+
+    /// @notice Pays the caller's earnings to `to`. Works while paused.
+    /// @param amount The amount to claim; `type(uint256).max` claims everything.
+    /// @return claimed The amount paid.
+    function claim(address to, uint256 amount) external returns (uint256 claimed);
+
+    /// @notice Pays `member`'s earnings to `to` on the strength of the member's EIP-712 signature
+    /// of `Claim(address member,address to,uint256 amount,uint256 nonce,uint256 deadline)`.
+    /// @dev Anyone may submit it (e.g. a relayer paying the gas). Each signature carries the
+    /// member's next nonce and is bound to this contract and chain. Accepts ERC-1271 signatures
+    /// of contract wallets. Works while paused.
+    /// @return claimed The amount paid.
+    function claimWithSig(address member, address to, uint256 amount, uint256 deadline, bytes calldata signature)
+        external
+        returns (uint256 claimed);
+
+    /// @notice Gives up the caller's shares; what they earned stays claimable. Works while paused.
+    function leave() external;
+
+    // ---------------------------------------------------------------------------------------------
+    // Fee
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Proposes a new operator fee and recipient (admin only); it can be applied once
+    /// `FEE_DELAY` has passed. A new proposal replaces a pending one and restarts the delay.
+    function proposeFee(uint16 feeBps, address recipient) external;
+
+    /// @notice Applies the pending fee change once its delay has passed. Anyone may call it.
+    function applyFee() external;
+
+    /// @notice Withdraws the pending fee change (admin only).
+    function cancelFee() external;
+
+    /// @notice Pays the caller all the fees owed to it. Fees accrue to whoever was the fee
+    /// recipient when the revenue arrived and are kept apart from member money.
+    function withdrawFees(address to) external;
+
+    // ---------------------------------------------------------------------------------------------
+    // Emergency
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Stops deposits, `sync` and `postAttribution` (pauser only). Never stops claims or
+    /// `leave`.
+    function pause() external;
+
+    /// @notice Resumes deposits, `sync` and `postAttribution` (pauser only).
+    function unpause() external;
+
+    // ---------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice The pool token (a stablecoin), fixed at construction.
+    function token() external view returns (IERC20);
+
+    /// @notice `member`'s current shares.
+    function sharesOf(address member) external view returns (uint256);
+
+    /// @notice The sum of all members' shares.
+    function totalShares() external view returns (uint256);
+
+    /// @notice The latest epoch an attribution was posted for (0 before the first).
+    function currentEpoch() external view returns (uint64);
+
+    /// @notice The report hash of the current epoch.
+    function currentReportHash() external view returns (bytes32);
+
+    /// @notice All revenue ever received, fees included.
+    function totalDeposited() external view returns (uint256);
+
+    /// @notice All earnings ever paid out to members.
+    function totalClaimed() external view returns (uint256);
+
+    /// @notice All fees ever withdrawn.
+    function totalFeesWithdrawn() external view returns (uint256);
+
+    /// @notice Fees owed to `recipient` and not yet withdrawn.
+    function feesOwed(address recipient) external view returns (uint256);
+
+    /// @notice Member revenue waiting for a distribution: it arrived while no member held shares.
+    function undistributed() external view returns (uint256);
+
+    /// @notice The operator fee in basis points of revenue.
+    function feeBps() external view returns (uint16);
+
+    /// @notice Who the operator fee accrues to.
+    function feeRecipient() external view returns (address);
+
+    /// @notice The pending fee change, if any (`eta` is 0 when none is pending).
+    function pendingFee() external view returns (uint16 feeBps, address recipient, uint256 eta);
+
+    /// @notice Whether deposits, `sync` and `postAttribution` are stopped.
+    function paused() external view returns (bool);
+
+    /// @notice `member`'s next signed-claim nonce.
+    function nonces(address member) external view returns (uint256);
+}
