@@ -1,0 +1,20 @@
+"""Shared test setup: a real anvil chain (brownie's development network), one concern per fixture
+module, and a fresh chain state for every test."""
+
+import brownie
+import pytest
+
+pytest_plugins = [
+    "fixtures.accounts",
+    "fixtures.tokens",
+    "fixtures.union",
+]
+
+# A 500-member attribution batch needs more than brownie's default 12M block gas limit.
+# (Reached through the package: brownie hashes the source of what conftest imports by module.)
+brownie._CONFIG.networks["development"]["cmd_settings"]["gas_limit"] = 30_000_000
+
+
+@pytest.fixture(autouse=True)
+def isolation(fn_isolation):
+    """Every test starts from the state the module-scoped deploy fixtures left."""
