@@ -1,6 +1,8 @@
 """Shared test setup: a real anvil chain (brownie's development network), one concern per fixture
 module, and a fresh chain state for every test."""
 
+import os
+
 import brownie
 import pytest
 
@@ -12,7 +14,10 @@ pytest_plugins = [
 
 # A 500-member attribution batch needs more than brownie's default 12M block gas limit.
 # (Reached through the package: brownie hashes the source of what conftest imports by module.)
-brownie._CONFIG.networks["development"]["cmd_settings"]["gas_limit"] = 30_000_000
+_anvil = brownie._CONFIG.networks["development"]["cmd_settings"]
+_anvil["gas_limit"] = 30_000_000
+# Two suites on one machine need two chains.
+_anvil["port"] = int(os.environ.get("ANVIL_PORT", "8545"))
 
 
 @pytest.fixture(autouse=True)

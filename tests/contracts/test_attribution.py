@@ -3,6 +3,7 @@ epochs that never go backwards, one report hash per epoch."""
 
 import brownie
 from brownie import ZERO_ADDRESS
+
 from fixtures.reverts import reverts_with
 from fixtures.union import pay, post, report_hash_for
 

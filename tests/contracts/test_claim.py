@@ -3,6 +3,7 @@ earned, and never stopped by a pause."""
 
 import brownie
 from brownie import ZERO_ADDRESS
+
 from fixtures.reverts import reverts_with
 from fixtures.tokens import received_after_transfer
 from fixtures.union import FEE_BPS, MAX_UINT, pay, post

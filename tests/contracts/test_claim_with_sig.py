@@ -3,6 +3,7 @@ on one chain, for one union, until its deadline, and only for what it says."""
 
 from brownie import MockERC1271Wallet, chain
 from eth_account import Account
+
 from fixtures.reverts import reverts_with
 from fixtures.union import MAX_UINT, deploy_union, pay, post, sign_claim
 

@@ -2,6 +2,7 @@
 
 import pytest
 from brownie import ZERO_ADDRESS, DataUnion
+
 from fixtures.reverts import reverts_with
 from fixtures.union import FEE_BPS, FEE_DELAY
 

@@ -2,6 +2,7 @@
 rest goes to the shareholders, and revenue nobody can receive yet waits instead of vanishing."""
 
 import brownie
+
 from fixtures.reverts import reverts_with
 from fixtures.tokens import received_after_transfer
 from fixtures.union import FEE_BPS, LICENSE, NO_LICENSE, pay, post
@@ -73,6 +74,7 @@ def test_deposit_reverts_without_allowance_and_changes_nothing(union, stablecoin
 
 def test_deposit_reverts_when_nothing_arrives(admin, attester, pauser, fee_recipient, buyer):
     from brownie import MockFeeOnTransferToken
+
     from fixtures.union import deploy_union
 
     burns_everything = MockFeeOnTransferToken.deploy(10_000, {"from": admin})

@@ -3,6 +3,7 @@ whoever was the recipient when revenue arrived, and kept apart from member money
 
 import brownie
 from brownie import ZERO_ADDRESS, chain
+
 from fixtures.reverts import reverts_with
 from fixtures.union import FEE_BPS, FEE_DELAY, MAX_UINT, pay, post
 

@@ -1,6 +1,7 @@
 """pause(): stops new money and new attributions, never members' access to what they earned."""
 
 import brownie
+
 from fixtures.reverts import reverts_with
 from fixtures.union import LICENSE, pay, post
 
