@@ -1,0 +1,421 @@
+"""Stateful property test: random sequences of everything anyone can do to a union, over every kind
+of pool token, with the five invariants of the design checked after every step.
+
+A Python model keeps what the contract cannot be trusted to say about itself: the tokens that
+arrived, each member's exact (rational) entitlement, claims, shares, fees and the pause state.
+Rules assert their own outcome too: success where a call must work (claims and leave while paused
+included) and the named custom error where it must not. Expected reverts are checked with
+eth_call, so they cannot change state by construction; the invariants then confirm nothing moved.
+Snapshots and time travel go straight to anvil's RPC (brownie's chain wrappers inspect the whole
+call stack on every use, which made them most of the run time), then tell brownie to forget the
+reverted transactions.
+
+FUZZ_STEPS sets the number of steps per token kind (2,000 in `make test`, 25,000 in `make fuzz`).
+"""
+
+import math
+import os
+import time
+from collections import namedtuple
+from fractions import Fraction
+
+import brownie
+from brownie import UnionLens, web3
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from fixtures.accounts import local_account
+from fixtures.reverts import reverts_with
+from fixtures.tokens import deploy_token
+from fixtures.union import FEE_BPS, FEE_DELAY, MAX_UINT, deploy_union, sign_claim
+
+N_MEMBERS = 5
+STEPS_PER_RUN = 50
+MAX_FEE_BPS = 2_000
+LICENSE = b"\x01" * 32
+MEMBER = st.integers(0, N_MEMBERS - 1)
+AMOUNT = st.integers(1, 10**12)
+PERCENT = st.integers(1, 100)  # of what is claimable; 100 claims with type(uint256).max
+
+State = namedtuple(
+    "State",
+    "balance total_deposited total_claimed total_fees_withdrawn undistributed total_shares "
+    "fee_bps fee_recipient paused claimable shares fees_owed",
+)
+
+
+class UnionMachine(RuleBasedStateMachine):
+    """Rules are what the actors do; the invariant runs after every rule."""
+
+    steps = 0
+    runs = 0
+
+    @classmethod
+    def bind(cls, union, token, lens, roles, members, mallory, sinks, blocked_sink):
+        """The contracts and actors every run uses (deployed once, reverted to between runs)."""
+        cls.union, cls.token, cls.lens = union, token, lens
+        cls.admin, cls.attester, cls.pauser, cls.operator_fees, cls.buyer, cls.relayer = roles
+        cls.members, cls.mallory, cls.sinks, cls.blocked_sink = (
+            members,
+            mallory,
+            sinks,
+            blocked_sink,
+        )
+
+    def __init__(self):
+        super().__init__()
+        _rpc("evm_revert", type(self).snapshot)
+        type(self).snapshot = _rpc("evm_snapshot")
+        brownie.history._revert(web3.eth.block_number)  # brownie forgets reverted transactions
+        type(self).runs += 1
+        self.shares = [0] * N_MEMBERS
+        self.claimed = [0] * (N_MEMBERS + 1)  # the last slot is mallory's, who never earns
+        self.ideal = [Fraction(0)] * (N_MEMBERS + 1)  # exact rational entitlement
+        self.zeroings = [0] * (N_MEMBERS + 1)  # times a member's shares went to 0
+        self.last_earned = [0] * (N_MEMBERS + 1)
+        self.expected_claimable = {}
+        self.waiting = Fraction(0)  # member revenue that arrived while nobody held shares
+        self.inflow = 0  # every pool token that ever reached the union
+        self.fee_bps, self.fee_to = FEE_BPS, self.operator_fees
+        self.fees_owed, self.fees_charged = {}, {}
+        self.pending_fee = None
+        self.paused = False
+        self.epoch = 0
+        self.state = self._read()
+
+    # -- what the actors do ---------------------------------------------------------------------
+
+    @rule(amount=AMOUNT)
+    def deposit(self, amount):
+        if self.paused:
+            with reverts_with("DataUnionEnforcedPause"):
+                self.union.deposit.call(amount, LICENSE, self._by(self.buyer))
+            return self._step()
+        tx = self.union.deposit(amount, LICENSE, self._by(self.buyer))
+        received = self._arrived(tx)
+        self.inflow += received
+        self._record_revenue(received, tx)
+        self._step()
+
+    @rule(amount=AMOUNT)
+    def plain_transfer(self, amount):
+        tx = self.token.transfer(self.union, amount, self._by(self.buyer))
+        self.inflow += self._arrived(tx)
+        self._step()
+
+    @rule()
+    def sync(self):
+        if self.paused:
+            with reverts_with("DataUnionEnforcedPause"):
+                self.union.sync.call(self._by(self.relayer))
+            return self._step()
+        state = self.state
+        unsynced = state.balance - (
+            state.total_deposited - state.total_claimed - state.total_fees_withdrawn
+        )
+        tx = self.union.sync(self._by(self.relayer))
+        if unsynced:
+            self._record_revenue(unsynced, tx)
+        else:
+            assert "RevenueDeposited" not in tx.events
+            if self.waiting and sum(self.shares):
+                self._distribute(Fraction(0))
+        self._step()
+
+    @rule(
+        picks=st.lists(MEMBER, min_size=1, max_size=N_MEMBERS),
+        shares=st.lists(st.integers(0, 10**6), min_size=N_MEMBERS, max_size=N_MEMBERS),
+        next_epoch=st.booleans(),
+    )
+    def attribute(self, picks, shares, next_epoch):
+        # Picks may repeat a member: the last entry of a batch wins, on-chain as in the model.
+        new_shares = shares[: len(picks)]
+        epoch = self.epoch + 1 if next_epoch or self.epoch == 0 else self.epoch
+        args = (epoch, epoch.to_bytes(32, "big"), [self.members[i] for i in picks], new_shares)
+        if self.paused:
+            with reverts_with("DataUnionEnforcedPause"):
+                self.union.postAttribution.call(*args, self._by(self.attester))
+            return self._step()
+        self.union.postAttribution(*args, self._by(self.attester))
+        self.epoch = epoch
+        for index, new in zip(picks, new_shares, strict=True):
+            self._set_model_shares(index, new)
+        self._step()
+
+    @rule(who=MEMBER, percent=PERCENT, to_sink=st.booleans())
+    def claim(self, who, percent, to_sink):
+        member = self.members[who]
+        available = self.state.claimable[who]
+        to = self.sinks[who] if to_sink else member
+        if available == 0:
+            with reverts_with("DataUnionNothingToClaim", member):
+                self.union.claim.call(to, MAX_UINT, self._by(member))
+            return self._step()
+        amount = self._amount(available, percent)
+        if to == self.blocked_sink:  # the token refuses this recipient; the earnings stay
+            with brownie.reverts():
+                self.union.claim.call(to, amount, self._by(member))
+            return self._step()
+        tx = self.union.claim(to, amount, self._by(member))  # paused or not
+        self._record_claim(tx, who, available, amount)
+        self._step()
+
+    @rule(who=MEMBER, percent=PERCENT)
+    def claim_with_sig(self, who, percent):
+        member = self.members[who]
+        available = self.state.claimable[who]
+        if available == 0 or self.sinks[who] == self.blocked_sink:
+            return self._step()
+        amount = self._amount(available, percent)
+        signature, deadline = sign_claim(
+            self.union, member, self.sinks[who], amount, deadline=_now() + 3600
+        )
+        args = (member, self.sinks[who], amount, deadline, signature)
+        tx = self.union.claimWithSig(*args, self._by(self.relayer))  # paused or not
+        self._record_claim(tx, who, available, amount)
+        with reverts_with("DataUnionInvalidSignature", member):  # the same signature again
+            self.union.claimWithSig.call(*args, self._by(self.relayer))
+        self._step()
+
+    @rule(who=MEMBER)
+    def leave(self, who):
+        member = self.members[who]
+        if self.shares[who] == 0:
+            with reverts_with("DataUnionNotMember", member):
+                self.union.leave.call(self._by(member))
+            return self._step()
+        self.union.leave(self._by(member))  # paused or not
+        self._set_model_shares(who, 0)
+        self._step()
+
+    @rule()
+    def pause_or_unpause(self):
+        if self.paused:
+            self.union.unpause(self._by(self.pauser))
+        else:
+            self.union.pause(self._by(self.pauser))
+        self.paused = not self.paused
+        self._step()
+
+    @rule(fee_bps=st.integers(0, MAX_FEE_BPS + 500), to_mallory=st.booleans())
+    def propose_fee(self, fee_bps, to_mallory):
+        recipient = self.mallory if to_mallory else self.operator_fees
+        if fee_bps > MAX_FEE_BPS:
+            with reverts_with("DataUnionFeeTooHigh", fee_bps, MAX_FEE_BPS):
+                self.union.proposeFee.call(fee_bps, recipient, self._by(self.admin))
+            return self._step()
+        tx = self.union.proposeFee(fee_bps, recipient, self._by(self.admin))
+        self.pending_fee = (fee_bps, recipient, tx.timestamp + FEE_DELAY)
+        self._step()
+
+    @rule(cancel=st.booleans())
+    def apply_or_cancel_fee(self, cancel):
+        if self.pending_fee is None:
+            with reverts_with("DataUnionNoPendingFee"):
+                self.union.applyFee.call(self._by(self.relayer))
+            return self._step()
+        if cancel:
+            self.union.cancelFee(self._by(self.admin))
+            self.pending_fee = None
+            return self._step()
+        fee_bps, recipient, eta = self.pending_fee
+        now = _now()
+        if now < eta - 5:  # clearly early (the next block's time may move a little)
+            with reverts_with("DataUnionFeeChangeNotReady", eta):
+                self.union.applyFee.call(self._by(self.relayer))
+        elif now >= eta + 5:
+            self.union.applyFee(self._by(self.relayer))
+            self.fee_bps, self.fee_to, self.pending_fee = fee_bps, recipient, None
+        self._step()
+
+    @rule(mallory_withdraws=st.booleans())
+    def withdraw_fees(self, mallory_withdraws):
+        recipient = self.mallory if mallory_withdraws else self.operator_fees
+        if self.fees_owed.get(recipient, 0) == 0:
+            with reverts_with("DataUnionNothingToWithdraw", recipient):
+                self.union.withdrawFees.call(recipient, self._by(recipient))
+            return self._step()
+        self.union.withdrawFees(recipient, self._by(recipient))
+        self.fees_owed[recipient] = 0
+        self._step()
+
+    @rule(seconds=st.integers(0, 3 * FEE_DELAY))
+    def time_passes(self, seconds):
+        _rpc("evm_increaseTime", seconds)
+        _rpc("evm_mine")
+        self._step()
+
+    @rule(attack=st.integers(0, 7), victim=MEMBER)
+    def mallory_attacks(self, attack, victim):
+        """The malicious actor pulls every lever it has no right to; each must revert."""
+        target, union, by_mallory = self.members[victim], self.union, self._by(self.mallory)
+        with brownie.reverts():
+            if attack == 0:
+                union.postAttribution.call(
+                    self.epoch + 1, b"\x66" * 32, [self.mallory], [10**6], by_mallory
+                )
+            elif attack == 1:
+                union.pause.call(by_mallory)
+            elif attack == 2:
+                union.proposeFee.call(MAX_FEE_BPS, self.mallory, by_mallory)
+            elif attack == 3:  # the victim's earnings, claimed with mallory's own signature
+                key = self.mallory.private_key
+                forged = type("Forged", (), {"address": target, "private_key": key})
+                signature, deadline = sign_claim(
+                    union, forged, self.mallory, MAX_UINT, deadline=_now() + 3600
+                )
+                union.claimWithSig.call(
+                    target, self.mallory, MAX_UINT, deadline, signature, by_mallory
+                )
+            elif attack == 4:
+                union.grantRole.call(union.ATTESTER_ROLE(), self.mallory, by_mallory)
+            elif attack == 5:
+                union.cancelFee.call(by_mallory)
+            elif attack == 6:
+                union.withdrawFees.call(self.mallory, self._by(self.sinks[victim]))
+            else:
+                union.claim.call(self.mallory, MAX_UINT, by_mallory)
+        self._step()
+
+    # -- the invariants ---------------------------------------------------------------------------
+
+    @invariant()
+    def invariants_hold(self):
+        self.state = state = self._read()
+        earned_unclaimed = sum(state.claimable)
+        # 1. Solvency: every unit anyone may claim or withdraw is there.
+        assert state.balance >= earned_unclaimed + sum(state.fees_owed) + state.undistributed
+        # 2. Conservation: what came in was claimed, withdrawn as fees, or is still held.
+        assert self.inflow == state.total_claimed + state.total_fees_withdrawn + state.balance
+        assert sum(self.claimed) == state.total_claimed
+
+        # 3. Per member: earned never decreases, stays within rounding of the exact share, and
+        # shares change only by attestation or leave.
+        dust_bound = 1 + sum(self.zeroings)
+        for i, claimable in enumerate(state.claimable):
+            earned = self.claimed[i] + claimable
+            assert earned >= self.last_earned[i]
+            assert self.ideal[i] - 1 - self.zeroings[i] <= earned <= self.ideal[i] + dust_bound
+            self.last_earned[i] = earned
+        for i, expected in self.expected_claimable.items():
+            assert state.claimable[i] == expected
+        self.expected_claimable = {}
+        assert state.shares == [*self.shares, 0]
+        assert state.total_shares == sum(self.shares)
+        # Rounding leaves less than a unit per member unassigned, and never assigns too much.
+        member_revenue = state.total_deposited - sum(self.fees_charged.values())
+        unassigned = member_revenue - state.undistributed - sum(self.last_earned)
+        assert 0 <= unassigned <= N_MEMBERS + dust_bound
+
+        # 4. The fee never exceeds the cap, changes only through the timelock, and accrues exactly.
+        assert state.fee_bps == self.fee_bps <= MAX_FEE_BPS
+        assert state.fee_recipient == self.fee_to
+        assert state.fees_owed == [self.fees_owed.get(r, 0) for r in self._fee_recipients()]
+        # 5. Only the pauser pauses; claims and leave above ran whatever this flag said.
+        assert state.paused == self.paused
+
+    # -- the model --------------------------------------------------------------------------------
+
+    def _read(self):
+        accounts = [*self.members, self.mallory]
+        raw = self.lens.read(self.union, accounts, self._fee_recipients())
+        return State(*(list(value) if isinstance(value, tuple) else value for value in raw))
+
+    def _step(self):
+        type(self).steps += 1
+
+    def _by(self, account):
+        return {"from": account, "silent": True}
+
+    def _amount(self, available, percent):
+        return MAX_UINT if percent == 100 else max(1, available * percent // 100)
+
+    def _arrived(self, tx):
+        """Tokens the union received in `tx` (fee-on-transfer tokens deliver less than sent)."""
+        return sum(e["value"] for e in tx.events["Transfer"] if e["to"] == self.union)
+
+    def _record_revenue(self, received, tx):
+        fee = received * self.fee_bps // 10_000
+        event = tx.events["RevenueDeposited"]
+        assert (event["amount"], event["fee"]) == (received, fee)
+        for ledger in (self.fees_owed, self.fees_charged):
+            ledger[self.fee_to] = ledger.get(self.fee_to, 0) + fee
+        self._distribute(Fraction(received - fee))
+
+    def _distribute(self, amount):
+        pool = amount + self.waiting
+        total = sum(self.shares)
+        if total == 0:
+            self.waiting = pool
+            return
+        self.waiting = Fraction(0)
+        for i, held in enumerate(self.shares):
+            self.ideal[i] += pool * held / total
+
+    def _set_model_shares(self, index, new):
+        if new == 0 and self.shares[index]:
+            self.zeroings[index] += 1
+        self.shares[index] = new
+
+    def _record_claim(self, tx, who, available, amount):
+        paid = available if amount == MAX_UINT else amount
+        assert tx.events["Claimed"]["amount"] == paid
+        self.claimed[who] += paid
+        self.expected_claimable[who] = available - paid
+
+    def _fee_recipients(self):
+        return [self.operator_fees, self.mallory]
+
+
+def _rpc(method, *params):
+    return web3.provider.make_request(method, list(params))["result"]
+
+
+def _now():
+    return web3.eth.get_block("latest")["timestamp"]
+
+
+def test_invariants_hold_under_random_operations(
+    token_kind, admin, attester, pauser, fee_recipient, buyer, rando, capsys
+):
+    target = int(os.environ.get("FUZZ_STEPS", "2000"))
+    token = deploy_token(token_kind, admin)
+    union = deploy_union(token, admin, attester, pauser, fee_recipient)
+    lens = UnionLens.deploy({"from": admin})
+    token.mint(buyer, 2**128, {"from": buyer})
+    token.approve(union, 2**128, {"from": buyer})
+    members = [local_account(f"member {i}") for i in range(N_MEMBERS)]
+    mallory = local_account("mallory")
+    sinks = [local_account(f"sink {i}") for i in range(N_MEMBERS)]
+    blocked_sink = None
+    if token_kind == "blocklist":
+        blocked_sink = sinks[0]
+        token.setBlocklisted(blocked_sink, True, {"from": admin})
+    roles = (admin, attester, pauser, fee_recipient, buyer, rando)
+    UnionMachine.bind(union, token, lens, roles, members, mallory, sinks, blocked_sink)
+    UnionMachine.snapshot = _rpc("evm_snapshot")  # every run starts from this fresh union
+
+    UnionMachine.steps = UnionMachine.runs = 0
+    started = time.monotonic()
+    while UnionMachine.steps < target:
+        # Hypothesis decides how long each run is; ask for as many runs as the steps still
+        # missing need at the average length seen so far.
+        average = UnionMachine.steps / UnionMachine.runs if UnionMachine.runs else 25
+        runs = 1 + math.ceil((target - UnionMachine.steps) / max(average, 1))
+        run_state_machine_as_test(
+            UnionMachine,
+            settings=settings(
+                max_examples=runs,
+                stateful_step_count=STEPS_PER_RUN,
+                deadline=None,
+                database=None,
+            ),
+        )
+    elapsed = time.monotonic() - started
+    with capsys.disabled():
+        print(
+            f"\n  invariants [{token_kind}]: {UnionMachine.steps} steps in {UnionMachine.runs} "
+            f"runs, 0 violations, {elapsed:.0f} s ({UnionMachine.steps / elapsed:.1f} steps/s)"
+        )
+    assert UnionMachine.steps >= target
