@@ -154,3 +154,11 @@ def test_admin_can_rotate_the_attester_key(union, admin, attester, rando, alice)
     post(union, rando, 1, {alice: 1})
 
     assert union.sharesOf(alice) == 1
+
+
+def test_post_reverts_when_total_shares_exceed_limit(union, attester, alice, bob):
+    limit = 2**64 - 1
+    post(union, attester, 1, {alice: limit})
+    with reverts_with("DataUnionTotalSharesTooLarge", limit + 1, limit):
+        post(union, attester, 1, {bob: 1})
+    assert union.totalShares() == limit
