@@ -29,7 +29,11 @@ import {IDataUnion} from "./interfaces/IDataUnion.sol";
 ///   past that bound it rounds down and credits `_dust`. The next distribution adds `_dust` to the
 ///   revenue it splits, so rounding is carried forward, never lost, and since members can only
 ///   claim whole units, less than one unit of advance can never make the union pay out more
-///   than it holds. `MAX_TOTAL_SHARES` keeps a distribution's own rounding below that bound.
+///   than it holds. `MAX_TOTAL_SHARES` (2^60) keeps one distribution's advance below 2^60, so
+///   rounding down - which can cost a member one unit - needs more than fifteen full
+///   re-attributions of a union at its share limit between two deposits.
+/// - While an epoch's attribution is being posted (first batch to `finishAttribution`), revenue
+///   is held in `_undistributed`, so no deposit is split by a half-updated share table.
 /// The accumulator and snapshots are taken modulo 2^192 and only their differences are used. A
 /// difference stays below 2^192 because lifetime revenue is capped at 2^128 token units by the
 /// uint128 totals and every member with shares has at least one.
@@ -68,9 +72,9 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     /// @notice Most members one `postAttribution` call may set.
     uint256 public constant MAX_BATCH_SIZE = 500;
     /// @notice Most shares one member may hold.
-    uint256 public constant MAX_SHARES = type(uint64).max;
+    uint256 public constant MAX_SHARES = 2 ** 60 - 1;
     /// @notice Most shares all members together may hold.
-    uint256 public constant MAX_TOTAL_SHARES = type(uint64).max;
+    uint256 public constant MAX_TOTAL_SHARES = 2 ** 60 - 1;
 
     uint256 private constant _BPS = 10_000;
     uint256 private constant _SCALE_BITS = 64;
@@ -95,6 +99,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     address private _feeRecipient;
     uint16 private _feeBps;
     bool private _paused;
+    bool private _posting;
     PendingFee private _pendingFee;
     bytes32 private _currentReportHash;
 
@@ -170,8 +175,6 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         if (balance > tracked) {
             received = balance - tracked;
             _recordRevenue(address(0), bytes32(0), received);
-        } else if (_undistributed != 0 && _totalShares != 0) {
-            _distribute(0);
         }
     }
 
@@ -193,6 +196,15 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
         uint256 total = _attestBatch(epoch, members, shares);
         emit AttributionPosted(epoch, reportHash, count, total);
+    }
+
+    /// @inheritdoc IDataUnion
+    function finishAttribution(uint64 epoch) external onlyRole(ATTESTER_ROLE) whenNotPaused {
+        uint64 current = _currentEpoch;
+        if (epoch != current || !_posting) revert DataUnionNotPosting(epoch, current);
+        _posting = false;
+        if (_undistributed != 0 && _totalShares != 0) _distribute(0);
+        emit AttributionFinished(epoch, _currentReportHash, _totalShares);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -235,6 +247,11 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         emit MemberLeft(msg.sender);
     }
 
+    /// @inheritdoc IDataUnion
+    function invalidateNonce() external returns (uint256) {
+        return _useNonce(msg.sender);
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Fee
     // ---------------------------------------------------------------------------------------------
@@ -243,6 +260,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     function proposeFee(uint16 feeBps_, address recipient) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (feeBps_ > MAX_FEE_BPS) revert DataUnionFeeTooHigh(feeBps_, MAX_FEE_BPS);
         if (recipient == address(0)) revert DataUnionZeroAddress();
+        if (recipient == address(this)) revert DataUnionInvalidRecipient(recipient);
         uint48 eta = (block.timestamp + FEE_DELAY).toUint48();
         _pendingFee = PendingFee({recipient: recipient, feeBps: feeBps_, eta: eta});
         emit FeeChangeProposed(feeBps_, recipient, eta);
@@ -366,6 +384,11 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     }
 
     /// @inheritdoc IDataUnion
+    function attributionInProgress() external view returns (bool) {
+        return _posting;
+    }
+
+    /// @inheritdoc IDataUnion
     function paused() external view returns (bool) {
         return _paused;
     }
@@ -379,16 +402,19 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     // Internals
     // ---------------------------------------------------------------------------------------------
 
-    /// @dev Checks that `epoch` does not go backwards and that all its batches share one report.
+    /// @dev Checks that `epoch` does not go backwards, that all its batches share one report and
+    /// that it is still being posted; a new epoch starts being posted.
     function _enterEpoch(uint64 epoch, bytes32 reportHash) private {
         uint64 current = _currentEpoch;
         if (epoch < current || epoch == 0) revert DataUnionStaleEpoch(epoch, current);
         if (epoch == current) {
             bytes32 expected = _currentReportHash;
             if (reportHash != expected) revert DataUnionReportHashMismatch(epoch, expected, reportHash);
+            if (!_posting) revert DataUnionEpochFinished(epoch);
         } else {
             _currentEpoch = epoch;
             _currentReportHash = reportHash;
+            _posting = true;
         }
     }
 
@@ -448,7 +474,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     function _distribute(uint256 amount) private {
         uint256 pool = amount + _undistributed;
         uint256 total = _totalShares;
-        if (total == 0) {
+        if (total == 0 || _posting) {
             _undistributed = pool.toUint128();
             return;
         }
@@ -522,16 +548,8 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
         uint256 rest = earned - (amount << _SCALE_BITS);
         if (current.shares != 0) {
-            uint256 perShare;
-            if (amount == available) {
-                // Only a fraction of a unit is left: keep what divides evenly, leave the rest
-                // (less than shares / 2^64 of a unit) in the contract, and spare the dust write.
-                perShare = rest / current.shares;
-            } else {
-                int256 dust;
-                (perShare, dust) = _perShare(rest, current.shares, _dust);
-                _dust = dust.toInt128();
-            }
+            (uint256 perShare, int256 dust) = _perShare(rest, current.shares, _dust);
+            _dust = dust.toInt128();
             unchecked {
                 // Modulo 2^192 like the accumulator.
                 _members[member].snapshot = rewardPerShare - uint192(perShare);

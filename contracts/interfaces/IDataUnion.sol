@@ -30,6 +30,10 @@ interface IDataUnion {
     /// @param totalShares The union's total shares after the batch.
     event AttributionPosted(uint64 indexed epoch, bytes32 indexed reportHash, uint256 members, uint256 totalShares);
 
+    /// @notice The attester declared an epoch's attribution complete: revenue is split by the
+    /// new shares from now on.
+    event AttributionFinished(uint64 indexed epoch, bytes32 indexed reportHash, uint256 totalShares);
+
     /// @notice A member's shares were set by an attestation (or to 0 by `leave`).
     event SharesSet(address indexed member, uint64 indexed epoch, uint256 shares);
 
@@ -51,10 +55,10 @@ interface IDataUnion {
     /// @notice A fee recipient withdrew the fees owed to it.
     event FeesWithdrawn(address indexed recipient, address indexed to, uint256 amount);
 
-    /// @notice Deposits, `sync` and `postAttribution` were stopped.
+    /// @notice Deposits, `sync` and attributions were stopped.
     event Paused(address account);
 
-    /// @notice Deposits, `sync` and `postAttribution` were resumed.
+    /// @notice Deposits, `sync` and attributions were resumed.
     event Unpaused(address account);
 
     // ---------------------------------------------------------------------------------------------
@@ -70,7 +74,7 @@ interface IDataUnion {
     /// @notice The fee timelock is outside the allowed range.
     error DataUnionInvalidFeeDelay(uint256 delay, uint256 minDelay, uint256 maxDelay);
 
-    /// @notice A deposit of zero tokens.
+    /// @notice A deposit or claim of zero tokens.
     error DataUnionZeroAmount();
 
     /// @notice Tokens were pulled but none arrived (e.g. a token that burns the whole transfer).
@@ -90,6 +94,12 @@ interface IDataUnion {
 
     /// @notice Another batch of the current epoch carried a different report hash.
     error DataUnionReportHashMismatch(uint64 epoch, bytes32 expected, bytes32 given);
+
+    /// @notice A batch for an epoch whose attribution was already finished.
+    error DataUnionEpochFinished(uint64 epoch);
+
+    /// @notice `finishAttribution` for an epoch that is not being posted.
+    error DataUnionNotPosting(uint64 epoch, uint64 currentEpoch);
 
     /// @notice The member and share arrays have different lengths.
     error DataUnionLengthMismatch(uint256 members, uint256 shares);
@@ -150,8 +160,8 @@ interface IDataUnion {
         external
         returns (uint256 received);
 
-    /// @notice Turns pool tokens sent to the union by plain transfer into revenue (license id 0),
-    /// and distributes revenue that was waiting for members to hold shares. Anyone may call it.
+    /// @notice Turns pool tokens sent to the union by plain transfer into revenue (license id 0).
+    /// Anyone may call it; it reverts while paused.
     /// @return received The newly found amount, before the operator fee.
     function sync() external returns (uint256 received);
 
@@ -160,16 +170,21 @@ interface IDataUnion {
     // ---------------------------------------------------------------------------------------------
 
     /// @notice Sets the absolute shares of `members` for `epoch` (attester only, not while paused).
-    /// @dev Earnings are settled before shares change. Setting the same batch twice is harmless.
-    /// `epoch` must not be below the current epoch; an equal epoch adds another batch of it, and
-    /// every batch of one epoch must carry the same `reportHash`. At most `MAX_BATCH_SIZE` members
-    /// per call.
+    /// @dev Earnings are settled before shares change, so setting the same batch twice is
+    /// harmless. `epoch` must not be below the current epoch; a higher one starts posting that
+    /// epoch, an equal one adds another batch of it until `finishAttribution`, and every batch of
+    /// one epoch must carry the same `reportHash`. While an epoch is being posted, revenue is held
+    /// and split by the new shares once it is finished. At most `MAX_BATCH_SIZE` members per call.
     /// @param epoch The attribution epoch.
     /// @param reportHash keccak256 of the epoch's canonical report, published off-chain.
     /// @param members The members to set.
     /// @param shares Their new shares, each at most `MAX_SHARES`; 0 removes a member.
     function postAttribution(uint64 epoch, bytes32 reportHash, address[] calldata members, uint256[] calldata shares)
         external;
+
+    /// @notice Declares the current epoch's attribution complete (attester only, not while
+    /// paused) and distributes the revenue held while it was being posted.
+    function finishAttribution(uint64 epoch) external;
 
     // ---------------------------------------------------------------------------------------------
     // Members
@@ -194,7 +209,13 @@ interface IDataUnion {
         returns (uint256 claimed);
 
     /// @notice Gives up the caller's shares; what they earned stays claimable. Works while paused.
+    /// @dev On-chain, shares are whatever the attester sets: the relayer honours `MemberLeft` by
+    /// not attributing to the member again.
     function leave() external;
+
+    /// @notice Uses up the caller's current nonce, so a signed claim not yet submitted can no
+    /// longer be. Returns the nonce invalidated.
+    function invalidateNonce() external returns (uint256);
 
     // ---------------------------------------------------------------------------------------------
     // Fee
@@ -218,11 +239,11 @@ interface IDataUnion {
     // Emergency
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice Stops deposits, `sync` and `postAttribution` (pauser only). Never stops claims or
+    /// @notice Stops deposits, `sync` and attributions (pauser only). Never stops claims or
     /// `leave`.
     function pause() external;
 
-    /// @notice Resumes deposits, `sync` and `postAttribution` (pauser only).
+    /// @notice Resumes deposits, `sync` and attributions (pauser only).
     function unpause() external;
 
     // ---------------------------------------------------------------------------------------------
@@ -256,7 +277,8 @@ interface IDataUnion {
     /// @notice Fees owed to `recipient` and not yet withdrawn.
     function feesOwed(address recipient) external view returns (uint256);
 
-    /// @notice Member revenue waiting for a distribution: it arrived while no member held shares.
+    /// @notice Member revenue waiting for a distribution: it arrived while no member held shares
+    /// or while an epoch's attribution was being posted.
     function undistributed() external view returns (uint256);
 
     /// @notice The operator fee in basis points of revenue.
@@ -268,7 +290,10 @@ interface IDataUnion {
     /// @notice The pending fee change, if any (`eta` is 0 when none is pending).
     function pendingFee() external view returns (uint16 feeBps, address recipient, uint256 eta);
 
-    /// @notice Whether deposits, `sync` and `postAttribution` are stopped.
+    /// @notice Whether an epoch's attribution is being posted (revenue is held until it is finished).
+    function attributionInProgress() external view returns (bool);
+
+    /// @notice Whether deposits, `sync` and attributions are stopped.
     function paused() external view returns (bool);
 
     /// @notice `member`'s next signed-claim nonce.

@@ -15,6 +15,7 @@ contract UnionLens {
         uint256 feeBps;
         address feeRecipient;
         bool paused;
+        bool posting;
         uint256[] claimable;
         uint256[] shares;
         uint256[] feesOwed;
@@ -34,6 +35,7 @@ contract UnionLens {
         state.feeBps = union.feeBps();
         state.feeRecipient = union.feeRecipient();
         state.paused = union.paused();
+        state.posting = union.attributionInProgress();
         state.claimable = new uint256[](accounts.length);
         state.shares = new uint256[](accounts.length);
         for (uint256 i; i < accounts.length; ++i) {
