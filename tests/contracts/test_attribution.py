@@ -12,7 +12,7 @@ NET = 950_000  # AMOUNT less the 5% fee
 
 
 def test_post_sets_absolute_shares_and_total(union, attester, alice, bob):
-    post(union, attester, 1, {alice: 10, bob: 30})
+    post(union, attester, 1, {alice: 10, bob: 30}, finish=False)
     post(union, attester, 1, {alice: 20})
 
     assert union.sharesOf(alice) == 20
@@ -21,7 +21,7 @@ def test_post_sets_absolute_shares_and_total(union, attester, alice, bob):
 
 
 def test_post_emits_shares_set_and_attribution_posted(union, attester, alice, bob):
-    tx = post(union, attester, 3, {alice: 10, bob: 30})
+    tx = post(union, attester, 3, {alice: 10, bob: 30}, finish=False)
 
     assert [dict(e) for e in tx.events["SharesSet"]] == [
         {"member": alice, "epoch": 3, "shares": 10},
@@ -35,6 +35,7 @@ def test_post_emits_shares_set_and_attribution_posted(union, attester, alice, bo
     }
     assert union.currentEpoch() == 3
     assert union.currentReportHash() == "0x" + report_hash_for(3).hex()
+    assert union.attributionInProgress()
 
 
 def test_resending_a_batch_changes_nothing(union, stablecoin, attester, buyer, alice, bob):
@@ -42,7 +43,8 @@ def test_resending_a_batch_changes_nothing(union, stablecoin, attester, buyer, a
     pay(stablecoin, union, buyer, AMOUNT)
     before = (union.claimable(alice), union.claimable(bob), union.totalShares())
 
-    post(union, attester, 1, {alice: 1, bob: 3})
+    post(union, attester, 2, {alice: 1, bob: 3}, finish=False)
+    post(union, attester, 2, {alice: 1, bob: 3})
 
     assert (union.claimable(alice), union.claimable(bob), union.totalShares()) == before
 
@@ -97,7 +99,7 @@ def test_post_reverts_for_epoch_zero(union, attester, alice):
 
 
 def test_post_reverts_when_batch_of_same_epoch_has_another_report(union, attester, alice, bob):
-    post(union, attester, 1, {alice: 1})
+    post(union, attester, 1, {alice: 1}, finish=False)
     first, other = report_hash_for(1), b"\x02" * 32
     with reverts_with("DataUnionReportHashMismatch", 1, first, other):
         post(union, attester, 1, {bob: 1}, report_hash=other)
@@ -125,7 +127,7 @@ def test_post_reverts_on_batch_above_limit(union, attester):
 
 
 def test_post_reverts_on_shares_above_limit(union, attester, alice):
-    too_many = 2**64
+    too_many = 2**60
     with reverts_with("DataUnionSharesTooLarge", alice, too_many, too_many - 1):
         union.postAttribution(1, b"\x01" * 32, [alice], [too_many], {"from": attester})
 
@@ -157,8 +159,65 @@ def test_admin_can_rotate_the_attester_key(union, admin, attester, rando, alice)
 
 
 def test_post_reverts_when_total_shares_exceed_limit(union, attester, alice, bob):
-    limit = 2**64 - 1
-    post(union, attester, 1, {alice: limit})
+    limit = 2**60 - 1
+    post(union, attester, 1, {alice: limit}, finish=False)
     with reverts_with("DataUnionTotalSharesTooLarge", limit + 1, limit):
         post(union, attester, 1, {bob: 1})
     assert union.totalShares() == limit
+
+
+def test_revenue_arriving_while_an_epoch_is_posted_is_split_by_the_new_shares(
+    union, stablecoin, attester, buyer, alice, bob
+):
+    post(union, attester, 1, {alice: 1})
+    post(union, attester, 2, {alice: 1}, finish=False)  # batch 1 of 2
+    pay(stablecoin, union, buyer, AMOUNT)
+    assert union.undistributed() == NET
+    assert union.claimable(alice) == 0
+
+    post(union, attester, 2, {bob: 1})  # batch 2 of 2, then finished
+
+    assert union.undistributed() == 0
+    assert union.claimable(alice) == union.claimable(bob) == NET // 2
+
+
+def test_finish_attribution_ends_posting_and_emits_the_epoch(union, attester, alice):
+    post(union, attester, 4, {alice: 5}, finish=False)
+
+    tx = union.finishAttribution(4, {"from": attester})
+
+    assert tx.events["AttributionFinished"] == {
+        "epoch": 4,
+        "reportHash": "0x" + report_hash_for(4).hex(),
+        "totalShares": 5,
+    }
+    assert not union.attributionInProgress()
+
+
+def test_post_reverts_for_a_finished_epoch(union, attester, alice, bob):
+    post(union, attester, 1, {alice: 1})
+    with reverts_with("DataUnionEpochFinished", 1):
+        post(union, attester, 1, {bob: 1})
+    assert union.sharesOf(bob) == 0
+
+
+def test_finish_attribution_reverts_when_nothing_is_being_posted(union, attester, alice):
+    with reverts_with("DataUnionNotPosting", 1, 0):
+        union.finishAttribution(1, {"from": attester})
+    post(union, attester, 1, {alice: 1})
+    with reverts_with("DataUnionNotPosting", 1, 1):
+        union.finishAttribution(1, {"from": attester})
+
+
+def test_finish_attribution_reverts_for_another_epoch(union, attester, alice):
+    post(union, attester, 2, {alice: 1}, finish=False)
+    with reverts_with("DataUnionNotPosting", 3, 2):
+        union.finishAttribution(3, {"from": attester})
+    assert union.attributionInProgress()
+
+
+def test_finish_attribution_reverts_for_non_attester(union, attester, rando, alice):
+    post(union, attester, 1, {alice: 1}, finish=False)
+    with reverts_with("AccessControlUnauthorizedAccount", rando, union.ATTESTER_ROLE()):
+        union.finishAttribution(1, {"from": rando})
+    assert union.attributionInProgress()

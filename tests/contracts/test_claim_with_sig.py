@@ -117,6 +117,20 @@ def test_signed_claim_with_high_s_signature_is_rejected(union, stablecoin, attes
         union.claimWithSig(alice, alice, MAX_UINT, deadline, malleable, {"from": alice})
 
 
+def test_member_revokes_an_unsubmitted_signature_by_invalidating_its_nonce(
+    union, stablecoin, attester, buyer, alice, rando
+):
+    fund(union, stablecoin, attester, buyer, alice)
+    signature, deadline = sign_claim(union, alice, rando, MAX_UINT)
+
+    tx = union.invalidateNonce({"from": alice})
+
+    assert tx.return_value == 0
+    assert union.nonces(alice) == 1
+    with reverts_with("DataUnionInvalidSignature", alice):
+        union.claimWithSig(alice, rando, MAX_UINT, deadline, signature, {"from": rando})
+
+
 def test_signed_claim_works_while_paused(union, stablecoin, attester, pauser, buyer, alice, rando):
     fund(union, stablecoin, attester, buyer, alice)
     union.pause({"from": pauser})

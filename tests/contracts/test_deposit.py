@@ -146,13 +146,11 @@ def test_sync_without_new_tokens_changes_nothing(union, stablecoin, attester, bu
     assert union.claimable(alice) == before
 
 
-def test_sync_distributes_revenue_that_waited_for_shareholders(
+def test_finishing_the_first_attribution_distributes_revenue_that_waited(
     union, stablecoin, attester, buyer, alice
 ):
     pay(stablecoin, union, buyer, AMOUNT)
     post(union, attester, 1, {alice: 1})
-
-    union.sync({"from": buyer})
 
     assert union.undistributed() == 0
     assert union.claimable(alice) == split(AMOUNT)[1]

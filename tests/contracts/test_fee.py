@@ -73,6 +73,11 @@ def test_propose_fee_to_zero_address_reverts(union, admin):
         union.proposeFee(100, ZERO_ADDRESS, {"from": admin})
 
 
+def test_propose_fee_to_the_union_itself_reverts(union, admin):
+    with reverts_with("DataUnionInvalidRecipient", union):
+        union.proposeFee(100, union, {"from": admin})
+
+
 def test_only_admin_proposes_or_cancels(union, admin, attester, pauser, rando):
     for caller in (attester, pauser, rando):
         with brownie.reverts():

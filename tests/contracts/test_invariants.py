@@ -41,7 +41,7 @@ PERCENT = st.integers(1, 100)  # of what is claimable; 100 claims with type(uint
 State = namedtuple(
     "State",
     "balance total_deposited total_claimed total_fees_withdrawn undistributed total_shares "
-    "fee_bps fee_recipient paused claimable shares fees_owed",
+    "fee_bps fee_recipient paused posting claimable shares fees_owed",
 )
 
 
@@ -82,6 +82,7 @@ class UnionMachine(RuleBasedStateMachine):
         self.pending_fee = None
         self.paused = False
         self.epoch = 0
+        self.posting = False  # an epoch's batches are being posted: revenue is held
         self.state = self._read()
 
     # -- what the actors do ---------------------------------------------------------------------
@@ -119,8 +120,6 @@ class UnionMachine(RuleBasedStateMachine):
             self._record_revenue(unsynced, tx)
         else:
             assert "RevenueDeposited" not in tx.events
-            if self.waiting and sum(self.shares):
-                self._distribute(Fraction(0))
         self._step()
 
     @rule(
@@ -131,16 +130,37 @@ class UnionMachine(RuleBasedStateMachine):
     def attribute(self, picks, shares, next_epoch):
         # Picks may repeat a member: the last entry of a batch wins, on-chain as in the model.
         new_shares = shares[: len(picks)]
-        epoch = self.epoch + 1 if next_epoch or self.epoch == 0 else self.epoch
+        new_epoch = next_epoch or self.epoch == 0
+        epoch = self.epoch + 1 if new_epoch else self.epoch
         args = (epoch, epoch.to_bytes(32, "big"), [self.members[i] for i in picks], new_shares)
         if self.paused:
             with reverts_with("DataUnionEnforcedPause"):
                 self.union.postAttribution.call(*args, self._by(self.attester))
             return self._step()
+        if not new_epoch and not self.posting:
+            with reverts_with("DataUnionEpochFinished", epoch):
+                self.union.postAttribution.call(*args, self._by(self.attester))
+            return self._step()
         self.union.postAttribution(*args, self._by(self.attester))
-        self.epoch = epoch
+        self.epoch, self.posting = epoch, True
         for index, new in zip(picks, new_shares, strict=True):
             self._set_model_shares(index, new)
+        self._step()
+
+    @rule()
+    def finish_attribution(self):
+        if self.paused:
+            with reverts_with("DataUnionEnforcedPause"):
+                self.union.finishAttribution.call(self.epoch, self._by(self.attester))
+            return self._step()
+        if not self.posting:
+            with reverts_with("DataUnionNotPosting", self.epoch, self.epoch):
+                self.union.finishAttribution.call(self.epoch, self._by(self.attester))
+            return self._step()
+        self.union.finishAttribution(self.epoch, self._by(self.attester))
+        self.posting = False
+        if self.waiting and sum(self.shares):
+            self._distribute(Fraction(0))
         self._step()
 
     @rule(who=MEMBER, percent=PERCENT, to_sink=st.booleans())
@@ -246,7 +266,7 @@ class UnionMachine(RuleBasedStateMachine):
         _rpc("evm_mine")
         self._step()
 
-    @rule(attack=st.integers(0, 7), victim=MEMBER)
+    @rule(attack=st.integers(0, 8), victim=MEMBER)
     def mallory_attacks(self, attack, victim):
         """The malicious actor pulls every lever it has no right to; each must revert."""
         target, union, by_mallory = self.members[victim], self.union, self._by(self.mallory)
@@ -274,6 +294,8 @@ class UnionMachine(RuleBasedStateMachine):
                 union.cancelFee.call(by_mallory)
             elif attack == 6:
                 union.withdrawFees.call(self.mallory, self._by(self.sinks[victim]))
+            elif attack == 7:
+                union.finishAttribution.call(self.epoch, by_mallory)
             else:
                 union.claim.call(self.mallory, MAX_UINT, by_mallory)
         self._step()
@@ -314,6 +336,7 @@ class UnionMachine(RuleBasedStateMachine):
         assert state.fees_owed == [self.fees_owed.get(r, 0) for r in self._fee_recipients()]
         # 5. Only the pauser pauses; claims and leave above ran whatever this flag said.
         assert state.paused == self.paused
+        assert state.posting == self.posting
 
     # -- the model --------------------------------------------------------------------------------
 
@@ -346,7 +369,7 @@ class UnionMachine(RuleBasedStateMachine):
     def _distribute(self, amount):
         pool = amount + self.waiting
         total = sum(self.shares)
-        if total == 0:
+        if total == 0 or self.posting:
             self.waiting = pool
             return
         self.waiting = Fraction(0)

@@ -27,6 +27,14 @@ def test_pause_stops_deposit_sync_and_attribution(
     assert union.totalDeposited() == 0
 
 
+def test_pause_stops_finishing_an_attribution(union, attester, pauser, alice):
+    post(union, attester, 1, {alice: 1}, finish=False)
+    union.pause({"from": pauser})
+    with reverts_with("DataUnionEnforcedPause"):
+        union.finishAttribution(1, {"from": attester})
+    assert union.attributionInProgress()
+
+
 def test_unpause_resumes_deposits(union, stablecoin, pauser, buyer):
     union.pause({"from": pauser})
     tx = union.unpause({"from": pauser})

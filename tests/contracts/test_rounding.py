@@ -3,7 +3,7 @@ and never lets the union owe more than it holds, even with shares at their limit
 
 from fixtures.union import MAX_UINT, pay, post
 
-LIMIT = 2**64 - 1
+LIMIT = 2**60 - 1
 
 
 def assert_solvent(union, stablecoin, members):
