@@ -2,10 +2,11 @@
 rest goes to the shareholders, and revenue nobody can receive yet waits instead of vanishing."""
 
 import brownie
+from brownie import chain
 
 from fixtures.reverts import reverts_with
 from fixtures.tokens import received_after_transfer
-from fixtures.union import FEE_BPS, LICENSE, NO_LICENSE, pay, post
+from fixtures.union import FEE_BPS, LICENSE, NO_LICENSE, pay, post, sign_typed
 
 AMOUNT = 1_000_000  # one token with 6 decimals
 
@@ -167,40 +168,21 @@ def test_rounding_remainder_is_carried_to_the_next_deposit(
 
 
 def permit_signature(token, owner, spender, amount):
-    from brownie import chain
-    from eth_account import Account
-
     deadline = chain.time() + 3600
+    fields = [
+        ("owner", "address"),
+        ("spender", "address"),
+        ("value", "uint256"),
+        ("nonce", "uint256"),
+        ("deadline", "uint256"),
+    ]
     message = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {
-            "name": token.name(),
-            "version": "1",
-            "chainId": chain.id,
-            "verifyingContract": str(token.address),
-        },
-        "message": {
-            "owner": str(owner.address),
-            "spender": str(spender.address),
-            "value": amount,
-            "nonce": token.nonces(owner),
-            "deadline": deadline,
-        },
+        "owner": str(owner.address),
+        "spender": str(spender.address),
+        "value": amount,
+        "nonce": token.nonces(owner),
+        "deadline": deadline,
     }
-    signed = Account.sign_typed_data(owner.private_key, full_message=message)
+    domain = (token.name(), "1", chain.id, token)
+    signed = sign_typed(owner.private_key, domain, "Permit", fields, message)
     return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"), deadline

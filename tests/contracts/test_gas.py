@@ -160,30 +160,22 @@ def test_signed_claim_gas_stays_below_ceiling(union_in_use, alice, bob, rando, c
     assert signed.gas_used <= SIGNED_CLAIM_CEILING
 
 
-def test_posting_100_new_members_stays_below_ceiling_per_member(union_in_use, attester, capsys):
-    members = member_addresses(100, salt="new-100")
+@pytest.mark.parametrize(
+    ("count", "ceiling"), [(100, NEW_MEMBER_CEILING_100), (500, NEW_MEMBER_CEILING_500)]
+)
+def test_posting_new_members_stays_below_ceiling_per_member(
+    union_in_use, attester, count, ceiling, capsys
+):
+    members = member_addresses(count, salt=f"new-{count}")
     tx = post(union_in_use, attester, 2, {m: 10 + i for i, m in enumerate(members)})
 
     gas = per_member(tx, len(members))
     show(
         capsys,
-        figure("postAttribution, 100 new members, per member", gas, NEW_MEMBER_CEILING_100),
+        figure(f"postAttribution, {count} new members, per member", gas, ceiling),
         figure("  whole transaction", tx.gas_used),
     )
-    assert gas <= NEW_MEMBER_CEILING_100
-
-
-def test_posting_500_new_members_stays_below_ceiling_per_member(union_in_use, attester, capsys):
-    members = member_addresses(500, salt="new-500")
-    tx = post(union_in_use, attester, 2, {m: 10 + i for i, m in enumerate(members)})
-
-    gas = per_member(tx, len(members))
-    show(
-        capsys,
-        figure("postAttribution, 500 new members, per member", gas, NEW_MEMBER_CEILING_500),
-        figure("  whole transaction", tx.gas_used),
-    )
-    assert gas <= NEW_MEMBER_CEILING_500
+    assert gas <= ceiling
 
 
 def test_changing_500_members_shares_stays_below_ceiling_per_member(
