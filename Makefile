@@ -44,7 +44,8 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-$(SOLC_BIN): $(NODE_STAMP) tools/solc/solc.js
+# A link to the script, so edits to it need no rebuild; solc-js must be installed first.
+$(SOLC_BIN): | $(NODE_STAMP)
 	@echo "==> Offline solc $(SOLC_VERSION) at $@"
 	mkdir -p $(SOLCX_BINARY_PATH)
 	ln -sfn $(CURDIR)/tools/solc/solc.js $@
