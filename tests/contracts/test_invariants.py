@@ -56,12 +56,8 @@ class UnionMachine(RuleBasedStateMachine):
         """The contracts and actors every run uses (deployed once, reverted to between runs)."""
         cls.union, cls.token, cls.lens = union, token, lens
         cls.admin, cls.attester, cls.pauser, cls.operator_fees, cls.buyer, cls.relayer = roles
-        cls.members, cls.mallory, cls.sinks, cls.blocked_sink = (
-            members,
-            mallory,
-            sinks,
-            blocked_sink,
-        )
+        cls.members, cls.mallory, cls.sinks = members, mallory, sinks
+        cls.blocked_sink = blocked_sink
 
     def __init__(self):
         super().__init__()
@@ -75,7 +71,7 @@ class UnionMachine(RuleBasedStateMachine):
         self.zeroings = [0] * (N_MEMBERS + 1)  # times a member's shares went to 0
         self.last_earned = [0] * (N_MEMBERS + 1)
         self.expected_claimable = {}
-        self.waiting = Fraction(0)  # member revenue that arrived while nobody held shares
+        self.waiting = Fraction(0)  # revenue held: no shareholders, or an epoch being posted
         self.inflow = 0  # every pool token that ever reached the union
         self.fee_bps, self.fee_to = FEE_BPS, self.operator_fees
         self.fees_owed, self.fees_charged = {}, {}
