@@ -10,6 +10,7 @@ pytest_plugins = [
     "fixtures.accounts",
     "fixtures.tokens",
     "fixtures.union",
+    "fixtures.relayer",
 ]
 
 # A 500-member attribution batch needs more than brownie's default 12M block gas limit.

@@ -1,9 +1,60 @@
-"""The relayer's exceptions: one root, specific subclasses, mapped to HTTP status in one place."""
+"""The relayer's exceptions: one root, specific subclasses, mapped to HTTP status in one place
+(`relayer.api.errors`)."""
 
 
 class RelayerError(Exception):
-    """Root of every error the relayer raises on purpose."""
+    """Root of every error the relayer raises on purpose. `code` is the stable machine name that
+    API clients see; `status` the HTTP status it maps to."""
+
+    code = "relayer_error"
+    status = 500
 
 
 class ArtifactError(RelayerError):
     """A compiled contract artifact is missing or malformed (run `make compile`)."""
+
+    code = "artifact_error"
+
+
+class ConfigError(RelayerError):
+    """The relayer's settings or deployment file are unusable."""
+
+    code = "config_error"
+
+
+class InvalidInput(RelayerError):
+    """A request that is well-formed JSON but asks for something impossible."""
+
+    code = "invalid_input"
+    status = 422
+
+
+class Unauthorized(RelayerError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(RelayerError):
+    """A signature that does not come from the account it must come from."""
+
+    code = "forbidden"
+    status = 403
+
+
+class NotFound(RelayerError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(RelayerError):
+    """The request clashes with what is already recorded (duplicate, wrong state)."""
+
+    code = "conflict"
+    status = 409
+
+
+class ChainError(RelayerError):
+    """The chain refused or failed a call; `reason` carries the decoded custom error if any."""
+
+    code = "chain_error"
+    status = 502

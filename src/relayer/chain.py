@@ -1,0 +1,127 @@
+"""The chain client: the union contract through web3.py, nothing else.
+
+Reads go straight to the node; writes are prepared here (calldata, gas estimate, decoded revert)
+and signed and sent by `relayer.outbox`, which owns the relayer's nonces.
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_typing import ChecksumAddress, HexStr
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+
+from relayer.artifacts import load_abi
+from relayer.errors import ChainError, ConfigError
+
+#: Events the indexer follows, in the contract's own names.
+INDEXED_EVENTS = ("RevenueDeposited", "SharesSet", "AttributionPosted", "Claimed", "MemberLeft")
+
+
+@dataclass(frozen=True)
+class CustomError:
+    name: str
+    args: tuple[Any, ...]
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(map(str, self.args))})"
+
+
+def connect(rpc_url: str, chain_id: int) -> Web3:
+    """A web3 connection that is known to reach the expected chain."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+    try:
+        actual = w3.eth.chain_id
+    except Exception as exc:
+        raise ConfigError(f"cannot reach the chain at {rpc_url}: {type(exc).__name__}") from None
+    if actual != chain_id:
+        raise ConfigError(f"the node at {rpc_url} serves chain {actual}, not {chain_id}")
+    return w3
+
+
+class UnionChain:
+    """The DataUnion contract and its pool token on one chain."""
+
+    def __init__(self, w3: Web3, address: str) -> None:
+        self.w3 = w3
+        self.address: ChecksumAddress = to_checksum_address(address)
+        self.abi = load_abi("DataUnion")
+        self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
+        if not w3.eth.get_code(self.address):
+            raise ConfigError(f"no contract at {self.address}")
+        self._errors = {
+            function_signature_to_4byte_selector(
+                f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"
+            ): e
+            for e in self.abi
+            if e.get("type") == "error"
+        }
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.w3.eth.chain_id)
+
+    @cached_property
+    def token(self) -> Contract:
+        address = self.contract.functions.token().call()
+        token: Contract = self.w3.eth.contract(address=address, abi=load_abi("IERC20Metadata"))
+        return token
+
+    @cached_property
+    def token_decimals(self) -> int:
+        return int(self.token.functions.decimals().call())
+
+    def view(self, name: str, *args: Any, block: int | str = "latest") -> Any:
+        """Call a view function by name."""
+        return getattr(self.contract.functions, name)(*args).call(block_identifier=block)
+
+    def calldata(self, name: str, *args: Any) -> HexStr:
+        return HexStr(self.contract.encode_abi(name, args=list(args)))
+
+    def decode_error(self, data: str | bytes | None) -> CustomError | None:
+        """The contract's custom error behind revert `data`, if it is one of ours."""
+        if data is None:
+            return None
+        raw = (
+            bytes.fromhex(data[2:] if data.startswith("0x") else data)
+            if isinstance(data, str)
+            else data
+        )
+        error = self._errors.get(raw[:4])
+        if error is None:
+            return None
+        args = abi_decode([i["type"] for i in error["inputs"]], raw[4:])
+        return CustomError(error["name"], tuple(args))
+
+    def estimate_gas(self, sender: str, data: HexStr) -> int:
+        """Gas for a call from `sender`, or ChainError with the decoded revert reason."""
+        try:
+            return int(self.w3.eth.estimate_gas({"from": sender, "to": self.address, "data": data}))
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise self.revert_error(exc) from None
+        except Web3RPCError as exc:
+            raise ChainError(f"the node refused the call: {exc.message}") from None
+
+    def revert_error(self, exc: ContractLogicError) -> ChainError:
+        decoded = self.decode_error(exc.data if isinstance(exc.data, str) else None)
+        error = ChainError(f"the contract reverted: {decoded or exc.message}")
+        error.reason = decoded  # type: ignore[attr-defined]
+        return error
+
+    def events(self, from_block: int, to_block: int) -> list[Any]:
+        """The followed events in [from_block, to_block], in chain order."""
+        logs = self.w3.eth.get_logs(
+            {"address": self.address, "fromBlock": from_block, "toBlock": to_block}
+        )
+        decoded = []
+        for log in logs:
+            for name in INDEXED_EVENTS:
+                event = getattr(self.contract.events, name)()
+                if log["topics"] and log["topics"][0] == event.topic:
+                    decoded.append(event.process_log(log))
+                    break
+        return decoded

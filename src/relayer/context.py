@@ -1,0 +1,41 @@
+"""Everything a request or a CLI command needs, built once from the settings."""
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from eth_account.signers.local import LocalAccount
+
+from relayer.chain import UnionChain, connect
+from relayer.db import Database
+from relayer.settings import Settings
+
+if TYPE_CHECKING:
+    from relayer.outbox import Outbox
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    chain: UnionChain
+    signer: LocalAccount = field(repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Context":
+        w3 = connect(settings.rpc_url, settings.chain_id)
+        return cls(
+            settings=settings,
+            db=Database(settings.database_url),
+            chain=UnionChain(w3, settings.union_address),
+            signer=settings.signer(),
+        )
+
+    @cached_property
+    def outbox(self) -> "Outbox":
+        from relayer.outbox import Outbox
+
+        return Outbox(self.db, self.chain, self.signer, self.settings)
+
+    def close(self) -> None:
+        self.db.dispose()

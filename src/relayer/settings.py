@@ -1,0 +1,152 @@
+"""The relayer's settings, read from the environment (prefix `RELAYER_`) and checked at start.
+
+The union's address comes either from `RELAYER_CONTRACT_ADDRESS` or from the deployment file that
+the deploy script writes (`RELAYER_DEPLOYMENT_FILE`, JSON with `chainId`, `union`, `token` and
+`block`). The relayer's key comes from `RELAYER_PRIVATE_KEY` or from an encrypted keystore file
+(`RELAYER_KEYSTORE_FILE` + `RELAYER_KEYSTORE_PASSWORD`). Secrets are `SecretStr`: they never show
+in a repr, a log line or an error body.
+"""
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Self
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_checksum_address
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from relayer.errors import ConfigError
+
+#: Operator tokens that are refused however long they are: the ones people paste from examples.
+PLACEHOLDER_WORDS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "placeholder",
+    "secret",
+    "password",
+    "token",
+    "example",
+    "xxxx",
+    "todo",
+    "default",
+)
+MIN_TOKEN_LENGTH = 32
+#: The contract's own limit on one postAttribution batch.
+MAX_BATCH_SIZE = 500
+
+
+#: The deploy script's output, as read from `deployments/<network>.json`.
+Deployment = dict[str, Any]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RELAYER_", extra="ignore", frozen=True)
+
+    rpc_url: str = "http://127.0.0.1:8545"
+    chain_id: int = Field(gt=0)
+    contract_address: str | None = None
+    deployment_file: Path | None = None
+    #: First block the indexer reads; defaults to the deployment block from the deployment file.
+    start_block: int | None = Field(default=None, ge=0)
+    database_url: str = "sqlite:///relayer.db"
+
+    private_key: SecretStr | None = None
+    keystore_file: Path | None = None
+    keystore_password: SecretStr | None = None
+    operator_token: SecretStr
+
+    #: Blocks a log or receipt must be buried under before the relayer acts on it.
+    confirmations: int = Field(default=2, ge=0, le=256)
+    #: Members per postAttribution transaction.
+    batch_size: int = Field(default=200, ge=1, le=MAX_BATCH_SIZE)
+    #: Seconds to wait for a receipt before the same nonce is re-sent with a higher fee.
+    tx_timeout: float = Field(default=60.0, gt=0)
+    #: Percent added to both fee caps on every re-send (nodes require at least 10).
+    fee_bump_percent: int = Field(default=20, ge=10, le=500)
+    #: Ceiling on maxFeePerGas, in gwei, however often a transaction is re-priced.
+    max_fee_gwei: Decimal = Field(default=Decimal(500), gt=0)
+    #: Seconds between polls of the chain (receipts, new blocks).
+    poll_interval: float = Field(default=0.5, gt=0)
+
+    #: Largest accepted request body, in bytes, and most contributions in one request.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_contributions_per_request: int = Field(default=1000, ge=1, le=10_000)
+
+    @field_validator("operator_token")
+    @classmethod
+    def _real_token(cls, token: SecretStr) -> SecretStr:
+        value = token.get_secret_value()
+        lowered = value.lower()
+        if len(value) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"operator token must be at least {MIN_TOKEN_LENGTH} characters")
+        if any(word in lowered for word in PLACEHOLDER_WORDS) or len(set(value)) < 8:
+            raise ValueError("operator token looks like a placeholder; generate a random one")
+        return token
+
+    @field_validator("contract_address")
+    @classmethod
+    def _checksummed(cls, address: str | None) -> str | None:
+        if address is not None and not is_checksum_address(address):
+            raise ValueError("contract address must be a checksummed 0x address")
+        return address
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if (self.contract_address is None) == (self.deployment_file is None):
+            raise ValueError("set exactly one of RELAYER_CONTRACT_ADDRESS, RELAYER_DEPLOYMENT_FILE")
+        if (self.private_key is None) == (self.keystore_file is None):
+            raise ValueError("set exactly one of RELAYER_PRIVATE_KEY, RELAYER_KEYSTORE_FILE")
+        if self.keystore_file is not None and self.keystore_password is None:
+            raise ValueError("RELAYER_KEYSTORE_FILE needs RELAYER_KEYSTORE_PASSWORD")
+        return self
+
+    def deployment(self) -> Deployment:
+        """The deployment file's content (chain id checked), or one built from the address."""
+        if self.deployment_file is None:
+            assert self.contract_address is not None
+            return {"chainId": self.chain_id, "union": self.contract_address, "block": 0}
+        try:
+            data = json.loads(self.deployment_file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read deployment file {self.deployment_file}: {exc}") from exc
+        if not isinstance(data, dict) or not is_checksum_address(data.get("union", "")):
+            raise ConfigError(f"deployment file {self.deployment_file} names no union address")
+        if data.get("chainId") != self.chain_id:
+            raise ConfigError(
+                f"deployment file is for chain {data.get('chainId')}, not {self.chain_id}"
+            )
+        return data
+
+    @property
+    def union_address(self) -> str:
+        return str(self.deployment()["union"])
+
+    @property
+    def first_block(self) -> int:
+        if self.start_block is not None:
+            return self.start_block
+        return int(self.deployment().get("block", 0))
+
+    def signer(self) -> LocalAccount:
+        """The relayer's account. Errors name the source, never the secret."""
+        if self.private_key is not None:
+            try:
+                account: LocalAccount = Account.from_key(self.private_key.get_secret_value())
+                return account
+            except (ValueError, TypeError):
+                raise ConfigError("RELAYER_PRIVATE_KEY is not a valid private key") from None
+        assert self.keystore_file is not None
+        assert self.keystore_password is not None
+        try:
+            keystore = json.loads(self.keystore_file.read_text())
+            key = Account.decrypt(keystore, self.keystore_password.get_secret_value())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read keystore {self.keystore_file}: {exc}") from None
+        except ValueError:
+            raise ConfigError(f"cannot decrypt keystore {self.keystore_file}") from None
+        account = Account.from_key(key)
+        return account
