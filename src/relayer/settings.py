@@ -18,7 +18,8 @@ from eth_utils import is_checksum_address
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from relayer.errors import ConfigError
+from relayer.attribution import DEFAULT_RATES, DEFAULT_UNIQUENESS_BONUS, Parameters
+from relayer.errors import ConfigError, InvalidInput
 
 #: Operator tokens that are refused however long they are: the ones people paste from examples.
 PLACEHOLDER_WORDS = (
@@ -72,6 +73,10 @@ class Settings(BaseSettings):
     #: Seconds between polls of the chain (receipts, new blocks).
     poll_interval: float = Field(default=0.5, gt=0)
 
+    #: Value per record by data type (JSON object in the environment) and the uniqueness bonus.
+    rates: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_RATES), min_length=1)
+    uniqueness_bonus: Decimal = DEFAULT_UNIQUENESS_BONUS
+
     #: Largest accepted request body, in bytes, and most contributions in one request.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_contributions_per_request: int = Field(default=1000, ge=1, le=10_000)
@@ -102,7 +107,16 @@ class Settings(BaseSettings):
             raise ValueError("set exactly one of RELAYER_PRIVATE_KEY, RELAYER_KEYSTORE_FILE")
         if self.keystore_file is not None and self.keystore_password is None:
             raise ValueError("RELAYER_KEYSTORE_FILE needs RELAYER_KEYSTORE_PASSWORD")
+        try:
+            self.parameters  # noqa: B018 - validates rates and bonus
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
         return self
+
+    @property
+    def parameters(self) -> Parameters:
+        """The attribution parameters (rates, bonus) every report of this relayer states."""
+        return Parameters.from_decimals(self.rates, self.uniqueness_bonus)
 
     def deployment(self) -> Deployment:
         """The deployment file's content (chain id checked), or one built from the address."""

@@ -1,0 +1,71 @@
+"""Epochs: close and post (operator), progress and reports (anyone)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Path
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from relayer import epochs
+from relayer.api.deps import ContextDep, OperatorDep
+from relayer.schemas import EpochOut
+
+router = APIRouter(prefix="/v1/epochs", tags=["epochs"])
+
+EpochNumber = Annotated[int, Path(ge=1, le=2**64 - 1)]
+
+
+class EpochList(BaseModel):
+    epochs: list[EpochOut]
+
+
+@router.post(
+    "/close",
+    status_code=202,
+    response_model=EpochOut,
+    dependencies=[OperatorDep],
+    summary="Freeze the next epoch's report and start posting its shares",
+)
+def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
+    epoch = epochs.close(context)
+    background.add_task(epochs.post, context, epoch.number)
+    with context.db.session() as session:
+        return epochs.describe(session, epoch.number)
+
+
+@router.post(
+    "/{number}/post",
+    status_code=202,
+    response_model=EpochOut,
+    dependencies=[OperatorDep],
+    summary="Resume (or retry) posting an epoch's planned transactions",
+)
+def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
+    with context.db.session() as session:
+        described = epochs.describe(session, number)
+    background.add_task(epochs.post, context, number)
+    return described
+
+
+@router.get("", response_model=EpochList, summary="Every epoch, newest first")
+def list_epochs(context: ContextDep) -> EpochList:
+    with context.db.session() as session:
+        return EpochList(epochs=[epochs.describe(session, n) for n in epochs.numbers(session)])
+
+
+@router.get("/{number}", response_model=EpochOut, summary="An epoch's status and transactions")
+def get_epoch(number: EpochNumber, context: ContextDep) -> EpochOut:
+    with context.db.session() as session:
+        return epochs.describe(session, number)
+
+
+@router.get(
+    "/{number}/report",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}, "description": "canonical report"}},
+    summary="The epoch's canonical report: its keccak256 is the on-chain reportHash",
+)
+def get_report(number: EpochNumber, context: ContextDep) -> Response:
+    with context.db.session() as session:
+        raw = epochs.report_bytes(session, number)
+    return Response(raw, media_type="application/json")

@@ -1,0 +1,223 @@
+"""The `relayer` command: serve the API, close and post epochs, index, estimate, verify reports.
+
+Settings come from the environment (`RELAYER_*`, see relayer.settings); a bad setting is named
+with the rule it breaks, never with its value.
+"""
+
+import json
+import logging
+import sys
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from relayer import attribution, epochs
+from relayer.context import Context
+from relayer.errors import RelayerError
+from relayer.settings import Settings
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _context() -> Context:
+    try:
+        settings = Settings()  # type: ignore[call-arg]  # filled from the environment
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"RELAYER_{'_'.join(map(str, e['loc'])).upper() or '?'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        _fail(f"invalid settings: {problems}")
+    try:
+        return Context.from_settings(settings)
+    except RelayerError as exc:
+        _fail(str(exc))
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
+def main(verbose: bool) -> None:
+    """The data union's relayer."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the HTTP API, with the indexer and claim confirmations running alongside."""
+    import uvicorn
+
+    from relayer.api.app import create_app
+    from relayer.indexer import Indexer
+
+    context = _context()
+    stop = threading.Event()
+    indexer = Indexer(
+        context.db,
+        context.chain,
+        confirmations=context.settings.confirmations,
+        first_block=context.settings.first_block,
+    )
+    workers = [
+        threading.Thread(target=indexer.run, args=(stop,), name="indexer", daemon=True),
+        threading.Thread(target=context.outbox.run, args=(stop,), name="outbox", daemon=True),
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=10)
+        context.close()
+
+
+@main.group()
+def epoch() -> None:
+    """Close, post and inspect attribution epochs."""
+
+
+def _post_with_progress(context: Context, number: int) -> None:
+    with context.db.session() as session:
+        total = len(epochs.describe(session, number).transactions)
+    with tqdm(total=total, unit="tx", desc=f"epoch {number}", file=sys.stderr) as bar:
+        outcome = epochs.post(context, number, progress=lambda _tx: bar.update(1))
+    click.echo(outcome.model_dump_json(indent=2))
+    if outcome.status != "posted":
+        _fail(f"epoch {number} is {outcome.status}: {outcome.error}")
+
+
+@epoch.command("close")
+@click.option("--no-post", is_flag=True, help="Only freeze the report and plan the batches.")
+def epoch_close(no_post: bool) -> None:
+    """Freeze the next epoch's report and post its shares (with a progress bar)."""
+    context = _context()
+    try:
+        from relayer.indexer import Indexer
+
+        Indexer(
+            context.db,
+            context.chain,
+            confirmations=context.settings.confirmations,
+            first_block=context.settings.first_block,
+        ).run_once()
+        closed = epochs.close(context)
+        click.echo(f"epoch {closed.number} closed: report {closed.report_hash}", err=True)
+        if not no_post:
+            _post_with_progress(context, closed.number)
+    except RelayerError as exc:
+        _fail(str(exc))
+    finally:
+        context.close()
+
+
+@epoch.command("post")
+@click.argument("number", type=click.IntRange(min=1))
+def epoch_post(number: int) -> None:
+    """Resume or retry posting epoch NUMBER."""
+    context = _context()
+    try:
+        _post_with_progress(context, number)
+    except RelayerError as exc:
+        _fail(str(exc))
+    finally:
+        context.close()
+
+
+@epoch.command("status")
+@click.argument("number", type=click.IntRange(min=1))
+def epoch_status(number: int) -> None:
+    """Print epoch NUMBER's status and transactions as JSON."""
+    context = _context()
+    try:
+        with context.db.session() as session:
+            click.echo(epochs.describe(session, number).model_dump_json(indent=2))
+    except RelayerError as exc:
+        _fail(str(exc))
+    finally:
+        context.close()
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Catch up with the chain once, then exit.")
+def index(once: bool) -> None:
+    """Follow the union's events into the database."""
+    from relayer.indexer import Indexer
+
+    context = _context()
+    indexer = Indexer(
+        context.db,
+        context.chain,
+        confirmations=context.settings.confirmations,
+        first_block=context.settings.first_block,
+    )
+    try:
+        if once:
+            click.echo(f"{indexer.run_once()} events indexed")
+        else:
+            indexer.run(threading.Event())
+    finally:
+        context.close()
+
+
+@main.command()
+@click.option("--data-type", required=True)
+@click.option("--records", required=True, type=click.IntRange(min=0))
+@click.option("--quality", required=True, type=Decimal)
+@click.option("--uniqueness", default=Decimal(0), type=Decimal, show_default=True)
+def estimate(data_type: str, records: int, quality: Decimal, uniqueness: Decimal) -> None:
+    """Shares one contribution would earn with the default rates (no chain needed)."""
+    params = attribution.DEFAULT_PARAMETERS
+    try:
+        shares = attribution.estimate_shares(
+            data_type,
+            records,
+            attribution.to_ppm(quality, "quality"),
+            attribution.to_ppm(uniqueness, "uniqueness"),
+            params,
+        )
+    except RelayerError as exc:
+        _fail(str(exc))
+    click.echo(
+        json.dumps(
+            {
+                "dataType": data_type,
+                "records": records,
+                "shares": shares,
+                "value": attribution.micro_to_text(shares),
+            }
+        )
+    )
+
+
+@main.command("verify-report")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def verify_report(path: Path) -> None:
+    """Recompute a report's shares and keccak256 from the report alone."""
+    try:
+        verified = attribution.verify_report(path.read_bytes())
+    except (RelayerError, ValueError, KeyError) as exc:
+        _fail(f"report does not verify: {exc}")
+    click.echo(
+        json.dumps(
+            {
+                "epoch": verified.epoch,
+                "reportHash": verified.report_hash,
+                "members": len(verified.shares),
+                "totalShares": sum(verified.shares.values()),
+            }
+        )
+    )

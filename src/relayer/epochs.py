@@ -1,0 +1,206 @@
+"""Epochs: close (freeze the report, plan the batches) → posting → posted (or failed).
+
+Closing is one database transaction: the report, its hash and every planned transaction (the
+`postAttribution` batches and the final `finishAttribution`) are stored together, so a crash
+leaves either nothing or a complete plan. Posting hands the plan to the outbox, which records
+each transaction before it is sent; running `post` again resumes where it stopped.
+
+Only members whose shares differ from the last posted epoch are sent on-chain (shares are
+absolute, so the others already hold the right figure); the report itself lists everyone.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from relayer.attribution import ContributionInput, build_report, canonical, report_hash
+from relayer.context import Context
+from relayer.db import ChainEvent, Contribution, Epoch, OutboxTx, utcnow
+from relayer.errors import Conflict, NotFound
+from relayer.schemas import EpochOut, TxOut
+
+log = logging.getLogger(__name__)
+
+OPEN_STATUSES = ("closed", "posting")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _last_departures(session: Session) -> dict[str, datetime]:
+    """When each member last left the union on-chain (as indexed)."""
+    rows = session.execute(
+        select(ChainEvent.account, func.max(ChainEvent.block_time))
+        .where(ChainEvent.name == "MemberLeft")
+        .group_by(ChainEvent.account)
+    )
+    return {str(account).lower(): _aware(moment) for account, moment in rows if account}
+
+
+def _live_contributions(session: Session) -> list[ContributionInput]:
+    """Every stored contribution, less those made before the member's last `leave()`: leaving
+    is sticky until the member contributes again."""
+    departed = _last_departures(session)
+    inputs = []
+    for c in session.scalars(select(Contribution).order_by(Contribution.id)):
+        left = departed.get(c.member.lower())
+        if left is not None and _aware(c.created_at) <= left:
+            continue
+        inputs.append(
+            ContributionInput(c.member, c.data_type, c.records, c.quality_ppm, c.uniqueness_ppm)
+        )
+    return inputs
+
+
+def _posted_shares(session: Session) -> dict[str, int]:
+    last = session.scalars(
+        select(Epoch).where(Epoch.status == "posted").order_by(Epoch.number.desc()).limit(1)
+    ).first()
+    if last is None:
+        return {}
+    return {m["address"]: int(m["shares"]) for m in json.loads(last.report)["members"]}
+
+
+def close(context: Context) -> Epoch:
+    """Freeze the next epoch's report and plan its transactions. Conflict while an earlier
+    epoch is still being posted or has failed (resume or fix it first)."""
+    settings = context.settings
+    chain_epoch = int(context.chain.view("currentEpoch"))
+    with context.db.session() as session:
+        unfinished = session.scalars(
+            select(Epoch).where(Epoch.status.in_((*OPEN_STATUSES, "failed")))
+        ).first()
+        if unfinished is not None:
+            raise Conflict(f"epoch {unfinished.number} is {unfinished.status}; post it first")
+        last = session.scalar(select(func.max(Epoch.number))) or 0
+        number = max(chain_epoch, last) + 1
+        previous = _posted_shares(session)
+        report = build_report(
+            chain_id=settings.chain_id,
+            union=context.chain.address,
+            epoch=number,
+            contributions=_live_contributions(session),
+            params=settings.parameters,
+            zeroed=[member for member, shares in previous.items() if shares > 0],
+        )
+        if not report["members"]:
+            raise Conflict("there is nothing to attribute yet: no contributions")
+        raw = canonical(report)
+        digest = report_hash(raw)
+        changed = [
+            (m["address"], int(m["shares"]))
+            for m in report["members"]
+            if previous.get(m["address"]) != int(m["shares"])
+        ] or [(report["members"][0]["address"], int(report["members"][0]["shares"]))]
+        epoch = Epoch(
+            number=number,
+            status="closed",
+            report=raw.decode(),
+            report_hash=digest,
+            members=len(report["members"]),
+            total_shares=int(report["totals"]["shares"]),
+        )
+        session.add(epoch)
+        session.flush()
+        size = settings.batch_size
+        for batch, start in enumerate(range(0, len(changed), size)):
+            chunk = changed[start : start + size]
+            data = context.chain.calldata(
+                "postAttribution",
+                number,
+                bytes.fromhex(digest[2:]),
+                [member for member, _ in chunk],
+                [shares for _, shares in chunk],
+            )
+            context.outbox.enqueue(session, "attribution", data, epoch=number, batch=batch)
+        finish = context.chain.calldata("finishAttribution", number)
+        context.outbox.enqueue(session, "finish", finish, epoch=number)
+        log.info(
+            "epoch %d closed: %d members, %d changed, report %s",
+            number,
+            len(report["members"]),
+            len(changed),
+            digest,
+        )
+        return epoch
+
+
+def post(
+    context: Context, number: int, progress: Callable[[OutboxTx], None] | None = None
+) -> EpochOut:
+    """Send (or resume sending) the epoch's planned transactions and settle its status."""
+    with context.db.session() as session:
+        epoch = session.get(Epoch, number)
+        if epoch is None:
+            raise NotFound(f"no epoch {number}")
+        if epoch.status == "posted":
+            return describe(session, number)
+        if any(tx.status == "failed" for tx in epoch.transactions):
+            # A retry re-plans every unconfirmed transaction, in the original order, under new
+            # outbox rows: a failed one may have spent its nonce, and `finish` must stay last.
+            for tx in [tx for tx in epoch.transactions if tx.status in ("failed", "pending")]:
+                tx.status = "superseded"
+                context.outbox.enqueue(session, tx.purpose, tx.data, epoch=number, batch=tx.batch)
+        epoch.status, epoch.error = "posting", None
+    context.outbox.process(progress=progress)
+    with context.db.session() as session:
+        epoch = session.get(Epoch, number)
+        assert epoch is not None
+        failed = [tx for tx in epoch.transactions if tx.status == "failed"]
+        if failed:
+            epoch.status, epoch.error = "failed", failed[0].error
+        elif all(tx.status in ("confirmed", "superseded") for tx in epoch.transactions):
+            epoch.status, epoch.posted_at = "posted", utcnow()
+        log.info("epoch %d %s", number, epoch.status)
+    with context.db.session() as session:
+        return describe(session, number)
+
+
+def describe(session: Session, number: int) -> EpochOut:
+    epoch = session.get(Epoch, number)
+    if epoch is None:
+        raise NotFound(f"no epoch {number}")
+    txs = [tx for tx in epoch.transactions if tx.status != "superseded"]
+    batches = [tx for tx in txs if tx.purpose == "attribution"]
+    return EpochOut(
+        number=epoch.number,
+        status=epoch.status,
+        report_hash=epoch.report_hash,
+        members=epoch.members,
+        total_shares=str(epoch.total_shares),
+        closed_at=_aware(epoch.closed_at),
+        posted_at=_aware(epoch.posted_at) if epoch.posted_at else None,
+        batches=len(batches),
+        batches_confirmed=sum(tx.status == "confirmed" for tx in batches),
+        error=epoch.error,
+        transactions=[
+            TxOut(
+                purpose=tx.purpose,
+                status=tx.status,
+                epoch=tx.epoch,
+                batch=tx.batch,
+                nonce=tx.nonce,
+                tx_hash=tx.tx_hash,
+                block_number=tx.block_number,
+                gas_used=tx.gas_used,
+                error=tx.error,
+            )
+            for tx in txs
+        ],
+    )
+
+
+def report_bytes(session: Session, number: int) -> bytes:
+    epoch = session.get(Epoch, number)
+    if epoch is None:
+        raise NotFound(f"no epoch {number}")
+    return epoch.report.encode()
+
+
+def numbers(session: Session) -> list[int]:
+    return list(session.scalars(select(Epoch.number).order_by(Epoch.number.desc())))

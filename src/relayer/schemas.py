@@ -1,0 +1,104 @@
+"""Typed request and response bodies shared by the services and the API."""
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from eth_utils import is_checksum_address
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_UINT256 = 2**256 - 1
+HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
+
+
+def _checksummed(value: str) -> str:
+    if not is_checksum_address(value):
+        raise ValueError("must be a checksummed 0x address (EIP-55)")
+    return value
+
+
+Address = Annotated[
+    str, StringConstraints(min_length=42, max_length=42), AfterValidator(_checksummed)
+]
+Bytes32 = Annotated[str, StringConstraints(pattern=HEX32.pattern)]
+Signature = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
+Uint256 = Annotated[int, Field(strict=True, ge=0, le=MAX_UINT256)]
+PositiveUint256 = Annotated[int, Field(strict=True, ge=1, le=MAX_UINT256)]
+Fraction = Annotated[
+    Decimal, Field(ge=0, le=1, max_digits=7, decimal_places=6, allow_inf_nan=False)
+]
+
+
+class Request(BaseModel):
+    """Request bodies refuse unknown fields: a typo is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContributionIn(Request):
+    member: Address
+    data_type: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    records: Annotated[int, Field(strict=True, ge=1, le=10**12)]
+    quality: Fraction
+    uniqueness: Fraction
+    content_hash: Bytes32 = Field(description="keccak256 of the data with a secret salt")
+    signature: Signature | None = Field(
+        default=None,
+        description="The member's EIP-712 `Contribution` signature; required without the "
+        "operator token",
+    )
+
+
+class ContributionBatch(Request):
+    contributions: list[ContributionIn] = Field(min_length=1)
+
+
+class ContributionsAccepted(BaseModel):
+    accepted: int
+    ids: list[int]
+
+
+class DeletionRequest(Request):
+    deadline: Annotated[int, Field(strict=True, ge=0, le=2**64)]
+    signature: Signature
+
+
+class DataDeleted(BaseModel):
+    member: str
+    deleted: int
+    note: str = "shares go to 0 at the next epoch; earnings already credited stay claimable"
+
+
+class ClaimIn(Request):
+    member: Address
+    to: Address
+    amount: PositiveUint256
+    deadline: Annotated[int, Field(strict=True, ge=0, le=MAX_UINT256)]
+    signature: Signature
+
+
+class TxOut(BaseModel):
+    purpose: str
+    status: str
+    epoch: int | None
+    batch: int | None
+    nonce: int | None
+    tx_hash: str | None
+    block_number: int | None
+    gas_used: int | None
+    error: str | None
+
+
+class EpochOut(BaseModel):
+    number: int
+    status: str = Field(description="closed → posting → posted, or failed")
+    report_hash: str
+    members: int
+    total_shares: str
+    closed_at: datetime
+    posted_at: datetime | None
+    batches: int
+    batches_confirmed: int
+    error: str | None
+    transactions: list[TxOut]
