@@ -24,7 +24,7 @@ FUZZ_STEPS ?= 2000
 RELEASE_FUZZ_STEPS ?= 25000
 export FUZZ_STEPS
 
-.PHONY: help setup toolchain compile lint test test-contracts fuzz demo clean
+.PHONY: help setup toolchain compile lint postgres test test-contracts fuzz demo clean
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
@@ -71,7 +71,19 @@ lint: $(PY_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test-contracts: compile
+# The relayer's database tests run on PostgreSQL too: Debian's server, started by the tests
+# themselves. Installing it is best effort (root, a reachable mirror); without it those tests
+# are skipped, and the run says so.
+postgres:
+	@if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then \
+		echo "==> PostgreSQL server (Debian's postgresql)"; \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends postgresql; } || \
+		echo "!!! WARNING: PostgreSQL could not be installed: the relayer's PostgreSQL" \
+			"tests will be SKIPPED" >&2; \
+	fi
+
+test-contracts: compile postgres
 	@echo "==> Tests (FUZZ_STEPS=$(FUZZ_STEPS))"
 	$(BIN)/brownie test
 

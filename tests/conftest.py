@@ -11,6 +11,7 @@ pytest_plugins = [
     "fixtures.tokens",
     "fixtures.union",
     "fixtures.relayer",
+    "fixtures.postgres",
 ]
 
 # A 500-member attribution batch needs more than brownie's default 12M block gas limit.

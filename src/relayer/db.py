@@ -17,10 +17,12 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     create_engine,
     event,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -30,9 +32,38 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant, written and read back as an aware datetime in UTC on every backend.
+
+    Plain `DateTime(timezone=True)` does not: SQLite keeps no offset (SQLAlchemy stores the
+    wall-clock time of whatever zone it is given and reads it back naive), and PostgreSQL answers
+    in the connection's `TimeZone`, which is the server's unless set. Naive values are refused
+    rather than guessed at.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: give the time zone (UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: written in UTC by process_bind_param
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
 ADDRESS = String(42)
 HASH = String(66)
 UINT = String(78)
+TIMESTAMP = UTCDateTime()
 
 
 def utcnow() -> datetime:
@@ -57,7 +88,7 @@ class Contribution(Base):
     content_hash: Mapped[str] = mapped_column(HASH, unique=True)
     #: The member's EIP-712 consent, when the member signed it (operator submissions may omit it).
     signature: Mapped[str | None] = mapped_column(String(132))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow)
 
 
 class IdempotencyKey(Base):
@@ -70,7 +101,7 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(HASH)
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow)
 
 
 class UsedSignature(Base):
@@ -80,7 +111,7 @@ class UsedSignature(Base):
 
     digest: Mapped[str] = mapped_column(HASH, primary_key=True)
     purpose: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow)
 
 
 class Epoch(Base):
@@ -94,8 +125,8 @@ class Epoch(Base):
     report_hash: Mapped[str] = mapped_column(HASH)
     members: Mapped[int] = mapped_column(Integer)
     total_shares: Mapped[int] = mapped_column(BigInteger)
-    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow)
+    posted_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     error: Mapped[str | None] = mapped_column(Text)
 
     transactions: Mapped[list["OutboxTx"]] = relationship(
@@ -111,6 +142,7 @@ class OutboxTx(Base):
     """
 
     __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("sender", "nonce"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     purpose: Mapped[str] = mapped_column(String(16))
@@ -119,13 +151,15 @@ class OutboxTx(Base):
     to: Mapped[str] = mapped_column(ADDRESS)
     data: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    nonce: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    #: The key that signed it; nonces are unique per key, so a rotated key starts afresh.
+    sender: Mapped[str | None] = mapped_column(ADDRESS)
+    nonce: Mapped[int | None] = mapped_column(BigInteger)
     gas: Mapped[int | None] = mapped_column(BigInteger)
     tx_hash: Mapped[str | None] = mapped_column(HASH)
     block_number: Mapped[int | None] = mapped_column(BigInteger)
     gas_used: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow)
 
     epoch_row: Mapped[Epoch | None] = relationship(back_populates="transactions")
     attempts: Mapped[list["TxAttempt"]] = relationship(
@@ -144,7 +178,7 @@ class TxAttempt(Base):
     raw: Mapped[str] = mapped_column(Text)
     max_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
     max_priority_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow)
 
     outbox: Mapped[OutboxTx] = relationship(back_populates="attempts")
 
@@ -160,7 +194,7 @@ class ChainEvent(Base):
     block_number: Mapped[int] = mapped_column(BigInteger, index=True)
     log_index: Mapped[int] = mapped_column(Integer)
     tx_hash: Mapped[str] = mapped_column(HASH)
-    block_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    block_time: Mapped[datetime] = mapped_column(TIMESTAMP)
     #: The member the event is about (SharesSet, Claimed, MemberLeft) or the payer (deposits).
     account: Mapped[str | None] = mapped_column(ADDRESS, index=True)
     epoch: Mapped[int | None] = mapped_column(BigInteger)
@@ -190,7 +224,7 @@ class License(Base):
     title: Mapped[str] = mapped_column(String(200))
     terms_hash: Mapped[str] = mapped_column(HASH)
     price: Mapped[str] = mapped_column(UINT)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow)
 
 
 def make_engine(url: str) -> Engine:

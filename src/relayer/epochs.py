@@ -12,8 +12,9 @@ absolute, so the others already hold the right figure); the report itself lists 
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from eth_typing import HexStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -28,10 +29,6 @@ log = logging.getLogger(__name__)
 OPEN_STATUSES = ("closed", "posting")
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _last_departures(session: Session) -> dict[str, datetime]:
     """When each member last left the union on-chain (as indexed)."""
     rows = session.execute(
@@ -39,7 +36,7 @@ def _last_departures(session: Session) -> dict[str, datetime]:
         .where(ChainEvent.name == "MemberLeft")
         .group_by(ChainEvent.account)
     )
-    return {str(account).lower(): _aware(moment) for account, moment in rows if account}
+    return {str(account).lower(): moment for account, moment in rows if account}
 
 
 def _live_contributions(session: Session) -> list[ContributionInput]:
@@ -49,7 +46,7 @@ def _live_contributions(session: Session) -> list[ContributionInput]:
     inputs = []
     for c in session.scalars(select(Contribution).order_by(Contribution.id)):
         left = departed.get(c.member.lower())
-        if left is not None and _aware(c.created_at) <= left:
+        if left is not None and c.created_at <= left:
             continue
         inputs.append(
             ContributionInput(c.member, c.data_type, c.records, c.quality_ppm, c.uniqueness_ppm)
@@ -145,7 +142,9 @@ def post(
             # outbox rows: a failed one may have spent its nonce, and `finish` must stay last.
             for tx in [tx for tx in epoch.transactions if tx.status in ("failed", "pending")]:
                 tx.status = "superseded"
-                context.outbox.enqueue(session, tx.purpose, tx.data, epoch=number, batch=tx.batch)
+                context.outbox.enqueue(
+                    session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch
+                )
         epoch.status, epoch.error = "posting", None
     context.outbox.process(progress=progress)
     with context.db.session() as session:
@@ -173,8 +172,8 @@ def describe(session: Session, number: int) -> EpochOut:
         report_hash=epoch.report_hash,
         members=epoch.members,
         total_shares=str(epoch.total_shares),
-        closed_at=_aware(epoch.closed_at),
-        posted_at=_aware(epoch.posted_at) if epoch.posted_at else None,
+        closed_at=epoch.closed_at,
+        posted_at=epoch.posted_at,
         batches=len(batches),
         batches_confirmed=sum(tx.status == "confirmed" for tx in batches),
         error=epoch.error,

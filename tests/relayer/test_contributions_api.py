@@ -11,6 +11,8 @@ from relayer.contributions import consent_document, deletion_document
 from relayer.db import Contribution
 from relayer.schemas import ContributionIn
 
+pytestmark = pytest.mark.both_databases
+
 
 def content_hash(label):
     return "0x" + keccak(text=f"salt:{label}").hex()

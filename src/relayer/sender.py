@@ -1,0 +1,177 @@
+"""The chain side of sending from the relayer's key: gas, EIP-1559 fees, signing, broadcasting,
+receipts. No database and no nonce bookkeeping: `relayer.outbox` owns those."""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress, HexStr
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.types import TxReceipt
+
+from relayer.chain import UnionChain
+from relayer.errors import ChainError
+from relayer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Added to every gas estimate: state can move between the estimate and the block.
+GAS_MARGIN_PERCENT = 20
+
+#: Node answers to a broadcast that leave nothing to do now: the transaction is in the pool
+#: already; its nonce is used (by an attempt of the same row or by another transaction: the
+#: receipts tell which); or the pool holds a same-nonce transaction paying at least as much.
+BENIGN_REFUSALS = (
+    "already known",
+    "already imported",
+    "known transaction",
+    "alreadyknown",
+    "nonce too low",
+    "oldnonce",
+    "underpriced",
+)
+
+
+class Fees(NamedTuple):
+    max_fee: int
+    priority_fee: int
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    tx_hash: str
+    raw: str
+    fees: Fees
+
+
+def capped(fees: Fees, cap: int) -> Fees:
+    max_fee = min(fees.max_fee, cap)
+    return Fees(max_fee, min(fees.priority_fee, max_fee))
+
+
+def raised_fees(current: Fees, market: Fees, percent: int, cap: int) -> Fees | None:
+    """The fees of a replacement: both caps raised by `percent` (by at least 1 wei, so zero fees
+    rise too: nodes take a replacement only if it pays strictly more), never below the market,
+    cut at `cap`. None when the cap leaves no room to raise."""
+
+    def up(value: int) -> int:
+        return max(value + 1, -(-value * (100 + percent) // 100))
+
+    fees = capped(
+        Fees(
+            max(up(current.max_fee), market.max_fee),
+            max(up(current.priority_fee), market.priority_fee),
+        ),
+        cap,
+    )
+    if fees.max_fee <= current.max_fee or fees.priority_fee <= current.priority_fee:
+        return None
+    return fees
+
+
+def node_message(exc: Web3RPCError) -> str:
+    """The node's own error text, without web3's wrapping."""
+    error = exc.rpc_response.get("error") if exc.rpc_response else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return str(exc.message)
+
+
+class Sender:
+    """Transactions from `signer` to the union. Keeps the key to itself: nothing here logs or
+    raises with it."""
+
+    def __init__(self, chain: UnionChain, signer: LocalAccount, settings: Settings) -> None:
+        self.chain = chain
+        self.w3: Web3 = chain.w3
+        self.settings = settings
+        self._signer = signer
+
+    @property
+    def address(self) -> ChecksumAddress:
+        return self._signer.address
+
+    @property
+    def fee_cap(self) -> int:
+        return int(Web3.to_wei(self.settings.max_fee_gwei, "gwei"))
+
+    def gas(self, data: HexStr) -> int:
+        """The gas limit for a call, margin included; ChainError (with `reason`) if it reverts."""
+        return self.chain.estimate_gas(self.address, data) * (100 + GAS_MARGIN_PERCENT) // 100
+
+    def market_fees(self) -> Fees:
+        """What the node suggests now, with the usual twice the base fee plus the tip as cap."""
+        priority = int(self.w3.eth.max_priority_fee)
+        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+        return Fees(2 * base + priority, priority)
+
+    def initial_fees(self) -> Fees:
+        return capped(self.market_fees(), self.fee_cap)
+
+    def replacement_fees(self, current: Fees) -> Fees | None:
+        return raised_fees(
+            current, self.market_fees(), self.settings.fee_bump_percent, self.fee_cap
+        )
+
+    def sign(self, to: str, data: HexStr, nonce: int, gas: int, fees: Fees) -> SignedTx:
+        signed = self._signer.sign_transaction(
+            {
+                "type": 2,
+                "chainId": self.settings.chain_id,
+                "nonce": nonce,
+                "to": to_checksum_address(to),
+                "data": data,
+                "value": 0,
+                "gas": gas,
+                "maxFeePerGas": fees.max_fee,
+                "maxPriorityFeePerGas": fees.priority_fee,
+            }
+        )
+        return SignedTx(Web3.to_hex(signed.hash), Web3.to_hex(signed.raw_transaction), fees)
+
+    def broadcast(self, raw: str) -> None:
+        """Send a signed transaction; the node's benign refusals are logged, others raise."""
+        try:
+            self.w3.eth.send_raw_transaction(HexStr(raw))
+        except Web3RPCError as exc:
+            message = node_message(exc)
+            if any(known in message.lower() for known in BENIGN_REFUSALS):
+                log.info("broadcast: the node says %r; the receipts will tell", message)
+                return
+            raise ChainError(f"the node refused the transaction: {message}") from None
+
+    def nonce(self, block: str) -> int:
+        """The sender's transaction count at `block` ("latest" or "pending")."""
+        return int(self.w3.eth.get_transaction_count(self.address, block))  # type: ignore[arg-type]
+
+    def receipt(self, tx_hashes: Iterable[str]) -> TxReceipt | None:
+        """The receipt of whichever of `tx_hashes` is mined, if one is."""
+        for tx_hash in tx_hashes:
+            try:
+                return self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+            except TransactionNotFound:
+                continue
+        return None
+
+    def buried(self, receipt: TxReceipt) -> bool:
+        confirmations = self.settings.confirmations
+        return confirmations == 0 or (
+            self.w3.eth.block_number >= receipt["blockNumber"] + confirmations
+        )
+
+    def revert_reason(self, to: str, data: str, gas: int | None, receipt: TxReceipt) -> str:
+        """Why a mined transaction reverted, by replaying its call at its block."""
+        call: Any = {"from": self.address, "to": to_checksum_address(to), "data": data, "gas": gas}
+        try:
+            self.w3.eth.call(call, block_identifier=receipt["blockNumber"])
+        except ContractLogicError as exc:
+            return str(self.chain.revert_error(exc))
+        except Web3RPCError as exc:
+            return f"reverted on-chain; replaying it failed: {node_message(exc)}"
+        if gas is not None and receipt["gasUsed"] >= gas:
+            return f"reverted on-chain: out of gas (limit {gas})"
+        return "reverted on-chain; replaying the call at its block did not revert"
