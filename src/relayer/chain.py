@@ -11,6 +11,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_typing import ChecksumAddress, HexStr
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
@@ -18,8 +19,16 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCErro
 from relayer.artifacts import load_abi
 from relayer.errors import ChainError, ConfigError
 
-#: Events the indexer follows, in the contract's own names.
-INDEXED_EVENTS = ("RevenueDeposited", "SharesSet", "AttributionPosted", "Claimed", "MemberLeft")
+#: Events the indexer follows, in the contract's own names. AttributionFinished marks when revenue
+#: held during an epoch's posting is split, which the indexer's replay needs.
+INDEXED_EVENTS = (
+    "RevenueDeposited",
+    "SharesSet",
+    "AttributionPosted",
+    "AttributionFinished",
+    "Claimed",
+    "MemberLeft",
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,8 @@ class UnionChain:
         for log in logs:
             for name in INDEXED_EVENTS:
                 event = getattr(self.contract.events, name)()
-                if log["topics"] and log["topics"][0] == event.topic:
+                # Topics come back as HexBytes, `event.topic` is a 0x-hex str: compare as bytes.
+                if log["topics"] and HexBytes(log["topics"][0]) == HexBytes(event.topic):
                     decoded.append(event.process_log(log))
                     break
         return decoded

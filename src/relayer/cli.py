@@ -19,6 +19,7 @@ from tqdm import tqdm
 from relayer import attribution, epochs
 from relayer.context import Context
 from relayer.errors import RelayerError
+from relayer.indexer import Indexer
 from relayer.settings import Settings
 
 
@@ -42,6 +43,17 @@ def _context() -> Context:
         _fail(str(exc))
 
 
+def _indexer(context: Context) -> Indexer:
+    settings = context.settings
+    return Indexer(
+        context.db,
+        context.chain,
+        confirmations=settings.confirmations,
+        first_block=settings.first_block,
+        poll_interval=settings.poll_interval,
+    )
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
 def main(verbose: bool) -> None:
@@ -60,16 +72,10 @@ def serve(host: str, port: int) -> None:
     import uvicorn
 
     from relayer.api.app import create_app
-    from relayer.indexer import Indexer
 
     context = _context()
     stop = threading.Event()
-    indexer = Indexer(
-        context.db,
-        context.chain,
-        confirmations=context.settings.confirmations,
-        first_block=context.settings.first_block,
-    )
+    indexer = _indexer(context)
     workers = [
         threading.Thread(target=indexer.run, args=(stop,), name="indexer", daemon=True),
         threading.Thread(target=context.outbox.run, args=(stop,), name="outbox", daemon=True),
@@ -106,14 +112,7 @@ def epoch_close(no_post: bool) -> None:
     """Freeze the next epoch's report and post its shares (with a progress bar)."""
     context = _context()
     try:
-        from relayer.indexer import Indexer
-
-        Indexer(
-            context.db,
-            context.chain,
-            confirmations=context.settings.confirmations,
-            first_block=context.settings.first_block,
-        ).run_once()
+        _indexer(context).run_once()
         closed = epochs.close(context)
         click.echo(f"epoch {closed.number} closed: report {closed.report_hash}", err=True)
         if not no_post:
@@ -155,15 +154,8 @@ def epoch_status(number: int) -> None:
 @click.option("--once", is_flag=True, help="Catch up with the chain once, then exit.")
 def index(once: bool) -> None:
     """Follow the union's events into the database."""
-    from relayer.indexer import Indexer
-
     context = _context()
-    indexer = Indexer(
-        context.db,
-        context.chain,
-        confirmations=context.settings.confirmations,
-        first_block=context.settings.first_block,
-    )
+    indexer = _indexer(context)
     try:
         if once:
             click.echo(f"{indexer.run_once()} events indexed")
@@ -221,3 +213,7 @@ def verify_report(path: Path) -> None:
             }
         )
     )
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from relayer import __version__
-from relayer.api import claims, contributions, epochs, errors
+from relayer.api import claims, contributions, epochs, errors, estimate, licenses, members
 from relayer.api.limits import BodySizeLimit
 from relayer.context import Context
 
@@ -23,6 +23,6 @@ def create_app(context: Context) -> FastAPI:
     app.state.context = context
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=context.settings.max_body_bytes)
-    for module in (contributions, epochs, claims):
+    for module in (contributions, epochs, claims, members, licenses, estimate):
         app.include_router(module.router)
     return app

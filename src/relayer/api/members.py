@@ -1,0 +1,48 @@
+"""A member's figures and their yearly statement (CSV for taxes, or JSON)."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from relayer import members
+from relayer.api.deps import ContextDep
+from relayer.members import MemberSummary, Statement
+from relayer.schemas import Address
+
+router = APIRouter(prefix="/v1/members", tags=["members"])
+
+MemberAddress = Annotated[Address, Path(description="checksummed (EIP-55) 0x address")]
+
+
+@router.get(
+    "/{address}",
+    response_model=MemberSummary,
+    summary="Shares, claimable and lifetime earnings, with per-epoch history",
+)
+def get_member(address: MemberAddress, context: ContextDep) -> MemberSummary:
+    with context.db.session() as session:
+        return members.summary(session, context.chain, address)
+
+
+@router.get(
+    "/{address}/statement",
+    response_model=Statement,
+    summary="The member's earnings and claims in one calendar year (UTC), as CSV or JSON",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def get_statement(
+    address: MemberAddress,
+    context: ContextDep,
+    year: Annotated[int, Query(ge=2000, le=2100)],
+    statement_format: Annotated[Literal["csv", "json"], Query(alias="format")] = "csv",
+) -> Statement | Response:
+    with context.db.session() as session:
+        statement = members.statement(session, context.chain, address, year)
+    if statement_format == "json":
+        return statement
+    return Response(
+        members.statement_csv(statement),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="statement-{address}-{year}.csv"'},
+    )
