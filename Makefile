@@ -24,12 +24,13 @@ FUZZ_STEPS ?= 2000
 RELEASE_FUZZ_STEPS ?= 25000
 export FUZZ_STEPS
 
-.PHONY: help setup toolchain compile lint postgres test test-contracts fuzz demo clean
+.PHONY: help setup toolchain compile lint postgres test test-contracts fuzz bench demo clean
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
 	@echo "make test   install what is missing, lint, compile and run the whole test suite"
 	@echo "make fuzz   the release-level invariant campaign ($(RELEASE_FUZZ_STEPS) steps per token)"
+	@echo "make bench  relayer benchmarks: attribution, epoch posting, member reads"
 
 # The one dependency conflict we accept is spelled out in requirements.nodeps.lock; pip check
 # must report nothing else.
@@ -92,6 +93,10 @@ test: lint test-contracts
 fuzz: FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
 fuzz: compile
 	$(BIN)/brownie test tests/contracts/test_invariants.py
+
+bench: compile
+	@echo "==> Relayer benchmarks (results in bench/results/relayer.md)"
+	$(BIN)/python bench/relayer_bench.py
 
 demo:
 	@echo "make demo is coming: the operator scripts and the end-to-end run land with the deploy issue."

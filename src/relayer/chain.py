@@ -17,7 +17,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from relayer.artifacts import load_abi
-from relayer.errors import ChainError, ConfigError
+from relayer.errors import ChainError, ConfigError, Reverted
 
 #: Events the indexer follows, in the contract's own names. AttributionFinished marks when revenue
 #: held during an epoch's posting is split, which the indexer's replay needs.
@@ -29,6 +29,16 @@ INDEXED_EVENTS = (
     "Claimed",
     "MemberLeft",
 )
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """A member's on-chain figures, all read at one block."""
+
+    block: int
+    shares: int
+    claimable: int
+    total_shares: int
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,14 @@ class UnionChain:
         self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
         if not w3.eth.get_code(self.address):
             raise ConfigError(f"no contract at {self.address}")
+        self._selectors = {
+            name: "0x" + function_signature_to_4byte_selector(signature).hex()
+            for name, signature in (
+                ("sharesOf", "sharesOf(address)"),
+                ("claimable", "claimable(address)"),
+                ("totalShares", "totalShares()"),
+            )
+        }
         self._errors = {
             function_signature_to_4byte_selector(
                 f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"
@@ -87,6 +105,72 @@ class UnionChain:
     def view(self, name: str, *args: Any, block: int | str = "latest") -> Any:
         """Call a view function by name."""
         return getattr(self.contract.functions, name)(*args).call(block_identifier=block)
+
+    def head(self) -> int:
+        """The latest block number."""
+        return int(self.w3.eth.block_number)
+
+    def shares_of(self, members: list[str], block: int) -> dict[str, int]:
+        """Every member's shares at `block`, read in JSON-RPC batches of 500."""
+        shares: dict[str, int] = {}
+        for start in range(0, len(members), 500):
+            chunk = members[start : start + 500]
+            calls = [
+                (
+                    "eth_call",
+                    [{"to": self.address, "data": self._member_call("sharesOf", m)}, hex(block)],
+                )
+                for m in chunk
+            ]
+            for member, value in zip(
+                chunk, self._batch(calls, f"shares at block {block}"), strict=True
+            ):
+                shares[member] = value
+        return shares
+
+    def departures(self, from_block: int, to_block: int) -> dict[str, int]:
+        """The block of each member's last `leave()` in [from_block, to_block], lower-cased."""
+        if from_block > to_block:
+            return {}
+        event = self.contract.events.MemberLeft()
+        logs = self.w3.eth.get_logs(
+            {
+                "address": self.address,
+                "fromBlock": from_block,
+                "toBlock": to_block,
+                "topics": [event.topic],
+            }
+        )
+        return {
+            str(event.process_log(log)["args"]["member"]).lower(): int(log["blockNumber"])
+            for log in logs
+        }
+
+    def _member_call(self, name: str, member: str) -> str:
+        return (
+            self._selectors[name]
+            + bytes.fromhex(to_checksum_address(member)[2:]).rjust(32, b"\0").hex()
+        )
+
+    def _batch(self, calls: list[tuple[str, list[Any]]], what: str) -> list[int]:
+        responses = self.w3.provider.make_batch_request(calls)  # type: ignore[attr-defined]
+        if not isinstance(responses, list) or any("result" not in r for r in responses):
+            raise ChainError(f"the node could not read {what}")
+        return [int(str(r["result"]), 16) for r in responses]
+
+    def member_state(self, member: str, block: int) -> MemberState:
+        """sharesOf, claimable and totalShares at `block`, in one JSON-RPC batch: the member read
+        path is hot, so it skips the per-call ABI machinery (the selectors are fixed)."""
+        calls = [
+            ("eth_call", [{"to": self.address, "data": data}, hex(block)])
+            for data in (
+                self._member_call("sharesOf", member),
+                self._member_call("claimable", member),
+                self._selectors["totalShares"],
+            )
+        ]
+        shares, claimable, total = self._batch(calls, f"member {member} at block {block}")
+        return MemberState(block, shares, claimable, total)
 
     def calldata(self, name: str, *args: Any) -> HexStr:
         return HexStr(self.contract.encode_abi(name, args=list(args)))
@@ -115,11 +199,9 @@ class UnionChain:
         except Web3RPCError as exc:
             raise ChainError(f"the node refused the call: {exc.message}") from None
 
-    def revert_error(self, exc: ContractLogicError) -> ChainError:
+    def revert_error(self, exc: ContractLogicError) -> Reverted:
         decoded = self.decode_error(exc.data if isinstance(exc.data, str) else None)
-        error = ChainError(f"the contract reverted: {decoded or exc.message}")
-        error.reason = decoded  # type: ignore[attr-defined]
-        return error
+        return Reverted(f"the contract reverted: {decoded or exc.message}", decoded)
 
     def events(self, from_block: int, to_block: int) -> list[Any]:
         """The followed events in [from_block, to_block], in chain order."""

@@ -67,7 +67,8 @@ def main(verbose: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def serve(host: str, port: int, access_log: bool) -> None:
     """Serve the HTTP API, with the indexer and claim confirmations running alongside."""
     import uvicorn
 
@@ -83,7 +84,9 @@ def serve(host: str, port: int) -> None:
     for worker in workers:
         worker.start()
     try:
-        uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(context), host=host, port=port, log_level="info", access_log=access_log
+        )
     finally:
         stop.set()
         for worker in workers:

@@ -12,6 +12,7 @@ from relayer.settings import Settings
 
 if TYPE_CHECKING:
     from relayer.outbox import Outbox
+    from relayer.reads import MemberReads
 
 
 @dataclass
@@ -36,6 +37,12 @@ class Context:
         from relayer.outbox import Outbox
 
         return Outbox(self.db, self.chain, self.signer, self.settings)
+
+    @cached_property
+    def member_reads(self) -> "MemberReads":
+        from relayer.reads import MemberReads
+
+        return MemberReads(self.db, self.chain, self.settings.read_cache_seconds)
 
     def close(self) -> None:
         self.db.dispose()

@@ -43,11 +43,13 @@ def record(
     union: str,
     operator: bool,
     max_items: int,
+    head_block: int,
 ) -> list[int]:
     """Validate every item, then store them all; returns the new row ids.
 
     Without the operator token every item needs the member's own consent signature; with it, a
-    signature is optional but still checked when given.
+    signature is optional but still checked when given. `head_block` is the chain's latest block
+    now: a `leave()` mined after it came after these contributions.
     """
     if len(items) > max_items:
         raise InvalidInput(f"at most {max_items} contributions per request, got {len(items)}")
@@ -78,6 +80,7 @@ def record(
             uniqueness_ppm=int(item.uniqueness * PPM),
             content_hash=content_hash,
             signature=item.signature,
+            recorded_block=head_block,
         )
         for item, content_hash in zip(items, hashes, strict=True)
     ]

@@ -88,6 +88,9 @@ class Contribution(Base):
     content_hash: Mapped[str] = mapped_column(HASH, unique=True)
     #: The member's EIP-712 consent, when the member signed it (operator submissions may omit it).
     signature: Mapped[str | None] = mapped_column(String(132))
+    #: The chain's latest block when it was recorded: orders it against the member's `leave()`
+    #: exactly, where the database's clock and block timestamps (whole seconds) cannot.
+    recorded_block: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow)
 
 

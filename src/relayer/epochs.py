@@ -5,23 +5,24 @@ Closing is one database transaction: the report, its hash and every planned tran
 leaves either nothing or a complete plan. Posting hands the plan to the outbox, which records
 each transaction before it is sent; running `post` again resumes where it stopped.
 
-Only members whose shares differ from the last posted epoch are sent on-chain (shares are
-absolute, so the others already hold the right figure); the report itself lists everyone.
+Only members whose shares differ from what the chain holds are sent (shares are absolute, so
+the others already hold the right figure); the report itself lists everyone.
 """
 
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
 
 from eth_typing import HexStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from relayer.attribution import ContributionInput, build_report, canonical, report_hash
+from relayer.chain import UnionChain
 from relayer.context import Context
-from relayer.db import ChainEvent, Contribution, Epoch, OutboxTx, utcnow
+from relayer.db import ChainEvent, Contribution, Epoch, IndexerCursor, OutboxTx, utcnow
 from relayer.errors import Conflict, NotFound
+from relayer.indexer import CURSOR_ID
 from relayer.schemas import EpochOut, TxOut
 
 log = logging.getLogger(__name__)
@@ -29,24 +30,30 @@ log = logging.getLogger(__name__)
 OPEN_STATUSES = ("closed", "posting")
 
 
-def _last_departures(session: Session) -> dict[str, datetime]:
-    """When each member last left the union on-chain (as indexed)."""
+def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int]:
+    """The block of each member's last `leave()`: indexed ones, and those in the blocks the
+    indexer has not reached yet (within the confirmation depth), read from the chain. Leaving is
+    honoured at once: a reorg that undid a leave would cost that member one epoch, a missed
+    leave would give their shares back."""
     rows = session.execute(
-        select(ChainEvent.account, func.max(ChainEvent.block_time))
+        select(ChainEvent.account, func.max(ChainEvent.block_number))
         .where(ChainEvent.name == "MemberLeft")
         .group_by(ChainEvent.account)
     )
-    return {str(account).lower(): moment for account, moment in rows if account}
+    departed = {str(account).lower(): int(block) for account, block in rows if account}
+    cursor = session.get(IndexerCursor, CURSOR_ID)
+    departed.update(chain.departures(0 if cursor is None else cursor.block_number + 1, head))
+    return departed
 
 
-def _live_contributions(session: Session) -> list[ContributionInput]:
-    """Every stored contribution, less those made before the member's last `leave()`: leaving
-    is sticky until the member contributes again."""
-    departed = _last_departures(session)
+def _live_contributions(session: Session, departed: dict[str, int]) -> list[ContributionInput]:
+    """Every stored contribution, less those recorded before the member's last `leave()`:
+    leaving is sticky until the member contributes again. Ordered by block, not by time: the
+    database's clock and the chain's (whole-second block timestamps) disagree by seconds."""
     inputs = []
     for c in session.scalars(select(Contribution).order_by(Contribution.id)):
         left = departed.get(c.member.lower())
-        if left is not None and c.created_at <= left:
+        if left is not None and (c.recorded_block is None or c.recorded_block < left):
             continue
         inputs.append(
             ContributionInput(c.member, c.data_type, c.records, c.quality_ppm, c.uniqueness_ppm)
@@ -67,7 +74,9 @@ def close(context: Context) -> Epoch:
     """Freeze the next epoch's report and plan its transactions. Conflict while an earlier
     epoch is still being posted or has failed (resume or fix it first)."""
     settings = context.settings
-    chain_epoch = int(context.chain.view("currentEpoch"))
+    chain = context.chain
+    head = chain.head()
+    chain_epoch = int(chain.view("currentEpoch", block=head))
     with context.db.session() as session:
         unfinished = session.scalars(
             select(Epoch).where(Epoch.status.in_((*OPEN_STATUSES, "failed")))
@@ -79,9 +88,9 @@ def close(context: Context) -> Epoch:
         previous = _posted_shares(session)
         report = build_report(
             chain_id=settings.chain_id,
-            union=context.chain.address,
+            union=chain.address,
             epoch=number,
-            contributions=_live_contributions(session),
+            contributions=_live_contributions(session, _departures(session, chain, head)),
             params=settings.parameters,
             zeroed=[member for member, shares in previous.items() if shares > 0],
         )
@@ -89,11 +98,12 @@ def close(context: Context) -> Epoch:
             raise Conflict("there is nothing to attribute yet: no contributions")
         raw = canonical(report)
         digest = report_hash(raw)
-        changed = [
-            (m["address"], int(m["shares"]))
-            for m in report["members"]
-            if previous.get(m["address"]) != int(m["shares"])
-        ] or [(report["members"][0]["address"], int(report["members"][0]["shares"]))]
+        # Compared with the chain itself, not the last report: what is sent is what differs.
+        wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
+        onchain = chain.shares_of(list(wanted), head)
+        changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [
+            next(iter(wanted.items()))
+        ]
         epoch = Epoch(
             number=number,
             status="closed",
@@ -107,7 +117,7 @@ def close(context: Context) -> Epoch:
         size = settings.batch_size
         for batch, start in enumerate(range(0, len(changed), size)):
             chunk = changed[start : start + size]
-            data = context.chain.calldata(
+            data = chain.calldata(
                 "postAttribution",
                 number,
                 bytes.fromhex(digest[2:]),
@@ -115,8 +125,9 @@ def close(context: Context) -> Epoch:
                 [shares for _, shares in chunk],
             )
             context.outbox.enqueue(session, "attribution", data, epoch=number, batch=batch)
-        finish = context.chain.calldata("finishAttribution", number)
-        context.outbox.enqueue(session, "finish", finish, epoch=number)
+        context.outbox.enqueue(
+            session, "finish", chain.calldata("finishAttribution", number), epoch=number
+        )
         log.info(
             "epoch %d closed: %d members, %d changed, report %s",
             number,

@@ -54,7 +54,19 @@ class Conflict(RelayerError):
 
 
 class ChainError(RelayerError):
-    """The chain refused or failed a call; `reason` carries the decoded custom error if any."""
+    """The chain or the node failed a call (unreachable, refused the transaction)."""
 
     code = "chain_error"
     status = 502
+
+
+class Reverted(ChainError):
+    """The contract refused the call: the request asks for something the contract forbids
+    (more than is claimable, a used nonce…). `reason` is the decoded custom error, if ours."""
+
+    code = "contract_reverted"
+    status = 422
+
+    def __init__(self, message: str, reason: object = None) -> None:
+        super().__init__(message)
+        self.reason = reason

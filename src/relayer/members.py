@@ -171,13 +171,13 @@ def _ledger(session: Session, address: str) -> _Ledger:
     return ledger
 
 
-def summary(session: Session, chain: UnionChain, address: str) -> MemberSummary:
-    """The member's live shares and claimable, their indexed claims and per-epoch history."""
+def summary(session: Session, chain: UnionChain, address: str, block: int) -> MemberSummary:
+    """The member's shares and claimable at `block`, their indexed claims and per-epoch
+    history."""
     _checked(address)
     decimals = chain.token_decimals
-    shares = int(chain.view("sharesOf", address))
-    total = int(chain.view("totalShares"))
-    claimable = int(chain.view("claimable", address))
+    state = chain.member_state(address, block)
+    shares, total, claimable = state.shares, state.total_shares, state.claimable
     ledger = _ledger(session, address)
     claimed = sum(int(e.amount or 0) for e in ledger.claims)
     cursor = session.get(IndexerCursor, CURSOR_ID)

@@ -39,7 +39,7 @@ from web3.types import TxReceipt
 
 from relayer.chain import UnionChain
 from relayer.db import Database, OutboxTx, TxAttempt
-from relayer.errors import ChainError, RelayerError
+from relayer.errors import ChainError, RelayerError, Reverted
 from relayer.sender import Fees, Sender, SignedTx
 from relayer.settings import Settings
 
@@ -219,9 +219,7 @@ class Outbox:
     def _start(self, row: OutboxTx, drive: _Drive) -> OutboxTx:
         try:
             gas = self.sender.gas(HexStr(row.data))
-        except ChainError as exc:
-            if not hasattr(exc, "reason"):
-                raise  # the node, not the contract, refused: the row stays pending for a retry
+        except Reverted as exc:  # the contract refused; a node failure propagates, row pending
             return self._fail(row, str(exc))
         with self._send_lock:
             signed = self._with_fresh_nonce(lambda nonce: self._claim(row, nonce, gas))

@@ -100,7 +100,7 @@ class Sender:
         return int(Web3.to_wei(self.settings.max_fee_gwei, "gwei"))
 
     def gas(self, data: HexStr) -> int:
-        """The gas limit for a call, margin included; ChainError (with `reason`) if it reverts."""
+        """The gas limit for a call, margin included; Reverted if the contract refuses it."""
         return self.chain.estimate_gas(self.address, data) * (100 + GAS_MARGIN_PERCENT) // 100
 
     def market_fees(self) -> Fees:

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     #: Seconds between polls of the chain (receipts, new blocks).
     poll_interval: float = Field(default=0.5, gt=0)
 
+    #: How stale a member read may be: the chain head and the index position are re-read at
+    #: most this often (0: on every request); see relayer.reads.
+    read_cache_seconds: float = Field(default=0.25, ge=0, le=60)
+
     #: Value per record by data type (JSON object in the environment) and the uniqueness bonus.
     rates: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_RATES), min_length=1)
     uniqueness_bonus: Decimal = DEFAULT_UNIQUENESS_BONUS

@@ -44,6 +44,7 @@ def post_contributions(
                 union=context.chain.address,
                 operator=operator,
                 max_items=settings.max_contributions_per_request,
+                head_block=context.chain.head(),
             )
             return ContributionsAccepted(accepted=len(ids), ids=ids)
 

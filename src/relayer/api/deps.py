@@ -9,7 +9,7 @@ from relayer.context import Context
 from relayer.errors import Unauthorized
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
     context: Context = request.app.state.context
     return context
 
@@ -23,7 +23,7 @@ def is_operator(context: Context, authorization: str | None) -> bool:
     return hmac.compare_digest(given, expected)
 
 
-def require_operator(
+async def require_operator(
     context: Annotated[Context, Depends(get_context)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> None:

@@ -3,6 +3,7 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from relayer import members
@@ -20,9 +21,12 @@ MemberAddress = Annotated[Address, Path(description="checksummed (EIP-55) 0x add
     response_model=MemberSummary,
     summary="Shares, claimable and lifetime earnings, with per-epoch history",
 )
-def get_member(address: MemberAddress, context: ContextDep) -> MemberSummary:
-    with context.db.session() as session:
-        return members.summary(session, context.chain, address)
+async def get_member(address: MemberAddress, context: ContextDep) -> Response:
+    # The hot read path: served from the cache without leaving the event loop; a miss reads
+    # the chain and the database on a worker thread.
+    reads = context.member_reads
+    body = reads.peek(address) or await run_in_threadpool(reads.summary_json, address)
+    return Response(body, media_type="application/json")
 
 
 @router.get(

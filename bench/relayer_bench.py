@@ -1,0 +1,261 @@
+"""Relayer benchmarks: attribution of 1,000,000 contributions, posting an epoch of 10,000
+members on anvil, and the member read API's throughput. Prints the figures and writes them to
+bench/results/relayer.md and relayer.json.
+
+    make bench            # or: .venv/bin/python bench/relayer_bench.py [--members N] [--requests N]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from localchain import ROOT, LocalUnion, free_port, local_union
+from tqdm import tqdm
+
+from relayer import attribution, epochs
+from relayer.attribution import ContributionInput
+from relayer.context import Context
+from relayer.db import Contribution
+from relayer.settings import Settings
+
+RESULTS = ROOT / "bench" / "results"
+DATA_TYPES = sorted(attribution.DEFAULT_RATES)
+
+
+def synthetic(count: int, members: int) -> list[ContributionInput]:
+    return [
+        ContributionInput(
+            f"0x{(i % members) + 1:040x}",
+            DATA_TYPES[i % len(DATA_TYPES)],
+            1 + i % 997,
+            500_000 + (i * 7919) % 500_001,
+            (i * 104_729) % 1_000_001,
+        )
+        for i in range(count)
+    ]
+
+
+def bench_attribution(count: int) -> dict[str, Any]:
+    contributions = synthetic(count, 10_000)
+    started = time.perf_counter()
+    report = attribution.build_report(
+        chain_id=31337,
+        union="0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        epoch=1,
+        contributions=contributions,
+        params=attribution.DEFAULT_PARAMETERS,
+    )
+    raw = attribution.canonical(report)
+    digest = attribution.report_hash(raw)
+    built = time.perf_counter() - started
+    started = time.perf_counter()
+    verified = attribution.verify_report(raw)
+    checked = time.perf_counter() - started
+    assert verified.report_hash == digest
+    return {
+        "contributions": count,
+        "members": len(report["members"]),
+        "report_bytes": len(raw),
+        "build_seconds": round(built, 3),
+        "verify_seconds": round(checked, 3),
+        "target_seconds": 5,
+    }
+
+
+def relayer_settings(chain: LocalUnion, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "rpc_url": chain.rpc_url,
+        "chain_id": chain.w3.eth.chain_id,
+        "contract_address": chain.union.address,
+        "database_url": database_url,
+        "private_key": "0x" + bytes(chain.relayer.key).hex(),
+        "operator_token": secrets.token_hex(24),
+        "confirmations": 0,
+        "poll_interval": 0.01,
+        "batch_size": 500,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def bench_posting(chain: LocalUnion, members: int, workdir: Path) -> dict[str, Any]:
+    context = Context.from_settings(relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}"))
+    with context.db.session() as session:
+        session.add_all(
+            Contribution(
+                member=context.chain.w3.to_checksum_address(c.member),
+                data_type=c.data_type,
+                records=c.records,
+                quality_ppm=c.quality_ppm,
+                uniqueness_ppm=c.uniqueness_ppm,
+                content_hash=f"0x{i:064x}",
+            )
+            for i, c in enumerate(synthetic(members, members))
+        )
+    started = time.perf_counter()
+    closed = epochs.close(context)
+    closing = time.perf_counter() - started
+    with context.db.session() as session:
+        total = len(epochs.describe(session, closed.number).transactions)
+    started = time.perf_counter()
+    with tqdm(total=total, unit="tx", desc="posting", file=sys.stderr) as bar:
+        outcome = epochs.post(context, closed.number, progress=lambda _tx: bar.update(1))
+    posting = time.perf_counter() - started
+    context.close()
+    assert outcome.status == "posted", outcome.error
+    batch_gas = [tx.gas_used or 0 for tx in outcome.transactions if tx.purpose == "attribution"]
+    finish_gas = sum(tx.gas_used or 0 for tx in outcome.transactions if tx.purpose == "finish")
+    return {
+        "members": members,
+        "batches": len(batch_gas),
+        "batch_size": 500,
+        "gas_per_member": round(sum(batch_gas) / members),
+        "gas_total": sum(batch_gas) + finish_gas,
+        "close_seconds": round(closing, 2),
+        "post_seconds": round(posting, 2),
+        "members_per_second": round(members / posting),
+    }
+
+
+async def _load(port: int, paths: list[str], requests: int, connections: int) -> float:
+    """Keep-alive HTTP/1.1 GETs over `connections` sockets; returns elapsed seconds."""
+    per_connection = requests // connections
+
+    async def worker(offset: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for i in range(per_connection):
+            path = paths[(offset + i) % len(paths)]
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"{path}: {head.splitlines()[0].decode()}")
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+            await reader.readexactly(length)
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c * 7) for c in range(connections)))
+    return time.perf_counter() - started
+
+
+def bench_reads(chain: LocalUnion, workdir: Path, members: int, requests: int) -> dict[str, Any]:
+    settings = relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}")
+    port = free_port()
+    env = {
+        **os.environ,
+        **{
+            f"RELAYER_{k.upper()}": str(v)
+            for k, v in {
+                "rpc_url": settings.rpc_url,
+                "chain_id": settings.chain_id,
+                "contract_address": settings.contract_address,
+                "database_url": settings.database_url,
+                "private_key": settings.private_key.get_secret_value()
+                if settings.private_key
+                else "",
+                "operator_token": settings.operator_token.get_secret_value(),
+                "confirmations": 0,
+            }.items()
+        },
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "relayer.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        every = [
+            f"/v1/members/{chain.w3.to_checksum_address(f'0x{i + 1:040x}')}" for i in range(members)
+        ]
+        for _ in range(200):
+            try:
+                asyncio.run(_load(port, every[:1], 1, 1))
+                break
+            except OSError:
+                time.sleep(0.1)
+        cold_count = min(members - 1, requests // 4)
+        cold = asyncio.run(_load(port, every[1 : 1 + cold_count], cold_count, 32))
+        hot = every[:200]
+        asyncio.run(_load(port, hot, 400, 8))  # warm the cache
+        elapsed = asyncio.run(_load(port, hot, requests, 32))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return {
+        "route": "GET /v1/members/{address}",
+        "requests": requests,
+        "connections": 32,
+        "seconds": round(elapsed, 2),
+        "requests_per_second": round(requests / elapsed),
+        "cold_requests": cold_count,
+        "cold_requests_per_second": round(cold_count / cold),
+        "target_per_second": 1000,
+    }
+
+
+def write(results: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "relayer.json").write_text(json.dumps(results, indent=2) + "\n")
+    a, p, r = results["attribution"], results["posting"], results["reads"]
+    lines = [
+        "# Relayer benchmarks",
+        "",
+        f"Machine: {results['machine']}. Regenerate with `make bench`.",
+        "",
+        "| benchmark | figure | target |",
+        "| --- | --- | --- |",
+        f"| attribution of {a['contributions']:,} contributions ({a['members']:,} members) "
+        f"| {a['build_seconds']} s to build + hash, {a['verify_seconds']} s to verify "
+        f"| < {a['target_seconds']} s |",
+        f"| posting an epoch of {p['members']:,} members ({p['batches']} batches of "
+        f"{p['batch_size']}) | {p['gas_per_member']:,} gas per member, {p['post_seconds']} s "
+        f"({p['members_per_second']:,} members/s); close {p['close_seconds']} s | |",
+        f"| {r['route']}, 200 members read again and again ({r['requests']:,} requests, "
+        f"{r['connections']} connections) | {r['requests_per_second']:,} req/s "
+        f"| ≥ {r['target_per_second']:,} req/s |",
+        f"| {r['route']}, each request a member not read before ({r['cold_requests']:,} "
+        f"requests) | {r['cold_requests_per_second']:,} req/s | |",
+        "",
+    ]
+    (RESULTS / "relayer.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--contributions", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=20_000)
+    args = parser.parse_args()
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}"
+    }
+    print(f"attribution of {args.contributions:,} contributions…", file=sys.stderr)
+    results["attribution"] = bench_attribution(args.contributions)
+    workdir = Path(os.environ.get("BENCH_WORKDIR", "/tmp")) / f"relayer-bench-{os.getpid()}"
+    workdir.mkdir(parents=True)
+    with local_union() as chain:
+        print(f"posting an epoch of {args.members:,} members…", file=sys.stderr)
+        results["posting"] = bench_posting(chain, args.members, workdir)
+        print(f"{args.requests:,} member reads…", file=sys.stderr)
+        results["reads"] = bench_reads(chain, workdir, args.members, args.requests)
+    write(results)
+
+
+if __name__ == "__main__":
+    main()

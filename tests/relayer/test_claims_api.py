@@ -1,0 +1,187 @@
+"""POST /v1/claims: a member's EIP-712 Claim relayed with claimWithSig. A claim the relayer can
+tell is wrong (signer, nonce, deadline, recipient, shape) is refused before any gas is spent, and
+one the contract refuses surfaces its custom error; nothing is sent or recorded for either.
+(The happy path, from contributions to a claimed payout, is in test_flow.py.)"""
+
+import time
+
+import pytest
+from brownie import chain, web3
+from sqlalchemy import func, select
+
+from fixtures.union import CLAIM_FIELDS, pay, post, sign_typed
+from relayer.db import OutboxTx
+
+REVENUE = 2_000_000  # 2 tokens of 6 decimals; alice holds half the shares
+
+
+@pytest.fixture
+def earned(union, stablecoin, attester, buyer, alice, bob):
+    """What alice can claim after one epoch and one deposit."""
+    post(union, attester, 1, {alice: 100, bob: 100})
+    pay(stablecoin, union, buyer, REVENUE)
+    amount = union.claimable(alice)
+    assert amount > 0
+    return amount
+
+
+def claim_body(union, member, to, amount, *, signer=None, nonce=None, deadline=None):
+    """A POST /v1/claims body: `member`'s Claim, signed by `signer` (the member by default)."""
+    deadline = chain.time() + 3600 if deadline is None else deadline
+    message = {
+        "member": member.address,
+        "to": str(to),
+        "amount": amount,
+        "nonce": union.nonces(member) if nonce is None else nonce,
+        "deadline": deadline,
+    }
+    domain = ("DataUnion", "1", chain.id, union.address)
+    signed = sign_typed((signer or member).private_key, domain, "Claim", CLAIM_FIELDS, message)
+    return {
+        "member": member.address,
+        "to": str(to),
+        "amount": amount,
+        "deadline": deadline,
+        "signature": "0x" + bytes(signed.signature).hex(),
+    }
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    return body["error"]
+
+
+class Sent:
+    """Watches the relayer's key: how many transactions it signed, and the outbox rows."""
+
+    def __init__(self, context, relayer_account):
+        self.context = context
+        self.address = relayer_account.address
+        self.nonce = self.chain_nonce()
+
+    def chain_nonce(self):
+        return web3.eth.get_transaction_count(self.address, "pending")
+
+    def rows(self):
+        with self.context.db.session() as session:
+            return session.scalar(select(func.count()).select_from(OutboxTx))
+
+    def assert_nothing(self):
+        assert (self.chain_nonce(), self.rows()) == (self.nonce, 0)
+
+
+@pytest.fixture
+def sent(context, relayer_account):
+    return Sent(context, relayer_account)
+
+
+def test_claim_signed_by_another_key_is_forbidden_and_sends_nothing(
+    api, sent, union, earned, alice, bob
+):
+    body = claim_body(union, alice, alice, earned, signer=bob)
+
+    error = assert_error(api.post("/v1/claims", json=body), 403, "forbidden")
+
+    assert bob.address in error["message"]
+    sent.assert_nothing()
+    assert (union.claimable(alice), union.nonces(alice)) == (earned, 0)
+
+
+def test_claim_signed_for_a_stale_nonce_is_forbidden(api, sent, union, earned, alice):
+    body = claim_body(union, alice, alice, earned)
+    union.invalidateNonce({"from": alice})  # the member revokes the signature
+
+    error = assert_error(api.post("/v1/claims", json=body), 403, "forbidden")
+
+    assert "current 1" in error["message"]
+    sent.assert_nothing()
+    assert union.claimable(alice) == earned
+
+
+def test_claim_whose_deadline_has_passed_is_invalid(api, sent, union, earned, alice):
+    body = claim_body(union, alice, alice, earned, deadline=int(time.time()) - 60)
+
+    error = assert_error(api.post("/v1/claims", json=body), 422, "invalid_input")
+
+    assert "deadline" in error["message"]
+    sent.assert_nothing()
+
+
+def test_claim_above_claimable_surfaces_the_contracts_error_and_records_nothing(
+    api, sent, union, earned, alice
+):
+    body = claim_body(union, alice, alice, earned + 1)
+
+    error = assert_error(api.post("/v1/claims", json=body), 422, "contract_reverted")
+
+    assert f"DataUnionInsufficientEarnings({earned + 1}, {earned})" in error["message"]
+    sent.assert_nothing()
+    assert (union.claimable(alice), union.nonces(alice)) == (earned, 0)
+
+
+def test_malformed_claims_are_rejected_with_the_field_named(api, sent, union, earned, alice):
+    valid = claim_body(union, alice, alice, earned)
+    cases = [
+        ({"amount": 0}, "amount"),
+        ({"amount": -1}, "amount"),
+        ({"amount": 1.5}, "amount"),
+        ({"amount": float(earned)}, "amount"),
+        ({"amount": str(earned)}, "amount"),
+        ({"amount": True}, "amount"),
+        ({"amount": 2**256}, "amount"),
+        ({"member": alice.address.lower()}, "member"),
+        ({"to": alice.address.lower()}, "to"),
+        ({"to": "alice"}, "to"),
+        ({"deadline": -1}, "deadline"),
+        ({"signature": valid["signature"][:-2]}, "signature"),
+        ({"memo": "for rent"}, "memo"),
+        ({"signature": None}, "signature"),
+    ]
+    for overrides, field in cases:
+        response = api.post("/v1/claims", json={**valid, **overrides})
+        error = assert_error(response, 422, "invalid_request")
+        assert any(d["loc"][-1] == field for d in error["details"]), (overrides, error)
+    missing = {k: v for k, v in valid.items() if k != "amount"}
+    error = assert_error(api.post("/v1/claims", json=missing), 422, "invalid_request")
+    assert error["details"][0]["loc"] == ["body", "amount"]
+    sent.assert_nothing()
+    assert union.claimable(alice) == earned
+
+
+def test_claim_to_the_union_itself_is_invalid(api, sent, union, earned, alice):
+    body = claim_body(union, alice, union.address, earned)
+
+    error = assert_error(api.post("/v1/claims", json=body), 422, "invalid_input")
+
+    assert "union" in error["message"]
+    sent.assert_nothing()
+
+
+def test_partial_claim_pays_its_amount_keeps_the_rest_and_uses_the_nonce(
+    api, sent, union, stablecoin, earned, alice, rando
+):
+    part = earned // 3
+    body = claim_body(union, alice, rando, part)
+
+    response = api.post("/v1/claims", json=body)
+
+    assert response.status_code == 202, response.text
+    receipt = web3.eth.get_transaction_receipt(response.json()["tx_hash"])
+    assert receipt["status"] == 1
+    assert stablecoin.balanceOf(rando) == part
+    assert union.claimable(alice) == earned - part
+    assert union.nonces(alice) == 1
+    assert sent.chain_nonce() == sent.nonce + 1
+
+    replayed = api.post("/v1/claims", json=body)
+    assert_error(replayed, 403, "forbidden")
+    assert union.claimable(alice) == earned - part
+
+    rest = api.post("/v1/claims", json=claim_body(union, alice, alice, earned - part))
+    assert rest.status_code == 202, rest.text
+    assert stablecoin.balanceOf(alice) == earned - part
+    assert (union.claimable(alice), union.nonces(alice)) == (0, 2)
+    assert sent.rows() == 2

@@ -1,0 +1,232 @@
+"""The `relayer` console script, run as an operator runs it: a process of its own configured by
+RELAYER_* variables, against the test chain and a SQLite file the test reads too."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import brownie
+import pytest
+from eth_utils import keccak
+from sqlalchemy import select
+
+from fixtures.union import pay, post
+from relayer import epochs
+from relayer.db import ChainEvent
+
+#: Installed beside the interpreter by `pip install -e .` (the project's console script).
+RELAYER = Path(sys.executable).with_name("relayer")
+
+
+def item(member, label, data_type="health", records=100):
+    return {
+        "member": member.address,
+        "data_type": data_type,
+        "records": records,
+        "quality": 1,
+        "uniqueness": 0,
+        "content_hash": "0x" + keccak(text=f"cli test {label}").hex(),
+    }
+
+
+@pytest.fixture
+def cli_env(union, relayer_account, database_url, operator_token):
+    """The relayer's environment: the test chain, the test's database, no stray RELAYER_*."""
+    if not RELAYER.exists():
+        pytest.fail(f"{RELAYER} is missing: install the project (`make`, or `pip install -e .`)")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RELAYER_")}
+    env.update(
+        RELAYER_RPC_URL=brownie.web3.provider.endpoint_uri,
+        RELAYER_CHAIN_ID=str(brownie.chain.id),
+        RELAYER_CONTRACT_ADDRESS=union.address,
+        RELAYER_DATABASE_URL=database_url,
+        RELAYER_PRIVATE_KEY=relayer_account.private_key,
+        RELAYER_OPERATOR_TOKEN=operator_token,
+        RELAYER_CONFIRMATIONS="0",
+        RELAYER_POLL_INTERVAL="0.05",
+    )
+    return env
+
+
+def relayer(env, *args):
+    return run_together((env, args))[0]
+
+
+def run_together(*calls):
+    """Run `relayer` once per (env, args), concurrently: each start-up costs seconds."""
+    processes = [
+        subprocess.Popen(
+            [str(RELAYER), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for env, args in calls
+    ]
+    done = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return done
+
+
+def onchain_report_hash(union):
+    return "0x" + bytes(union.currentReportHash()).hex()
+
+
+def post_epoch(api, context, operator_headers, *items):
+    """Record contributions and post the next epoch in-process; returns its number."""
+    response = api.post(
+        "/v1/contributions", json={"contributions": list(items)}, headers=operator_headers
+    )
+    assert response.status_code == 201, response.text
+    number = epochs.close(context).number
+    assert epochs.post(context, number).status == "posted"
+    return number
+
+
+def test_epoch_close_posts_the_next_epoch_with_a_progress_bar(
+    cli_env, api, operator_headers, union, alice, bob
+):
+    contributed = api.post(
+        "/v1/contributions",
+        json={"contributions": [item(alice, "a", records=300), item(bob, "b")]},
+        headers=operator_headers,
+    )
+    assert contributed.status_code == 201, contributed.text
+
+    done = relayer(cli_env, "epoch", "close")
+
+    assert done.returncode == 0, done.stderr
+    epoch = json.loads(done.stdout)
+    assert (epoch["number"], epoch["status"]) == (1, "posted")
+    assert (epoch["batches"], epoch["batches_confirmed"]) == (1, 1)
+    assert [tx["status"] for tx in epoch["transactions"]] == ["confirmed", "confirmed"]
+    assert f"epoch 1 closed: report {epoch['report_hash']}" in done.stderr
+    assert "epoch 1: 100%" in done.stderr
+    assert "2/2" in done.stderr
+    assert epoch["report_hash"] == onchain_report_hash(union)
+    assert (union.sharesOf(alice), union.sharesOf(bob)) == (3_000_000_000, 1_000_000_000)
+    assert api.get("/v1/epochs/1").json() == epoch
+
+
+def test_epoch_status_prints_the_epoch_as_json(
+    cli_env, api, context, operator_headers, union, alice
+):
+    number = post_epoch(api, context, operator_headers, item(alice, "a"))
+
+    done = relayer(cli_env, "epoch", "status", str(number))
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == api.get(f"/v1/epochs/{number}").json()
+    assert json.loads(done.stdout)["status"] == "posted"
+
+
+def test_verify_report_recomputes_the_on_chain_hash_and_rejects_a_tampered_file(
+    cli_env, api, context, operator_headers, union, alice, bob, tmp_path
+):
+    number = post_epoch(
+        api, context, operator_headers, item(alice, "a"), item(bob, "b", records=50)
+    )
+    served = api.get(f"/v1/epochs/{number}/report").content
+    genuine = tmp_path / "report.json"
+    genuine.write_bytes(served)
+    report = json.loads(served)
+    report["members"][0]["shares"] = str(int(report["members"][0]["shares"]) * 2)
+    tampered = tmp_path / "tampered.json"
+    tampered.write_bytes(json.dumps(report, sort_keys=True, separators=(",", ":")).encode())
+
+    good, bad = run_together(
+        (cli_env, ("verify-report", str(genuine))), (cli_env, ("verify-report", str(tampered)))
+    )
+
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout) == {
+        "epoch": number,
+        "reportHash": onchain_report_hash(union),
+        "members": 2,
+        "totalShares": union.totalShares(),
+    }
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert "report does not verify" in bad.stderr
+    assert report["members"][0]["address"] in bad.stderr
+
+
+def test_estimate_prints_the_shares_of_one_contribution_without_a_chain():
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RELAYER_")}
+
+    done = relayer(
+        env, "estimate", "--data-type", "health", "--records", "1000", "--quality", "0.8"
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "dataType": "health",
+        "records": 1000,
+        "shares": 8_000_000_000,
+        "value": "8000.000000",
+    }
+
+
+def test_bad_settings_exit_2_naming_each_setting_and_never_a_secret(
+    cli_env, operator_token, relayer_account, union
+):
+    placeholder = "changeme-" + secrets.token_hex(16)
+    no_token = {k: v for k, v in cli_env.items() if k != "RELAYER_OPERATOR_TOKEN"}
+    cases = [
+        (
+            {**no_token, "RELAYER_CONTRACT_ADDRESS": union.address.lower()},
+            [
+                ("RELAYER_OPERATOR_TOKEN", "Field required"),
+                ("RELAYER_CONTRACT_ADDRESS", "checksummed"),
+            ],
+        ),
+        (
+            {**cli_env, "RELAYER_OPERATOR_TOKEN": placeholder},
+            [("RELAYER_OPERATOR_TOKEN", "placeholder")],
+        ),
+    ]
+    key = relayer_account.private_key.lower().removeprefix("0x")
+
+    results = run_together(*((env, ("epoch", "status", "1")) for env, _ in cases))
+
+    for (_, problems), done in zip(cases, results, strict=True):
+        assert done.returncode == 2, done.stdout
+        assert done.stdout == ""
+        assert done.stderr.startswith("error: invalid settings:")
+        for setting, rule in problems:
+            assert f"{setting}: " in done.stderr
+            assert rule in done.stderr.split(f"{setting}: ")[1].split(";")[0]
+        output = done.stderr.lower()
+        for secret in (operator_token, placeholder, key, union.address.lower()):
+            assert secret not in output
+
+
+def test_index_once_reports_the_events_it_indexed(
+    cli_env, context, union, stablecoin, attester, buyer, alice, bob
+):
+    post(union, attester, 1, {alice: 300, bob: 100})
+    pay(stablecoin, union, buyer, 1_000_000)
+    union.claim(alice, 1_000, {"from": alice})
+
+    done = relayer(cli_env, "index", "--once")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "6 events indexed"
+    with context.db.session() as session:
+        names = session.scalars(
+            select(ChainEvent.name).order_by(ChainEvent.block_number, ChainEvent.log_index)
+        ).all()
+    assert names == [
+        "SharesSet",
+        "SharesSet",
+        "AttributionPosted",
+        "AttributionFinished",
+        "RevenueDeposited",
+        "Claimed",
+    ]
