@@ -241,13 +241,15 @@ def test_deleted_data_zeroes_the_members_shares_and_keeps_their_earnings_claimab
     assert stablecoin.balanceOf(alice) == earned
 
 
+@pytest.mark.parametrize("indexed", [True, False], ids=["leave indexed", "leave not indexed yet"])
 def test_member_who_left_is_not_reattributed_until_they_contribute_again(
-    api, context, operator_headers, union, alice, bob
+    api, context, operator_headers, union, alice, bob, indexed
 ):
     contribute(api, operator_headers, item(alice, "a", records=300), item(bob, "b"))
     close(api, operator_headers)
     union.leave({"from": alice})
-    index(context)
+    if indexed:
+        index(context)
     contribute(api, operator_headers, item(bob, "b2"))
 
     second = close(api, operator_headers)
