@@ -17,7 +17,8 @@ A transaction is an `OutboxTx` row, written before anything is signed:
 Resuming after a crash needs no special call: `process()` in a new process meets the signed and
 sent rows first (they are older than any pending row), looks for a receipt of each of their
 attempts, re-broadcasts the latest one if none is mined, and fails a row only when the signer's
-nonce moved past it with none of its attempts mined (another transaction used the nonce).
+nonce has moved past it and none of its attempts has a receipt for a whole `tx_timeout` (another
+transaction used the nonce).
 """
 
 import logging
@@ -255,9 +256,8 @@ class Outbox:
         """Poll until an attempt of `row` is mined and buried, re-pricing when it takes too long."""
         assert row.nonce is not None
         last_broadcast = time.monotonic()
+        nonce_moved_at: float | None = None
         while True:
-            # The nonce is read before the receipts: if it had moved past the row when read, the
-            # transaction that used it was mined before the receipt lookup, so it would be found.
             used = self.sender.nonce("latest")
             attempts = self._attempts(row.id)
             receipt = self.sender.receipt(a.tx_hash for a in reversed(attempts))
@@ -265,12 +265,18 @@ class Outbox:
                 if self.sender.buried(receipt):
                     return self._settle(row, receipt)
             elif used > row.nonce:
-                return self._fail(
-                    row,
-                    f"nonce {row.nonce} was used by another transaction from "
-                    f"{self.sender.address}; none of the {len(attempts)} signed attempt(s) of "
-                    "this row was mined",
-                )
+                # A node may count a mined transaction before it serves its receipt, so the
+                # nonce having moved is only proof that another transaction took it once no
+                # receipt shows up for a whole `tx_timeout`.
+                now = time.monotonic()
+                nonce_moved_at = nonce_moved_at or now
+                if now - nonce_moved_at >= self.settings.tx_timeout:
+                    return self._fail(
+                        row,
+                        f"nonce {row.nonce} was used by another transaction from "
+                        f"{self.sender.address}; none of the {len(attempts)} signed attempt(s) "
+                        "of this row was mined",
+                    )
             elif time.monotonic() - last_broadcast >= self.settings.tx_timeout:
                 if self._reprice(row, attempts[-1], strict=False):
                     drive.stage("repriced", row)
