@@ -8,13 +8,15 @@ routes and fields they apply to.
 """
 
 import itertools
+from functools import partial
 
 import brownie
 import pytest
 from eth_account import Account
-from eth_utils import keccak
 from sqlalchemy import select
 
+from fixtures.api import contribution as shared_contribution
+from fixtures.api import index
 from fixtures.union import pay, post
 from relayer.claims import claim_document
 from relayer.contributions import consent_document, deletion_document
@@ -49,8 +51,6 @@ BAD_SLUGS = ["", "Upper", "-lead", "a" * 32, "sp ace", "é", 7, None]
 def seeded(api, context, operator_headers, union, stablecoin, attester, buyer, alice):
     """Some state for the corpus to leave alone: a contribution, a license, a posted epoch with
     revenue, and an indexed chain."""
-    from relayer.indexer import Indexer
-
     response = api.post(
         "/v1/contributions",
         json={"contributions": [contribution(alice, "seed")]},
@@ -61,20 +61,11 @@ def seeded(api, context, operator_headers, union, stablecoin, attester, buyer, a
     assert api.post("/v1/licenses", json=license_body, headers=operator_headers).status_code == 201
     post(union, attester, 1, {alice: 100})
     pay(stablecoin, union, buyer, 1_000_000)
-    Indexer(context.db, context.chain, confirmations=0, first_block=0).run_once()
+    index(context)
 
 
-def contribution(member, label, **overrides):
-    body = {
-        "member": member.address,
-        "data_type": "health",
-        "records": 10,
-        "quality": 0.5,
-        "uniqueness": 0.5,
-        "content_hash": "0x" + keccak(text=label).hex(),
-    }
-    body.update(overrides)
-    return body
+#: The corpus's well-formed contribution: a small one of middling quality and uniqueness.
+contribution = partial(shared_contribution, records=10, quality=0.5, uniqueness=0.5)
 
 
 def snapshot(context, union, stablecoin, relayer_account):

@@ -9,6 +9,7 @@ import pytest
 from brownie import chain, web3
 from sqlalchemy import func, select
 
+from fixtures.api import assert_error
 from fixtures.union import CLAIM_FIELDS, pay, post, sign_typed
 from relayer.db import OutboxTx
 
@@ -44,14 +45,6 @@ def claim_body(union, member, to, amount, *, signer=None, nonce=None, deadline=N
         "deadline": deadline,
         "signature": "0x" + bytes(signed.signature).hex(),
     }
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    return body["error"]
 
 
 class Sent:

@@ -1,12 +1,14 @@
 """POST /v1/contributions and DELETE /v1/members/{address}/data: all-or-nothing, authenticated
 by the operator token or by the member's own EIP-712 signature."""
 
+from functools import partial
+
 import pytest
 from brownie import chain
 from eth_account import Account
-from eth_utils import keccak
 from sqlalchemy import func, select
 
+from fixtures.api import contribution
 from relayer.contributions import consent_document, deletion_document
 from relayer.db import Contribution
 from relayer.schemas import ContributionIn
@@ -14,21 +16,8 @@ from relayer.schemas import ContributionIn
 pytestmark = pytest.mark.both_databases
 
 
-def content_hash(label):
-    return "0x" + keccak(text=f"salt:{label}").hex()
-
-
-def item(who, label="a", **overrides):
-    body = {
-        "member": who.address,
-        "data_type": "health",
-        "records": 120,
-        "quality": 0.9,
-        "uniqueness": 0.25,
-        "content_hash": content_hash(label),
-    }
-    body.update(overrides)
-    return body
+#: This module's contributions: the values its stored rows are checked against.
+item = partial(contribution, salt="salt:", records=120, quality=0.9, uniqueness=0.25)
 
 
 def signed(context, member, body):
@@ -64,14 +53,14 @@ def test_operator_records_a_batch(api, context, operator_headers, alice, bob):
 
 def test_member_signed_contribution_needs_no_operator_token(api, context, alice):
     response = api.post(
-        "/v1/contributions", json={"contributions": [signed(context, alice, item(alice))]}
+        "/v1/contributions", json={"contributions": [signed(context, alice, item(alice, "a"))]}
     )
     assert response.status_code == 201, response.text
     assert stored(context) == 1
 
 
 def test_signature_by_someone_else_is_forbidden_and_writes_nothing(api, context, alice, bob):
-    forged = signed(context, bob, item(alice))
+    forged = signed(context, bob, item(alice, "a"))
     response = api.post("/v1/contributions", json={"contributions": [forged]})
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
@@ -79,7 +68,7 @@ def test_signature_by_someone_else_is_forbidden_and_writes_nothing(api, context,
 
 
 def test_unsigned_contribution_without_operator_token_is_refused(api, context, alice):
-    response = api.post("/v1/contributions", json={"contributions": [item(alice)]})
+    response = api.post("/v1/contributions", json={"contributions": [item(alice, "a")]})
     assert response.status_code == 403
     assert stored(context) == 0
 
@@ -105,7 +94,7 @@ def test_bad_items_are_rejected_with_the_field_named(
 ):
     response = api.post(
         "/v1/contributions",
-        json={"contributions": [item(alice, **overrides)]},
+        json={"contributions": [item(alice, "a", **overrides)]},
         headers=operator_headers,
     )
     assert response.status_code == 422
@@ -168,7 +157,7 @@ def test_retried_post_with_the_same_idempotency_key_is_a_no_op(
     api, context, operator_headers, alice
 ):
     headers = {**operator_headers, "Idempotency-Key": "batch-7"}
-    body = {"contributions": [item(alice)]}
+    body = {"contributions": [item(alice, "a")]}
     first = api.post("/v1/contributions", json=body, headers=headers)
     again = api.post("/v1/contributions", json=body, headers=headers)
     assert (first.status_code, again.status_code) == (201, 201)
@@ -210,7 +199,9 @@ def test_member_deletes_their_data_with_a_signature_once(
 
 
 def test_operator_deletes_a_members_data_without_a_signature(api, context, operator_headers, alice):
-    api.post("/v1/contributions", json={"contributions": [item(alice)]}, headers=operator_headers)
+    api.post(
+        "/v1/contributions", json={"contributions": [item(alice, "a")]}, headers=operator_headers
+    )
     assert api.request("DELETE", f"/v1/members/{alice.address}/data").status_code == 403
     response = api.request("DELETE", f"/v1/members/{alice.address}/data", headers=operator_headers)
     assert response.json()["deleted"] == 1

@@ -2,6 +2,8 @@
 batches, on the real chain; a failed or interrupted epoch blocks the next one until it is posted;
 the served report is the one whose hash is on-chain and recomputes every member's shares."""
 
+from functools import partial
+
 import pytest
 from brownie import web3
 from eth_utils import keccak, to_checksum_address
@@ -9,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from web3.logs import DISCARD
 
+from fixtures.api import assert_error, contribution, index
 from fixtures.relayer import relayer_settings
 from fixtures.union import pay
 from relayer import epochs
@@ -16,21 +19,12 @@ from relayer.api.app import create_app
 from relayer.attribution import verify_report
 from relayer.context import Context
 from relayer.db import Epoch, OutboxTx
-from relayer.indexer import Indexer
 
 REVENUE = 10_000_000  # 10 tokens of 6 decimals
 
 
-def item(member, label, data_type="health", records=100, quality=1):
-    address = getattr(member, "address", member)
-    return {
-        "member": address,
-        "data_type": data_type,
-        "records": records,
-        "quality": quality,
-        "uniqueness": 0,
-        "content_hash": "0x" + keccak(text=f"epochs api test {label}").hex(),
-    }
+#: This module's contributions (content hashes salted as they always were here).
+item = partial(contribution, salt="epochs api test ")
 
 
 def contribute(api, headers, *items):
@@ -49,15 +43,6 @@ def close(api, headers):
 def count(context, model):
     with context.db.session() as session:
         return session.scalar(select(func.count()).select_from(model))
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    return body["error"]
 
 
 def onchain_report_hash(union):
@@ -85,10 +70,6 @@ def assert_chain_holds_report(api, union, epoch):
     assert verified.report_hash == epoch["report_hash"] == onchain_report_hash(union)
     assert {member: union.sharesOf(member) for member in verified.shares} == verified.shares
     return verified
-
-
-def index(context):
-    Indexer(context.db, context.chain, confirmations=0, first_block=0).run_once()
 
 
 def test_close_without_the_operator_token_is_unauthorized_and_writes_nothing(

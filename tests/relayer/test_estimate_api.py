@@ -4,18 +4,14 @@ nothing to project from; unknown data types and bad numbers refused in the one e
 
 from brownie import chain
 
+from fixtures.api import index
 from fixtures.union import pay, post
 from relayer.attribution import DEFAULT_PARAMETERS, estimate_shares
 from relayer.estimator import NO_REVENUE, NO_SHARES
-from relayer.indexer import Indexer
 
 AMOUNT = 1_000_000  # 5% fee: 950_000 net
 UNION_SHARES = 4_000_000_000
 QUERY = {"data_type": "health", "records_per_month": 100, "quality": "0.9", "uniqueness": "0.5"}
-
-
-def index(context):
-    Indexer(context.db, context.chain, confirmations=0, first_block=0).run_once()
 
 
 def estimate(api, **overrides):

@@ -6,39 +6,23 @@ from datetime import UTC, datetime
 
 from brownie import chain
 from eth_account import Account
-from eth_utils import keccak
 
+from fixtures.api import contribution, index
 from fixtures.union import pay
 from relayer.attribution import verify_report
 from relayer.claims import claim_document
-from relayer.indexer import Indexer
 from relayer.schemas import ClaimIn
 
 REVENUE = 1_000_000_000  # 1,000 tokens of 6 decimals
 FEE = REVENUE * 500 // 10_000
 
 
-def contribution(member, label, data_type, records, quality):
-    return {
-        "member": member.address,
-        "data_type": data_type,
-        "records": records,
-        "quality": quality,
-        "uniqueness": 0,
-        "content_hash": "0x" + keccak(text=label).hex(),
-    }
-
-
-def index(context):
-    Indexer(context.db, context.chain, confirmations=0, first_block=0).run_once()
-
-
 def test_contributions_become_shares_revenue_and_a_gasless_claim(
     api, context, operator_headers, union, stablecoin, buyer, alice, bob
 ):
     batch = [
-        contribution(alice, "a1", "health", 300, 1),  # 3,000 units of value
-        contribution(bob, "b1", "browsing", 1000, 1),  # 1,000 units of value
+        contribution(alice, "a1", records=300),  # 3,000 units of value
+        contribution(bob, "b1", data_type="browsing", records=1000),  # 1,000 units of value
     ]
     assert (
         api.post(

@@ -9,19 +9,13 @@ import pytest
 from brownie import chain
 from sqlalchemy import select
 
+from fixtures.api import make_indexer
 from fixtures.union import LICENSE, MAX_UINT, pay, post, report_hash_for
 from relayer import indexer as indexer_module
 from relayer.db import ChainEvent, Database
-from relayer.indexer import Indexer
 
 AMOUNT = 1_000_000
 FEE = 50_000  # 5%
-
-
-def make_indexer(context, db=None, **overrides):
-    options = {"confirmations": 0, "first_block": 0, "poll_interval": 0.02}
-    options.update(overrides)
-    return Indexer(db or context.db, context.chain, **options)
 
 
 def stored(context):

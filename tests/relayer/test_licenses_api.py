@@ -3,9 +3,9 @@ listed with every deposit made against them, each traced to the epoch whose shar
 
 from sqlalchemy import func, select
 
+from fixtures.api import index
 from fixtures.union import LICENSE, NO_LICENSE, pay, post
 from relayer.db import License
-from relayer.indexer import Indexer
 
 AMOUNT = 1_000_000
 TERMS = "0x" + "7e" * 32
@@ -20,10 +20,6 @@ def offer(**overrides):
     }
     body.update(overrides)
     return body
-
-
-def index(context):
-    Indexer(context.db, context.chain, confirmations=0, first_block=0).run_once()
 
 
 def licenses_stored(context):

@@ -8,14 +8,10 @@ from datetime import UTC, datetime
 from brownie import chain
 from eth_utils import to_checksum_address
 
+from fixtures.api import index
 from fixtures.union import pay, post
-from relayer.indexer import Indexer
 
 AMOUNT = 1_000_000  # 1 token of 6 decimals; the 5% fee leaves 950_000 for the members
-
-
-def index(context):
-    Indexer(context.db, context.chain, confirmations=0, first_block=0).run_once()
 
 
 def member(api, account):

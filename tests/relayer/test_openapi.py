@@ -5,6 +5,8 @@ token and for requests that match no route."""
 import pytest
 from eth_utils import keccak
 
+from fixtures.api import assert_error, contribution
+
 ERROR_REF = "#/components/schemas/ErrorResponse"
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -48,15 +50,6 @@ def objects_in(spec, schema, seen=None):
         children.append(schema["items"])
     for child in children:
         yield from objects_in(spec, child, seen)
-
-
-def assert_error_shape(response, status, code):
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
 
 
 def test_every_operation_documents_a_typed_success_and_the_error_shape(spec):
@@ -110,29 +103,22 @@ def test_operator_routes_refuse_a_request_without_the_token(api, context, alice)
         ("/v1/epochs/1/post", None),
         ("/v1/licenses", license_offer),
     ):
-        assert_error_shape(api.post(path, json=body), 401, "unauthorized")
+        assert_error(api.post(path, json=body), 401, "unauthorized")
     assert api.get("/v1/licenses").json() == {"licenses": []}
     assert api.get("/v1/epochs").json() == {"epochs": []}
 
     # Contributions take the token or the member's own signature: unsigned without it is 403.
-    unsigned = {
-        "member": alice.address,
-        "data_type": "health",
-        "records": 1,
-        "quality": 1,
-        "uniqueness": 0,
-        "content_hash": "0x" + keccak(text="openapi").hex(),
-    }
+    unsigned = contribution(alice, "openapi", records=1)
     response = api.post("/v1/contributions", json={"contributions": [unsigned]})
-    assert_error_shape(response, 403, "forbidden")
+    assert_error(response, 403, "forbidden")
 
 
 def test_unknown_route_and_wrong_method_answer_in_the_one_error_shape(api):
     for path in ("/v1/nothing-here", "/v2/epochs", "/"):
-        assert_error_shape(api.get(path), 404, "not_found")
+        assert_error(api.get(path), 404, "not_found")
     wrong = api.put("/v1/claims", json={})
-    assert_error_shape(wrong, 405, "method_not_allowed")
+    assert_error(wrong, 405, "method_not_allowed")
     assert wrong.headers["allow"] == "POST"
     wrong = api.delete("/v1/epochs")
-    assert_error_shape(wrong, 405, "method_not_allowed")
+    assert_error(wrong, 405, "method_not_allowed")
     assert wrong.headers["allow"] == "GET"
