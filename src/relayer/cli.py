@@ -16,7 +16,7 @@ import click
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from relayer import attribution, epochs
+from relayer import attribution, epochs, estimator
 from relayer.context import Context
 from relayer.errors import RelayerError
 from relayer.indexer import Indexer
@@ -170,32 +170,57 @@ def index(once: bool) -> None:
 
 @main.command()
 @click.option("--data-type", required=True)
-@click.option("--records", required=True, type=click.IntRange(min=0))
+@click.option("--records", required=True, type=click.IntRange(min=0), help="Records a month.")
 @click.option("--quality", required=True, type=Decimal)
 @click.option("--uniqueness", default=Decimal(0), type=Decimal, show_default=True)
-def estimate(data_type: str, records: int, quality: Decimal, uniqueness: Decimal) -> None:
-    """Shares one contribution would earn with the default rates (no chain needed)."""
-    params = attribution.DEFAULT_PARAMETERS
-    try:
-        shares = attribution.estimate_shares(
-            data_type,
-            records,
-            attribution.to_ppm(quality, "quality"),
-            attribution.to_ppm(uniqueness, "uniqueness"),
-            params,
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Only the shares, from the default rates: no settings, no chain, no earnings.",
+)
+def estimate(
+    data_type: str, records: int, quality: Decimal, uniqueness: Decimal, offline: bool
+) -> None:
+    """Projected monthly earnings (an estimate), from the union's recent revenue per share."""
+    if offline:
+        try:
+            shares = attribution.estimate_shares(
+                data_type,
+                records,
+                attribution.to_ppm(quality, "quality"),
+                attribution.to_ppm(uniqueness, "uniqueness"),
+                attribution.DEFAULT_PARAMETERS,
+            )
+        except RelayerError as exc:
+            _fail(str(exc))
+        click.echo(
+            json.dumps(
+                {
+                    "data_type": data_type,
+                    "records": records,
+                    "shares": shares,
+                    "value": attribution.micro_to_text(shares),
+                }
+            )
         )
+        return
+    context = _context()
+    try:
+        with context.db.session() as session:
+            projected = estimator.estimate(
+                session,
+                context.chain,
+                context.settings.parameters,
+                data_type=data_type,
+                records_per_month=records,
+                quality=quality,
+                uniqueness=uniqueness,
+            )
+        click.echo(projected.model_dump_json(indent=2))
     except RelayerError as exc:
         _fail(str(exc))
-    click.echo(
-        json.dumps(
-            {
-                "dataType": data_type,
-                "records": records,
-                "shares": shares,
-                "value": attribution.micro_to_text(shares),
-            }
-        )
-    )
+    finally:
+        context.close()
 
 
 @main.command("verify-report")

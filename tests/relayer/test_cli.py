@@ -13,7 +13,7 @@ import brownie
 import pytest
 from sqlalchemy import select
 
-from fixtures.api import contribution
+from fixtures.api import contribution, index
 from fixtures.union import pay, post
 from relayer import epochs
 from relayer.db import ChainEvent
@@ -151,20 +151,47 @@ def test_verify_report_recomputes_the_on_chain_hash_and_rejects_a_tampered_file(
     assert report["members"][0]["address"] in bad.stderr
 
 
-def test_estimate_prints_the_shares_of_one_contribution_without_a_chain():
+def test_offline_estimate_prints_the_shares_of_one_contribution_without_a_chain():
     env = {name: value for name, value in os.environ.items() if not name.startswith("RELAYER_")}
 
     done = relayer(
-        env, "estimate", "--data-type", "health", "--records", "1000", "--quality", "0.8"
+        env,
+        "estimate",
+        "--offline",
+        "--data-type",
+        "health",
+        "--records",
+        "1000",
+        "--quality",
+        "0.8",
     )
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
-        "dataType": "health",
+        "data_type": "health",
         "records": 1000,
         "shares": 8_000_000_000,
         "value": "8000.000000",
     }
+
+
+def test_estimate_projects_earnings_from_the_unions_recent_revenue(
+    cli_env, context, union, stablecoin, attester, buyer, alice
+):
+    post(union, attester, 1, {alice: 8_000_000_000})
+    pay(stablecoin, union, buyer, 1_000_000)  # 1 token, 0.95 after the 5% fee
+    index(context)
+
+    done = relayer(
+        cli_env, "estimate", "--data-type", "health", "--records", "1000", "--quality", "0.8"
+    )
+
+    assert done.returncode == 0, done.stderr
+    projected = json.loads(done.stdout)
+    assert projected["estimate"] is True
+    assert projected["shares"] == "8000000000"
+    # As many shares as the union already has: the month's revenue per share times them.
+    assert projected["monthly_earnings"]["units"] == "950000"
 
 
 def test_bad_settings_exit_2_naming_each_setting_and_never_a_secret(
