@@ -24,12 +24,13 @@ FUZZ_STEPS ?= 2000
 RELEASE_FUZZ_STEPS ?= 25000
 export FUZZ_STEPS
 
-.PHONY: help setup toolchain compile lint test test-contracts fuzz demo clean
+.PHONY: help setup toolchain compile lint test test-contracts fuzz bench-gas demo clean
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
 	@echo "make test   install what is missing, lint, compile and run the whole test suite"
 	@echo "make fuzz   the release-level invariant campaign ($(RELEASE_FUZZ_STEPS) steps per token)"
+	@echo "make bench-gas  gas against PaymentSplitter and MerkleDistributor, 10 to 100,000 members"
 
 # The one dependency conflict we accept is spelled out in requirements.nodeps.lock; pip check
 # must report nothing else.
@@ -80,6 +81,11 @@ test: lint test-contracts
 fuzz: FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
 fuzz: compile
 	$(BIN)/brownie test tests/contracts/test_invariants.py
+
+# Starts its own anvil; writes bench/results/gas.{md,json} and the claim-vs-members plot.
+bench-gas: compile
+	@echo "==> Gas benchmark"
+	$(BIN)/python bench/gas.py
 
 demo:
 	@echo "make demo is coming: the operator scripts and the end-to-end run land with the deploy issue."
