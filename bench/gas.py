@@ -167,8 +167,8 @@ class Bench:
             size,
             signed,
             floor="F0",
-            note=f"{signed - first:+,} vs claim",
         )
+        self.add("DataUnion", "  claimWithSig minus the first claim", size, signed - first)
 
         self.add(
             "DataUnion",
@@ -276,8 +276,8 @@ class Bench:
         self.send(self.token.functions.mint(distributor.address, sum(amounts)), self.holder)
         # Index 0 claims first in its 256-claim bitmap word; index 1 finds that word written.
         for index, operation in (
-            (0, "claim, first in its bitmap word"),
-            (1, "claim, bitmap word already written"),
+            (0, "claim, first in its bitmap word, to a fresh wallet"),
+            (1, "claim, bitmap word already written, to a fresh wallet"),
         ):
             proof = tree.proof(leaves[index])
             assert verify(proof, tree.root, leaves[index])
@@ -289,7 +289,7 @@ class Bench:
                 size,
                 gas,
                 floor="F0",
-                note=f"proof of {len(proof)}, fresh wallet",
+                note=f"proof of {len(proof)}",
             )
 
     # -- OpenZeppelin PaymentSplitter -------------------------------------------------------------
@@ -316,7 +316,7 @@ class Bench:
             size,
             gas,
             floor="F0",
-            note="fresh wallet",
+            note="to a fresh wallet",
         )
         gas = self.send(release, payees[0]).gasUsed
         self.add("PaymentSplitter", "release, first, to a fresh wallet", size, gas, floor="F0")
@@ -336,7 +336,7 @@ class Bench:
             "deploy (= any change of payees)",
             SIZES[-1],
             round(at_100k),
-            note=f"extrapolated: {per_payee:,.0f} per payee; not deployable",
+            note=f"{SIZES[-1]:,}: extrapolated at {per_payee:,.0f} per payee, not deployable",
         )
         self.notes.append(
             f"PaymentSplitter fixes its payees in the constructor, at {per_payee:,.0f} gas per "

@@ -20,7 +20,7 @@ FIRST_CLAIM = "claim, first, to a fresh wallet"
 LATER_CLAIM = "claim, later, to a holder"
 SIGNED_CLAIM = "claimWithSig, first, to a fresh wallet"
 ANCHOR_FIRST_CLAIMS = {
-    "MerkleDistributor": "claim, first in its bitmap word",
+    "MerkleDistributor": "claim, first in its bitmap word, to a fresh wallet",
     "PaymentSplitter": "release, first, to a fresh wallet",
 }
 PLOTTED = [
@@ -28,15 +28,15 @@ PLOTTED = [
     (OURS, LATER_CLAIM, "DataUnion claim, later (holder)", "tab:blue", "--"),
     (
         "MerkleDistributor",
-        "claim, first in its bitmap word",
-        "MerkleDistributor claim, first in word",
+        "claim, first in its bitmap word, to a fresh wallet",
+        "MerkleDistributor claim, first in word (fresh wallet)",
         "tab:orange",
         "-",
     ),
     (
         "MerkleDistributor",
-        "claim, bitmap word already written",
-        "MerkleDistributor claim, word written",
+        "claim, bitmap word already written, to a fresh wallet",
+        "MerkleDistributor claim, word written (fresh wallet)",
         "tab:orange",
         "--",
     ),
