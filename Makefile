@@ -24,13 +24,14 @@ FUZZ_STEPS ?= 2000
 RELEASE_FUZZ_STEPS ?= 25000
 export FUZZ_STEPS
 
-.PHONY: help setup toolchain compile lint postgres test test-contracts fuzz bench demo clean
+.PHONY: help setup toolchain compile lint postgres test test-contracts fuzz bench bench-gas demo clean
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
 	@echo "make test   install what is missing, lint, compile and run the whole test suite"
 	@echo "make fuzz   the release-level invariant campaign ($(RELEASE_FUZZ_STEPS) steps per token)"
 	@echo "make bench  relayer benchmarks: attribution, epoch posting, member reads"
+	@echo "make bench-gas  gas against PaymentSplitter and MerkleDistributor, 10 to 100,000 members"
 
 # The one dependency conflict we accept is spelled out in requirements.nodeps.lock; pip check
 # must report nothing else.
@@ -97,6 +98,11 @@ fuzz: compile
 bench: compile
 	@echo "==> Relayer benchmarks (results in bench/results/relayer.md)"
 	$(BIN)/python bench/relayer_bench.py
+
+# Starts its own anvil; writes bench/results/gas.{md,json} and the claim-vs-members plot.
+bench-gas: compile
+	@echo "==> Gas benchmark"
+	$(BIN)/python bench/gas.py
 
 demo:
 	@echo "make demo is coming: the operator scripts and the end-to-end run land with the deploy issue."

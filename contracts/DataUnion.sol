@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
@@ -34,21 +35,17 @@ import {IDataUnion} from "./interfaces/IDataUnion.sol";
 ///   re-attributions of a union at its share limit between two deposits.
 /// - While an epoch's attribution is being posted (first batch to `finishAttribution`), revenue
 ///   is held in `_undistributed`, so no deposit is split by a half-updated share table.
-/// The accumulator and snapshots are taken modulo 2^192 and only their differences are used. A
-/// difference stays below 2^192 because lifetime revenue is capped at 2^128 token units by the
-/// uint128 totals and every member with shares has at least one.
+/// The accumulator and snapshots are taken modulo 2^160 and only their differences are used. A
+/// difference stays below 2^160 because lifetime revenue is capped at 2^96 token units by the
+/// uint96 deposit total (79 billion tokens of 18 decimals) and every member with shares has at
+/// least one.
+/// Storage is laid out by the functions that touch it together, since each slot costs 2,100 gas
+/// to read cold and 2,900 more to write: a claim reads one global slot and writes one besides its
+/// member's, a deposit writes three.
 contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
     using SafeCast for int256;
-
-    /// @dev A member's whole state fits one slot, so posting a new member costs one storage write.
-    struct Member {
-        uint64 shares;
-        // shares > 0: the accumulator value earnings are measured from.
-        // shares == 0: `_BANKED` when `_banked` may hold earnings, else 0.
-        uint192 snapshot;
-    }
 
     struct PendingFee {
         address recipient;
@@ -78,7 +75,10 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
     uint256 private constant _BPS = 10_000;
     uint256 private constant _SCALE_BITS = 64;
-    uint192 private constant _BANKED = 1;
+    uint160 private constant _BANKED = 1;
+    uint256 private constant _SNAPSHOT_SHIFT = 64;
+    uint256 private constant _NONCE_SHIFT = 224;
+    uint256 private constant _NONCE_ONE = 1 << _NONCE_SHIFT;
     /// @dev `_dust` stays above this: the union never advances a whole token unit of rounding.
     int256 private constant _DUST_FLOOR = -(2 ** 64);
 
@@ -86,25 +86,40 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     /// @notice How long a proposed fee change waits before it can be applied, fixed at deployment.
     uint256 public immutable FEE_DELAY;
 
-    // Packed by the functions that touch them together: claims read the accumulator; deposits
-    // write the accumulator, the remainder, the deposit total and read shares and fee.
-    uint192 private _rewardPerShare;
-    uint64 private _currentEpoch;
-    uint128 private _totalShares;
-    int128 private _dust;
-    uint128 private _totalDeposited;
-    uint128 private _undistributed;
-    uint128 private _totalClaimed;
-    uint128 private _totalFeesWithdrawn;
-    address private _feeRecipient;
+    // Deposits write this slot; claims only read it.
+    uint160 private _rewardPerShare;
+    uint96 private _totalDeposited;
+    // Claims write this slot; deposits and share changes write it for the dust balance. Dust over
+    // a whole unit only builds up from share settlements to zero (each adds under one unit) with
+    // no distribution in between, which clears it: int96 holds 2^31 units of it.
+    int96 private _dust;
+    uint96 private _totalClaimed;
+    uint64 private _totalShares;
+    // Deposits read the fee, pause and posting state here and write the current recipient's fees.
+    uint96 private _feesAccrued; // owed to `_feeRecipient`, on top of `_feesOwed[_feeRecipient]`
+    uint96 private _undistributed;
     uint16 private _feeBps;
     bool private _paused;
     bool private _posting;
+    // Read by attributions and fee changes only.
+    address private _feeRecipient;
+    uint64 private _currentEpoch;
+    uint128 private _totalFeesWithdrawn;
     PendingFee private _pendingFee;
     bytes32 private _currentReportHash;
 
-    mapping(address member => Member) private _members;
+    /// @dev A member's whole state in one word, so posting a new member costs one storage write
+    /// and a signed claim writes its nonce together with the claim:
+    /// - bits 0-63, shares;
+    /// - bits 64-223, the snapshot: with shares, the accumulator value earnings are measured
+    ///   from; without, `_BANKED` when `_banked` may hold earnings, else 0;
+    /// - bits 224-255, the next signed-claim nonce (2^32 signatures per member is beyond any use).
+    /// Read and written as a plain word rather than a struct: the compiler loads a packed struct
+    /// field by field and copies it through memory. Measured against the struct: 642 gas less per
+    /// new member and 715 per changed member in a batch of 500, 260 less per claim.
+    mapping(address member => uint256) private _members;
     mapping(address member => uint256) private _banked;
+    // Fees of earlier recipients, and what the current one withdrew its accrued fees into.
     mapping(address recipient => uint256) private _feesOwed;
 
     modifier whenNotPaused() {
@@ -231,18 +246,24 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         bytes32 digest = _hashTypedDataV4(
             keccak256(abi.encode(CLAIM_TYPEHASH, member, to, amount, _useNonce(member), deadline))
         );
-        if (!SignatureChecker.isValidSignatureNow(member, digest, signature)) {
-            revert DataUnionInvalidSignature(member);
-        }
+        // The member's own key first, ERC-1271 only if that fails: whoever holds the key can call
+        // `claim` as the member anyway, and a contract without a key can only pass ERC-1271. This
+        // order spares an EOA member the 2,600-gas cold code-size lookup of
+        // `SignatureChecker.isValidSignatureNow`, which asks for the code first.
+        (address recovered, ECDSA.RecoverError recoverError,) = ECDSA.tryRecover(digest, signature);
+        if (
+            (recoverError != ECDSA.RecoverError.NoError || recovered != member)
+                && !SignatureChecker.isValidERC1271SignatureNow(member, digest, signature)
+        ) revert DataUnionInvalidSignature(member);
         return _claim(member, to, amount);
     }
 
     /// @inheritdoc IDataUnion
     function leave() external {
-        if (_members[msg.sender].shares == 0) revert DataUnionNotMember(msg.sender);
+        if (_sharesIn(_members[msg.sender]) == 0) revert DataUnionNotMember(msg.sender);
         (uint256 oldShares, int256 dust) = _setShares(msg.sender, 0, _rewardPerShare, _dust);
-        _totalShares -= uint128(oldShares); // oldShares is part of _totalShares, so this cannot underflow
-        _dust = dust.toInt128();
+        _totalShares -= uint64(oldShares); // oldShares is part of _totalShares, so this cannot underflow
+        _dust = dust.toInt96();
         emit SharesSet(msg.sender, _currentEpoch, 0);
         emit MemberLeft(msg.sender);
     }
@@ -272,6 +293,13 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         if (pending.eta == 0) revert DataUnionNoPendingFee();
         if (block.timestamp < pending.eta) revert DataUnionFeeChangeNotReady(pending.eta);
         delete _pendingFee;
+        address previous = _feeRecipient;
+        uint256 accrued = _feesAccrued;
+        if (pending.recipient != previous && accrued != 0) {
+            // Fees belong to whoever was the recipient when the revenue arrived.
+            _feesOwed[previous] += accrued;
+            _feesAccrued = 0;
+        }
         _feeBps = pending.feeBps;
         _feeRecipient = pending.recipient;
         emit FeeChanged(pending.feeBps, pending.recipient);
@@ -289,6 +317,10 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     function withdrawFees(address to) external nonReentrant {
         if (to == address(0) || to == address(this)) revert DataUnionInvalidRecipient(to);
         uint256 amount = _feesOwed[msg.sender];
+        if (msg.sender == _feeRecipient) {
+            amount += _feesAccrued;
+            _feesAccrued = 0;
+        }
         if (amount == 0) revert DataUnionNothingToWithdraw(msg.sender);
         delete _feesOwed[msg.sender];
         _totalFeesWithdrawn = (_totalFeesWithdrawn + amount).toUint128();
@@ -324,7 +356,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
     /// @inheritdoc IDataUnion
     function sharesOf(address member) external view returns (uint256) {
-        return _members[member].shares;
+        return _sharesIn(_members[member]);
     }
 
     /// @inheritdoc IDataUnion
@@ -359,7 +391,8 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
     /// @inheritdoc IDataUnion
     function feesOwed(address recipient) external view returns (uint256) {
-        return _feesOwed[recipient];
+        uint256 owed = _feesOwed[recipient];
+        return recipient == _feeRecipient ? owed + _feesAccrued : owed;
     }
 
     /// @inheritdoc IDataUnion
@@ -395,7 +428,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
     /// @inheritdoc IDataUnion
     function nonces(address member) public view override(IDataUnion, Nonces) returns (uint256) {
-        return super.nonces(member);
+        return _members[member] >> _NONCE_SHIFT;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -418,35 +451,34 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         }
     }
 
-    /// @dev Settles and sets every member of a batch; returns the new total shares.
+    /// @dev Validates, settles, sets and announces every member of a batch; returns the new total
+    /// shares.
     function _attestBatch(uint64 epoch, address[] calldata members, uint256[] calldata shares)
         private
         returns (uint256 total)
     {
-        uint192 rewardPerShare = _rewardPerShare;
+        uint160 rewardPerShare = _rewardPerShare;
         total = _totalShares;
         int256 dust = _dust;
-        for (uint256 i; i < members.length; ++i) {
+        uint256 count = members.length;
+        for (uint256 i; i < count;) {
+            address member = members[i];
             uint256 newShares = shares[i];
+            if (member == address(0)) revert DataUnionZeroAddress();
+            if (newShares > MAX_SHARES) revert DataUnionSharesTooLarge(member, newShares, MAX_SHARES);
             uint256 oldShares;
-            (oldShares, dust) = _attest(members[i], newShares, epoch, rewardPerShare, dust);
-            total = total - oldShares + newShares;
+            (oldShares, dust) = _setShares(member, newShares, rewardPerShare, dust);
+            emit SharesSet(member, epoch, newShares);
+            unchecked {
+                // oldShares is part of total; each term is below 2^60 and a batch has at most
+                // MAX_BATCH_SIZE members, so neither step can wrap. i < count <= MAX_BATCH_SIZE.
+                total = total - oldShares + newShares;
+                ++i;
+            }
         }
         if (total > MAX_TOTAL_SHARES) revert DataUnionTotalSharesTooLarge(total, MAX_TOTAL_SHARES);
-        _totalShares = uint128(total); // at most MAX_TOTAL_SHARES
-        _dust = dust.toInt128();
-    }
-
-    /// @dev One member of an attribution batch: validated, settled, set and announced.
-    function _attest(address member, uint256 newShares, uint64 epoch, uint192 rewardPerShare, int256 dust)
-        private
-        returns (uint256 oldShares, int256)
-    {
-        if (member == address(0)) revert DataUnionZeroAddress();
-        if (newShares > MAX_SHARES) revert DataUnionSharesTooLarge(member, newShares, MAX_SHARES);
-        (oldShares, dust) = _setShares(member, newShares, rewardPerShare, dust);
-        emit SharesSet(member, epoch, newShares);
-        return (oldShares, dust);
+        _totalShares = uint64(total); // at most MAX_TOTAL_SHARES
+        _dust = dust.toInt96();
     }
 
     function _deposit(uint256 amount, bytes32 licenseId) private returns (uint256 received) {
@@ -462,8 +494,9 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     function _recordRevenue(address payer, bytes32 licenseId, uint256 received) private {
         if (received == 0) revert DataUnionNothingReceived();
         uint256 fee = (received * _feeBps) / _BPS;
-        _totalDeposited = (_totalDeposited + received).toUint128();
-        if (fee != 0) _feesOwed[_feeRecipient] += fee;
+        _totalDeposited = (_totalDeposited + received).toUint96();
+        // Below received, so the fees stay below the deposit total checked above.
+        if (fee != 0) _feesAccrued += uint96(fee);
         _distribute(received - fee);
         emit RevenueDeposited(payer, licenseId, received, fee);
     }
@@ -475,17 +508,17 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         uint256 pool = amount + _undistributed;
         uint256 total = _totalShares;
         if (total == 0 || _posting) {
-            _undistributed = pool.toUint128();
+            _undistributed = pool.toUint96();
             return;
         }
         if (_undistributed != 0) _undistributed = 0;
         // pool >= 1 and _dust > -2^64, so the sum is positive.
         int256 scaled = int256(pool << _SCALE_BITS) + _dust;
         uint256 increment = Math.ceilDiv(uint256(scaled), total);
-        _dust = int128(scaled - int256(increment * total)); // in (-total, 0], total < 2^64
+        _dust = int96(scaled - int256(increment * total)); // in (-total, 0], total < 2^64
         unchecked {
-            // Wraps modulo 2^192 by design: only differences are ever used (see contract docs).
-            _rewardPerShare += increment.toUint192();
+            // Wraps modulo 2^160 by design: only differences are ever used (see contract docs).
+            _rewardPerShare += increment.toUint160();
         }
     }
 
@@ -502,44 +535,48 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
     /// @dev Settles `member`'s earnings and sets their shares. Returns the old shares and the
     /// dust balance after re-encoding the earnings against the new shares.
-    function _setShares(address member, uint256 newShares, uint192 rewardPerShare, int256 dust)
+    function _setShares(address member, uint256 newShares, uint160 rewardPerShare, int256 dust)
         private
         returns (uint256 oldShares, int256)
     {
-        Member memory current = _members[member];
-        oldShares = current.shares;
+        uint256 word = _members[member];
+        oldShares = _sharesIn(word);
         if (newShares == oldShares) return (oldShares, dust);
+        uint160 snapshot = _snapshotIn(word);
+        if (oldShares == 0 && snapshot == 0) {
+            // Nothing earned and nothing banked (a new member): no settlement, no rounding.
+            _members[member] = _withState(word, newShares, rewardPerShare);
+            return (0, dust);
+        }
 
-        uint256 earned = _earnedScaled(current, member, rewardPerShare);
-        bool hadBank = oldShares == 0 && current.snapshot == _BANKED;
-        Member memory next;
+        uint256 earned = _earnedScaled(word, member, rewardPerShare);
+        uint160 nextSnapshot;
         if (newShares == 0) {
             // Banked earnings are whole units; the fraction of a unit goes back to the dust.
             uint256 units = earned >> _SCALE_BITS;
             dust += int256(earned - (units << _SCALE_BITS));
             if (units != 0) {
                 _banked[member] = units;
-                next.snapshot = _BANKED;
+                nextSnapshot = _BANKED;
             }
         } else {
             uint256 perShare;
             (perShare, dust) = _perShare(earned, newShares, dust);
-            if (hadBank) delete _banked[member];
-            next.shares = uint64(newShares); // checked against MAX_SHARES by the callers
+            if (oldShares == 0) delete _banked[member]; // snapshot == _BANKED: it held earnings
             unchecked {
-                // Modulo 2^192 like the accumulator; perShare < 2^192 as earned < 2^192.
-                next.snapshot = rewardPerShare - uint192(perShare);
+                // Modulo 2^160 like the accumulator; perShare < 2^160 as earned < 2^160.
+                nextSnapshot = rewardPerShare - uint160(perShare);
             }
         }
-        _members[member] = next;
+        _members[member] = _withState(word, newShares, nextSnapshot);
         return (oldShares, dust);
     }
 
     function _claim(address member, address to, uint256 amount) private returns (uint256) {
         if (to == address(0) || to == address(this)) revert DataUnionInvalidRecipient(to);
-        Member memory current = _members[member];
-        uint192 rewardPerShare = _rewardPerShare;
-        uint256 earned = _earnedScaled(current, member, rewardPerShare);
+        uint256 word = _members[member];
+        uint160 rewardPerShare = _rewardPerShare;
+        uint256 earned = _earnedScaled(word, member, rewardPerShare);
         uint256 available = earned >> _SCALE_BITS;
         if (available == 0) revert DataUnionNothingToClaim(member);
         if (amount == type(uint256).max) amount = available;
@@ -547,39 +584,59 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         if (amount == 0) revert DataUnionZeroAmount();
 
         uint256 rest = earned - (amount << _SCALE_BITS);
-        if (current.shares != 0) {
-            (uint256 perShare, int256 dust) = _perShare(rest, current.shares, _dust);
-            _dust = dust.toInt128();
+        uint256 shares = _sharesIn(word);
+        if (shares != 0) {
+            (uint256 perShare, int256 dust) = _perShare(rest, shares, _dust);
+            _dust = dust.toInt96();
             unchecked {
-                // Modulo 2^192 like the accumulator.
-                _members[member].snapshot = rewardPerShare - uint192(perShare);
+                // Modulo 2^160 like the accumulator.
+                _members[member] = _withState(word, shares, rewardPerShare - uint160(perShare));
             }
         } else if (rest == 0) {
             delete _banked[member];
-            delete _members[member];
+            _members[member] = _withState(word, 0, 0); // the nonce stays
         } else {
             _banked[member] = rest >> _SCALE_BITS; // banked earnings are whole units
         }
-        _totalClaimed = (_totalClaimed + amount).toUint128();
+        _totalClaimed += amount.toUint96(); // never above the deposit total, itself below 2^96
         emit Claimed(member, to, amount);
         _token.safeTransfer(to, amount);
         return amount;
     }
 
     /// @dev What `member` has earned and not claimed, in scaled units.
-    function _earnedScaled(Member memory current, address member, uint192 rewardPerShare)
-        private
-        view
-        returns (uint256)
-    {
-        if (current.shares != 0) {
+    function _earnedScaled(uint256 word, address member, uint160 rewardPerShare) private view returns (uint256) {
+        uint256 shares = _sharesIn(word);
+        if (shares != 0) {
             unchecked {
-                // Modulo 2^192 difference; the product fits: 2^64 * 2^192 = 2^256.
-                return uint256(current.shares) * uint256(rewardPerShare - current.snapshot);
+                // Modulo 2^160 difference; the product fits: 2^64 * 2^160 < 2^256.
+                return shares * uint256(rewardPerShare - _snapshotIn(word));
             }
         }
-        if (current.snapshot == _BANKED) return _banked[member] << _SCALE_BITS;
+        if (_snapshotIn(word) == _BANKED) return _banked[member] << _SCALE_BITS;
         return 0;
+    }
+
+    function _sharesIn(uint256 word) private pure returns (uint256) {
+        return uint64(word);
+    }
+
+    function _snapshotIn(uint256 word) private pure returns (uint160) {
+        return uint160(word >> _SNAPSHOT_SHIFT);
+    }
+
+    /// @dev `word` with new shares and snapshot, its nonce kept. `shares` is at most MAX_SHARES.
+    function _withState(uint256 word, uint256 shares, uint160 snapshot) private pure returns (uint256) {
+        return (word >> _NONCE_SHIFT << _NONCE_SHIFT) | (uint256(snapshot) << _SNAPSHOT_SHIFT) | shares;
+    }
+
+    /// @dev Nonces live in the member's slot, which a signed claim writes anyway, instead of the
+    /// separate mapping of `Nonces` (left unused): a first signed claim saves the 22,100 gas of
+    /// a fresh slot.
+    function _useNonce(address member) internal override returns (uint256) {
+        uint256 word = _members[member];
+        _members[member] = word + _NONCE_ONE; // reverts past 2^32 - 1, as a uint32 counter would
+        return word >> _NONCE_SHIFT;
     }
 
     /// @dev Pool tokens the union knows about: revenue received less what was paid out.

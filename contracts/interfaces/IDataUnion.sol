@@ -149,7 +149,8 @@ interface IDataUnion {
 
     /// @notice Pays `amount` of the pool token into the union for license `licenseId`.
     /// @dev Pulls with `transferFrom` (needs an allowance) and counts what actually arrived, so
-    /// fee-on-transfer tokens are accounted exactly. Reverts while paused.
+    /// fee-on-transfer tokens are accounted exactly. Reverts while paused, and once lifetime
+    /// revenue would pass 2^96 token units (79 billion tokens of 18 decimals).
     /// @return received The amount that arrived, before the operator fee.
     function deposit(uint256 amount, bytes32 licenseId) external returns (uint256 received);
 
