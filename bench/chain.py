@@ -23,7 +23,7 @@ BLOCK_GAS_LIMIT = 200_000_000
 TX_GAS = 60_000_000
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -33,7 +33,7 @@ def _free_port() -> int:
 def anvil() -> Iterator[Web3]:
     """A fresh anvil on a free local port, with gas price 0 and any sender allowed (so members
     whose keys the benchmark derives can send without being funded)."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             str(ANVIL),

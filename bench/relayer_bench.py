@@ -14,11 +14,17 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localchain import ROOT, LocalUnion, free_port, local_union
+from chain import ROOT, Chain, anvil, free_port, local_key
+from eth_account.signers.local import LocalAccount
 from tqdm import tqdm
+from web3 import Web3
+from web3.contract import Contract
 
 from relayer import attribution, epochs
 from relayer.attribution import ContributionInput
@@ -27,6 +33,39 @@ from relayer.db import Contribution
 from relayer.settings import Settings
 
 RESULTS = ROOT / "bench" / "results"
+FEE_BPS, FEE_DELAY = 500, 2 * 24 * 3600
+
+
+@dataclass
+class LocalUnion:
+    """A union deployed on the benchmark's anvil, with the relayer's key as attester."""
+
+    w3: Web3
+    rpc_url: str
+    relayer: LocalAccount
+    union: Contract
+
+
+@contextmanager
+def local_union() -> Iterator[LocalUnion]:
+    with anvil() as w3:
+        chain = Chain(w3)
+        admin, relayer = chain.accounts[0], local_key("relayer")
+        w3.eth.send_transaction({"from": admin, "to": relayer.address, "value": 10**20})
+        token, _ = chain.deploy(*chain.artifact("MockStablecoin"))
+        union, _ = chain.deploy(
+            *chain.artifact("DataUnion"),
+            token.address,
+            admin,
+            relayer.address,
+            admin,
+            admin,
+            FEE_BPS,
+            FEE_DELAY,
+        )
+        yield LocalUnion(w3, str(w3.provider.endpoint_uri), relayer, union)  # type: ignore[attr-defined]
+
+
 DATA_TYPES = sorted(attribution.DEFAULT_RATES)
 
 
