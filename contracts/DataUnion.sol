@@ -291,7 +291,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         uint256 amount = _feesOwed[msg.sender];
         if (amount == 0) revert DataUnionNothingToWithdraw(msg.sender);
         delete _feesOwed[msg.sender];
-        _totalFeesWithdrawn = (_totalFeesWithdrawn + amount).toUint128();
+        _totalFeesWithdrawn = (uint256(_totalFeesWithdrawn) + amount).toUint128();
         emit FeesWithdrawn(msg.sender, to, amount);
         _token.safeTransfer(to, amount);
     }
@@ -462,7 +462,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     function _recordRevenue(address payer, bytes32 licenseId, uint256 received) private {
         if (received == 0) revert DataUnionNothingReceived();
         uint256 fee = (received * _feeBps) / _BPS;
-        _totalDeposited = (_totalDeposited + received).toUint128();
+        _totalDeposited = (uint256(_totalDeposited) + received).toUint128();
         if (fee != 0) _feesOwed[_feeRecipient] += fee;
         _distribute(received - fee);
         emit RevenueDeposited(payer, licenseId, received, fee);
@@ -493,7 +493,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     /// rounding up when the dust balance can advance the difference, else down (crediting dust).
     function _perShare(uint256 earned, uint256 shares, int256 dust) private pure returns (uint256, int256) {
         uint256 perShare = earned / shares;
-        uint256 short = earned - perShare * shares;
+        uint256 short = earned % shares;
         if (short == 0) return (perShare, dust);
         int256 advanced = dust - int256(shares - short);
         if (advanced > _DUST_FLOOR) return (perShare + 1, advanced);
@@ -512,6 +512,8 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
         uint256 earned = _earnedScaled(current, member, rewardPerShare);
         bool hadBank = oldShares == 0 && current.snapshot == _BANKED;
+        // Starts as the empty member (no shares, nothing banked) on purpose; see SECURITY.md.
+        // slither-disable-next-line uninitialized-local
         Member memory next;
         if (newShares == 0) {
             // Banked earnings are whole units; the fraction of a unit goes back to the dust.
@@ -560,7 +562,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         } else {
             _banked[member] = rest >> _SCALE_BITS; // banked earnings are whole units
         }
-        _totalClaimed = (_totalClaimed + amount).toUint128();
+        _totalClaimed = (uint256(_totalClaimed) + amount).toUint128();
         emit Claimed(member, to, amount);
         _token.safeTransfer(to, amount);
         return amount;
