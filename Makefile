@@ -10,6 +10,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
+SLITHER_VENV := .venv-slither
+SLITHER_STAMP := $(SLITHER_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 # The compiler version is pinned once, in package.json; brownie-config.yaml must agree.
@@ -24,12 +26,13 @@ FUZZ_STEPS ?= 2000
 RELEASE_FUZZ_STEPS ?= 25000
 export FUZZ_STEPS
 
-.PHONY: help setup toolchain compile lint test test-contracts fuzz demo clean
+.PHONY: help setup toolchain compile lint slither test test-contracts fuzz demo clean
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
 	@echo "make test   install what is missing, lint, compile and run the whole test suite"
 	@echo "make fuzz   the release-level invariant campaign ($(RELEASE_FUZZ_STEPS) steps per token)"
+	@echo "make slither  static analysis; fails on any high or medium finding (see SECURITY.md)"
 
 # The one dependency conflict we accept is spelled out in requirements.nodeps.lock; pip check
 # must report nothing else.
@@ -41,6 +44,17 @@ $(PY_STAMP): requirements.lock requirements.nodeps.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements.nodeps.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	! $(BIN)/pip check | grep -vE '$(KNOWN_CONFLICT)'
+	touch $@
+
+# Slither gets a venv of its own: its dependency solc-select installs a `solc` launcher (one that
+# downloads compilers), which py-solc-x would take as its default compiler if it sat in brownie's
+# bin/ on PATH; and brownie's lock stays as it is. Slither compiles with the project's offline
+# solc (slither.config.json); its pins are in requirements.slither.lock.
+$(SLITHER_STAMP): requirements.slither.lock
+	@echo "==> Static analysis environment ($(SLITHER_VENV))"
+	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.slither.lock
+	$(SLITHER_VENV)/bin/pip check
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -71,11 +85,20 @@ lint: $(PY_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Fails on any high or medium finding that SECURITY.md does not explain, and when slither could
+# not model a function of ours (it then silently skips the rest of that function's body).
+slither: $(SLITHER_STAMP) $(NODE_STAMP) toolchain
+	@echo "==> slither"
+	mkdir -p reports
+	$(SLITHER_VENV)/bin/slither contracts/DataUnion.sol --config-file slither.config.json \
+		--fail-medium 2>&1 | tee reports/slither.txt
+	@! grep 'Impossible to generate IR' reports/slither.txt | grep -v '(node_modules/'
+
 test-contracts: compile
 	@echo "==> Tests (FUZZ_STEPS=$(FUZZ_STEPS))"
 	$(BIN)/brownie test
 
-test: lint test-contracts
+test: lint slither test-contracts
 
 fuzz: FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
 fuzz: compile
