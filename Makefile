@@ -21,9 +21,11 @@ SOLC_BIN = $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 # Steps of the stateful invariant test per pool token: 2000 in `make test`, the release bar
-# (25000) in `make fuzz`.
+# (25000) in `make fuzz`. Examples per attribution property: 150 in `make test`, 5000 in
+# `make fuzz`.
 FUZZ_STEPS ?= 2000
 RELEASE_FUZZ_STEPS ?= 25000
+RELEASE_ATTRIBUTION_EXAMPLES ?= 5000
 export FUZZ_STEPS
 
 .PHONY: help setup toolchain compile lint slither test test-contracts fuzz demo clean
@@ -31,7 +33,8 @@ export FUZZ_STEPS
 help:
 	@echo "make demo   run the data union end to end on a local chain"
 	@echo "make test   install what is missing, lint, compile and run the whole test suite"
-	@echo "make fuzz   the release-level invariant campaign ($(RELEASE_FUZZ_STEPS) steps per token)"
+	@echo "make fuzz   the release-level campaign ($(RELEASE_FUZZ_STEPS) invariant steps per token,"
+	@echo "            $(RELEASE_ATTRIBUTION_EXAMPLES) examples per attribution property)"
 	@echo "make slither  static analysis; fails on any high or medium finding (see SECURITY.md)"
 
 # The one dependency conflict we accept is spelled out in requirements.nodeps.lock; pip check
@@ -103,6 +106,7 @@ test: lint slither test-contracts
 fuzz: FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
 fuzz: compile
 	$(BIN)/brownie test tests/contracts/test_invariants.py
+	ATTRIBUTION_EXAMPLES=$(RELEASE_ATTRIBUTION_EXAMPLES) $(BIN)/brownie test tests/relayer/test_attribution.py
 
 demo:
 	@echo "make demo is coming: the operator scripts and the end-to-end run land with the deploy issue."
