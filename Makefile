@@ -10,6 +10,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
+SLITHER_VENV := .venv-slither
+SLITHER_STAMP := $(SLITHER_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 # The compiler version is pinned once, in package.json; brownie-config.yaml must agree.
@@ -19,17 +21,22 @@ SOLC_BIN = $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 # Steps of the stateful invariant test per pool token: 2000 in `make test`, the release bar
-# (25000) in `make fuzz`.
+# (25000) in `make fuzz`. Examples per attribution property: 150 in `make test`, 5000 in
+# `make fuzz`.
 FUZZ_STEPS ?= 2000
 RELEASE_FUZZ_STEPS ?= 25000
+RELEASE_ATTRIBUTION_EXAMPLES ?= 5000
 export FUZZ_STEPS
 
-.PHONY: help setup toolchain compile lint postgres test test-contracts fuzz bench bench-gas demo clean
+.PHONY: help setup toolchain compile lint slither postgres test test-contracts fuzz bench \
+	bench-gas demo clean
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
 	@echo "make test   install what is missing, lint, compile and run the whole test suite"
-	@echo "make fuzz   the release-level invariant campaign ($(RELEASE_FUZZ_STEPS) steps per token)"
+	@echo "make fuzz   the release-level campaign ($(RELEASE_FUZZ_STEPS) invariant steps per token,"
+	@echo "            $(RELEASE_ATTRIBUTION_EXAMPLES) examples per attribution property)"
+	@echo "make slither  static analysis; fails on any high or medium finding (see SECURITY.md)"
 	@echo "make bench  relayer benchmarks: attribution, epoch posting, member reads"
 	@echo "make bench-gas  gas against PaymentSplitter and MerkleDistributor, 10 to 100,000 members"
 
@@ -43,6 +50,17 @@ $(PY_STAMP): requirements.lock requirements.nodeps.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements.nodeps.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	! $(BIN)/pip check | grep -vE '$(KNOWN_CONFLICT)'
+	touch $@
+
+# Slither gets a venv of its own: its dependency solc-select installs a `solc` launcher (one that
+# downloads compilers), which py-solc-x would take as its default compiler if it sat in brownie's
+# bin/ on PATH; and brownie's lock stays as it is. Slither compiles with the project's offline
+# solc (slither.config.json); its pins are in requirements.slither.lock.
+$(SLITHER_STAMP): requirements.slither.lock
+	@echo "==> Static analysis environment ($(SLITHER_VENV))"
+	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.slither.lock
+	$(SLITHER_VENV)/bin/pip check
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -85,15 +103,25 @@ postgres:
 			"tests will be SKIPPED" >&2; \
 	fi
 
+# Fails on any high or medium finding that SECURITY.md does not explain, and when slither could
+# not model a function of ours (it then silently skips the rest of that function's body).
+slither: $(SLITHER_STAMP) $(NODE_STAMP) toolchain
+	@echo "==> slither"
+	mkdir -p reports
+	$(SLITHER_VENV)/bin/slither contracts/DataUnion.sol --config-file slither.config.json \
+		--fail-medium 2>&1 | tee reports/slither.txt
+	@! grep 'Impossible to generate IR' reports/slither.txt | grep -v '(node_modules/'
+
 test-contracts: compile postgres
 	@echo "==> Tests (FUZZ_STEPS=$(FUZZ_STEPS))"
 	$(BIN)/brownie test
 
-test: lint test-contracts
+test: lint slither test-contracts
 
 fuzz: FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
 fuzz: compile
 	$(BIN)/brownie test tests/contracts/test_invariants.py
+	ATTRIBUTION_EXAMPLES=$(RELEASE_ATTRIBUTION_EXAMPLES) $(BIN)/brownie test tests/relayer/test_attribution_method.py
 
 bench: compile
 	@echo "==> Relayer benchmarks (results in bench/results/relayer.md)"

@@ -249,7 +249,9 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         // The member's own key first, ERC-1271 only if that fails: whoever holds the key can call
         // `claim` as the member anyway, and a contract without a key can only pass ERC-1271. This
         // order spares an EOA member the 2,600-gas cold code-size lookup of
-        // `SignatureChecker.isValidSignatureNow`, which asks for the code first.
+        // `SignatureChecker.isValidSignatureNow`, which asks for the code first. The error's
+        // argument (third value) is not needed: any error sends the check to ERC-1271.
+        // slither-disable-next-line unused-return
         (address recovered, ECDSA.RecoverError recoverError,) = ECDSA.tryRecover(digest, signature);
         if (
             (recoverError != ECDSA.RecoverError.NoError || recovered != member)
@@ -323,7 +325,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         }
         if (amount == 0) revert DataUnionNothingToWithdraw(msg.sender);
         delete _feesOwed[msg.sender];
-        _totalFeesWithdrawn = (_totalFeesWithdrawn + amount).toUint128();
+        _totalFeesWithdrawn = (uint256(_totalFeesWithdrawn) + amount).toUint128();
         emit FeesWithdrawn(msg.sender, to, amount);
         _token.safeTransfer(to, amount);
     }
@@ -494,7 +496,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     function _recordRevenue(address payer, bytes32 licenseId, uint256 received) private {
         if (received == 0) revert DataUnionNothingReceived();
         uint256 fee = (received * _feeBps) / _BPS;
-        _totalDeposited = (_totalDeposited + received).toUint96();
+        _totalDeposited = (uint256(_totalDeposited) + received).toUint96();
         // Below received, so the fees stay below the deposit total checked above.
         if (fee != 0) _feesAccrued += uint96(fee);
         _distribute(received - fee);
@@ -526,7 +528,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     /// rounding up when the dust balance can advance the difference, else down (crediting dust).
     function _perShare(uint256 earned, uint256 shares, int256 dust) private pure returns (uint256, int256) {
         uint256 perShare = earned / shares;
-        uint256 short = earned - perShare * shares;
+        uint256 short = earned % shares;
         if (short == 0) return (perShare, dust);
         int256 advanced = dust - int256(shares - short);
         if (advanced > _DUST_FLOOR) return (perShare + 1, advanced);
@@ -550,6 +552,8 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         }
 
         uint256 earned = _earnedScaled(word, member, rewardPerShare);
+        // Starts as 0 (nothing banked) on purpose; see SECURITY.md.
+        // slither-disable-next-line uninitialized-local
         uint160 nextSnapshot;
         if (newShares == 0) {
             // Banked earnings are whole units; the fraction of a unit goes back to the dust.
@@ -598,7 +602,8 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         } else {
             _banked[member] = rest >> _SCALE_BITS; // banked earnings are whole units
         }
-        _totalClaimed += amount.toUint96(); // never above the deposit total, itself below 2^96
+        // Never above the deposit total, itself below 2^96.
+        _totalClaimed = (uint256(_totalClaimed) + amount).toUint96();
         emit Claimed(member, to, amount);
         _token.safeTransfer(to, amount);
         return amount;

@@ -2,11 +2,10 @@
 rest goes to the shareholders, and revenue nobody can receive yet waits instead of vanishing."""
 
 import brownie
-from brownie import chain
 
 from fixtures.reverts import reverts_with
 from fixtures.tokens import received_after_transfer
-from fixtures.union import FEE_BPS, LICENSE, NO_LICENSE, pay, post, sign_typed
+from fixtures.union import FEE_BPS, LICENSE, NO_LICENSE, pay, permit_signature, post
 
 AMOUNT = 1_000_000  # one token with 6 decimals
 
@@ -165,24 +164,3 @@ def test_rounding_remainder_is_carried_to_the_next_deposit(
         pay(stablecoin, union, buyer, 1)  # 1 unit among 3 shares, fee rounds to 0
 
     assert [union.claimable(m) for m in (alice, bob, carol)] == [1, 1, 1]
-
-
-def permit_signature(token, owner, spender, amount):
-    deadline = chain.time() + 3600
-    fields = [
-        ("owner", "address"),
-        ("spender", "address"),
-        ("value", "uint256"),
-        ("nonce", "uint256"),
-        ("deadline", "uint256"),
-    ]
-    message = {
-        "owner": str(owner.address),
-        "spender": str(spender.address),
-        "value": amount,
-        "nonce": token.nonces(owner),
-        "deadline": deadline,
-    }
-    domain = (token.name(), "1", chain.id, token)
-    signed = sign_typed(owner.private_key, domain, "Permit", fields, message)
-    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"), deadline
