@@ -5,15 +5,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from eth_utils import is_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from relayer.attribution import checksummed
+from relayer.errors import InvalidInput
 
 MAX_UINT256 = 2**256 - 1
 HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
 def _checksummed(value: str) -> str:
-    if not is_checksum_address(value):
+    try:
+        valid = checksummed(value) == value
+    except InvalidInput:
+        valid = False
+    if not valid:
         raise ValueError("must be a checksummed 0x address (EIP-55)")
     return value
 
