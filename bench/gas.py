@@ -20,6 +20,8 @@ from eth_account import Account
 from merkle import MerkleTree, leaf, verify
 from report import write_results
 
+from relayer.eip712 import typed_data
+
 SIZES = (10, 1_000, 100_000)
 SPLITTER_SIZES = (10, 1_000)  # payees are set at construction: see the notes for 100,000
 BATCH = 500  # MAX_BATCH_SIZE of postAttribution
@@ -234,31 +236,16 @@ class Bench:
         return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
     def sign_claim(self, union: Any, member: Any, to: str) -> bytes:
-        nonce = union.functions.nonces(member.address).call()
-        chain_id = self.chain.w3.eth.chain_id
-        domain = {
-            "name": "DataUnion",
-            "version": "1",
-            "chainId": chain_id,
-            "verifyingContract": union.address,
-        }
-        types = {
-            "Claim": [
-                {"name": "member", "type": "address"},
-                {"name": "to", "type": "address"},
-                {"name": "amount", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ]
-        }
+        """The member's EIP-712 Claim, built as the relayer builds it."""
         message = {
             "member": member.address,
             "to": to,
             "amount": MAX_UINT,
-            "nonce": nonce,
+            "nonce": union.functions.nonces(member.address).call(),
             "deadline": DEADLINE,
         }
-        return bytes(Account.sign_typed_data(member.key, domain, types, message).signature)
+        document = typed_data(self.chain.w3.eth.chain_id, union.address, "Claim", message)
+        return bytes(Account.sign_typed_data(member.key, full_message=document).signature)
 
     # -- Uniswap MerkleDistributor ----------------------------------------------------------------
 
