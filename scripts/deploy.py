@@ -1,0 +1,167 @@
+"""Deploy a DataUnion and write the deployment record the relayer reads.
+
+    brownie run scripts/deploy.py --network <name>
+
+Parameters come from a JSON file named by `UNION_CONFIG` (keys below, lower case), and each can
+be overridden by its environment variable:
+
+    UNION_TOKEN          the pool token (a stablecoin); on a local chain, when unset, a 6-decimal
+                         mock stablecoin with EIP-2612 permit is deployed
+    UNION_ADMIN          DEFAULT_ADMIN_ROLE: grants roles, proposes fee changes
+    UNION_ATTESTER       ATTESTER_ROLE: the relayer's address
+    UNION_PAUSER         PAUSER_ROLE: the guardian who can stop deposits (never claims)
+    UNION_FEE_RECIPIENT  where the operator fee accrues
+    UNION_FEE_BPS        the operator fee in basis points (at most 2,000 = 20%)
+    UNION_FEE_DELAY      seconds a fee change waits before it applies (1 hour to 30 days)
+
+On a local chain every role defaults to the signing account, the fee to 500 and the delay to
+2 days; on any other network all of them must be given. The script prints the plan, asks before
+sending on a live network (`UNION_YES=1` for automation), and refuses to overwrite the record of
+a live deployment.
+"""
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scripts.helpers import (
+    MAX_FEE_DELAY,
+    MIN_FEE_DELAY,
+    ROOT,
+    ScriptError,
+    address,
+    confirm,
+    deployment_path,
+    fee_bps,
+    integer,
+    is_local,
+    network_name,
+    say,
+    signer,
+    write_deployment,
+)
+
+#: The parameters, by config-file key; the environment variable is UNION_<KEY upper-cased>.
+KEYS = ("token", "admin", "attester", "pauser", "fee_recipient", "fee_bps", "fee_delay")
+ROLE_KEYS = ("admin", "attester", "pauser", "fee_recipient")
+LOCAL_DEFAULTS = {"fee_bps": 500, "fee_delay": 2 * 24 * 3600}
+
+
+def read_config() -> dict[str, Any]:
+    """The raw parameters: the config file, then the environment on top."""
+    config: dict[str, Any] = {}
+    path = os.environ.get("UNION_CONFIG")
+    if path:
+        try:
+            config = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ScriptError(f"cannot read UNION_CONFIG {path}: {exc}") from None
+        if not isinstance(config, dict) or set(config) - set(KEYS):
+            unknown = sorted(set(config) - set(KEYS)) if isinstance(config, dict) else config
+            raise ScriptError(f"UNION_CONFIG {path}: unknown keys {unknown}; known: {KEYS}")
+    for key in KEYS:
+        value = os.environ.get(f"UNION_{key.upper()}")
+        if value:
+            config[key] = value
+    return config
+
+
+def plan(config: dict[str, Any], deployer: Any) -> dict[str, Any]:
+    """Checked parameters, defaults filled in on a local chain; refuses anything missing or bad."""
+    local = is_local()
+    if local:
+        config = {**LOCAL_DEFAULTS, **{k: deployer.address for k in ROLE_KEYS}, **config}
+    optional = {"token"} if local else set()
+    missing = [f"UNION_{k.upper()}" for k in KEYS if k not in config and k not in optional]
+    if missing:
+        raise ScriptError(f"set {', '.join(missing)} (or put them in UNION_CONFIG)")
+    checked: dict[str, Any] = {key: address(config[key], key) for key in ROLE_KEYS}
+    checked["fee_bps"] = fee_bps(config["fee_bps"])
+    checked["fee_delay"] = integer(config["fee_delay"], "fee_delay", MIN_FEE_DELAY, MAX_FEE_DELAY)
+    checked["token"] = address(config["token"], "token") if "token" in config else None
+    return checked
+
+
+def describe_token(token_address: str) -> tuple[str, int]:
+    """The pool token's symbol and decimals; refuses an address with no contract."""
+    from brownie import MockStablecoin, web3
+
+    if not web3.eth.get_code(token_address):
+        raise ScriptError(f"token {token_address} has no contract code on this network")
+    token = MockStablecoin.at(token_address)  # only ERC-20 metadata is read through this ABI
+    return str(token.symbol()), int(token.decimals())
+
+
+def print_plan(params: dict[str, Any], deployer: Any, path: Path) -> None:
+    say(f"Deploying a DataUnion on '{network_name()}' from {deployer.address}")
+    token = params["token"] or "a new 6-decimal mock stablecoin (local chains only)"
+    if params["token"]:
+        symbol, decimals = describe_token(params["token"])
+        token = f"{params['token']} ({symbol}, {decimals} decimals)"
+    say(f"  pool token      {token}")
+    for key in ROLE_KEYS:
+        say(f"  {key.replace('_', ' '):<15} {params[key]}")
+    say(f"  fee             {params['fee_bps']} bps ({params['fee_bps'] / 100:g}%)")
+    say(f"  fee delay       {params['fee_delay']:,} s ({params['fee_delay'] / 3600:g} h)")
+    say(f"  record          {path}")
+
+
+def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
+    """Deploy with checked `params` and write the record to `path`; returns the record."""
+    from brownie import DataUnion, MockStablecoin, chain
+
+    if not is_local() and path.exists():
+        raise ScriptError(f"{path} already records a deployment; move it away first")
+    print_plan(params, deployer, path)
+    confirm("Deploy?")
+    token_address = params["token"]
+    if token_address is None:
+        token_address = MockStablecoin.deploy({"from": deployer, "required_confs": 1}).address
+        say(f"  mock stablecoin deployed at {token_address}")
+    union = DataUnion.deploy(
+        token_address,
+        params["admin"],
+        params["attester"],
+        params["pauser"],
+        params["fee_recipient"],
+        params["fee_bps"],
+        params["fee_delay"],
+        {"from": deployer, "required_confs": 1},
+    )
+    receipt = union.tx
+    symbol, decimals = describe_token(token_address)
+    record = {
+        "network": network_name(),
+        "chainId": chain.id,
+        "union": union.address,
+        "token": token_address,
+        "tokenSymbol": symbol,
+        "tokenDecimals": decimals,
+        "block": receipt.block_number,
+        "transaction": receipt.txid,
+        "deployer": deployer.address,
+        "roles": {key: params[key] for key in ROLE_KEYS if key != "fee_recipient"},
+        "feeRecipient": params["fee_recipient"],
+        "feeBps": params["fee_bps"],
+        "feeDelay": params["fee_delay"],
+        "abi": str(Path("build/contracts/DataUnion.json")),
+        "deployedAt": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    write_deployment(record, path)
+    say(f"DataUnion deployed at {union.address} in block {receipt.block_number}")
+    say(f"Deployment record written to {_relative(path)}")
+    return record
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def main() -> dict[str, Any]:
+    deployer = signer()
+    return deploy(plan(read_config(), deployer), deployer, deployment_path())

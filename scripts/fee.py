@@ -1,0 +1,91 @@
+"""The operator fee, changed only through the contract's timelock.
+
+    brownie run scripts/fee.py --network <name>          # the fee and any pending change
+    brownie run scripts/fee.py propose <bps> <recipient>  # admin
+    brownie run scripts/fee.py apply                      # anyone, once the delay has passed
+    brownie run scripts/fee.py cancel                     # admin
+    brownie run scripts/fee.py withdraw <to>              # the fee recipient
+
+Members can watch a proposal (the FeeChangeProposed event) for the whole delay before it applies.
+"""
+
+from brownie import chain
+
+from scripts.helpers import (
+    MAX_FEE_BPS,
+    ScriptError,
+    address,
+    fee_bps,
+    load_union,
+    require_role,
+    say,
+    signer,
+    timestamp,
+    transact,
+    units,
+)
+
+
+def show(union):
+    """Print the fee in force and the pending change, if any."""
+    say(f"fee        {union.feeBps()} bps to {union.feeRecipient()} (cap {MAX_FEE_BPS} bps)")
+    pending_bps, recipient, eta = union.pendingFee()
+    if eta == 0:
+        say("pending    none")
+        return
+    state = "ready to apply" if chain.time() >= eta else f"{eta - chain.time():,} s to go"
+    say(f"pending    {pending_bps} bps to {recipient}, applies at {timestamp(eta)} ({state})")
+
+
+def main():
+    union, _ = load_union()
+    show(union)
+
+
+def propose(bps, recipient):
+    union, _ = load_union()
+    sender = signer()
+    require_role(union, "admin", sender)
+    new_bps, recipient = fee_bps(bps), address(recipient, "recipient")
+    eta = chain.time() + union.FEE_DELAY()
+    transact(
+        f"propose a fee of {new_bps} bps to {recipient}, applicable from about {timestamp(eta)}",
+        union.proposeFee,
+        new_bps,
+        recipient,
+        sender=sender,
+    )
+    show(union)
+
+
+def apply():
+    union, _ = load_union()
+    _, _, eta = union.pendingFee()
+    if eta == 0:
+        raise ScriptError("no fee change is pending")
+    transact("apply the pending fee change", union.applyFee, sender=signer())
+    show(union)
+
+
+def cancel():
+    union, _ = load_union()
+    sender = signer()
+    require_role(union, "admin", sender)
+    transact("cancel the pending fee change", union.cancelFee, sender=sender)
+    show(union)
+
+
+def withdraw(to):
+    from brownie import MockStablecoin
+
+    union, _ = load_union()
+    sender = signer()
+    to = address(to, "to")
+    owed = union.feesOwed(sender)
+    decimals = MockStablecoin.at(union.token()).decimals()
+    transact(
+        f"withdraw {units(owed, decimals)} of fees owed to {sender} to {to}",
+        union.withdrawFees,
+        to,
+        sender=sender,
+    )

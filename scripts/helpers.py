@@ -1,0 +1,185 @@
+"""What every operator script shares: which network this is, who signs, where the deployment
+record lives, checked parameters, and "show the plan, ask, simulate, then send".
+
+Environment (every variable is optional on a local chain):
+- `UNION_ACCOUNT`: the brownie account alias that signs (`brownie accounts new <alias>` or
+  `brownie accounts import <alias> <keystore.json>`); brownie asks for its password, or reads
+  `UNION_ACCOUNT_PASSWORD`. On a local chain it may also be the address of a node account, and
+  the default is the node's first unlocked account.
+  Private keys are never read from a file or a variable here.
+- `UNION_DEPLOYMENT`: the deployment record (default `deployments/<network>.json`).
+- `UNION_YES=1`: answer yes to the confirmation that live networks ask for (automation).
+"""
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOYMENTS = ROOT / "deployments"
+
+#: Chain ids that only development nodes use (anvil, hardhat, ganache).
+LOCAL_CHAIN_IDS = frozenset({31337, 1337})
+
+ZERO_ADDRESS = "0x" + "00" * 20
+
+#: Mirrors of the contract's immutable bounds, to refuse a bad parameter before anything is sent.
+MAX_FEE_BPS = 2_000
+MIN_FEE_DELAY = 3_600
+MAX_FEE_DELAY = 30 * 24 * 3_600
+
+#: The roles a script may grant or revoke, by the name an operator types.
+ROLES = {"admin": "DEFAULT_ADMIN_ROLE", "attester": "ATTESTER_ROLE", "pauser": "PAUSER_ROLE"}
+
+
+class ScriptError(SystemExit):
+    """Stops a script with a message and exit status 1, before anything more is sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"error: {message}")
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def network_name() -> str:
+    from brownie import network
+
+    return str(network.show_active())
+
+
+def is_local() -> bool:
+    from brownie import chain
+
+    return chain.id in LOCAL_CHAIN_IDS
+
+
+def address(value: Any, name: str) -> str:
+    """`value` as an EIP-55 address; refuses malformed, unchecksummed and zero addresses."""
+    text = str(getattr(value, "address", value)).strip()
+    if not is_hex_address(text):
+        raise ScriptError(f"{name} is not an address: {text!r}")
+    if not is_checksum_address(text):
+        raise ScriptError(
+            f"{name} {text} fails its EIP-55 checksum; copy the address from its source "
+            f"(the checksummed form would be {to_checksum_address(text)})"
+        )
+    if text == ZERO_ADDRESS:
+        raise ScriptError(f"{name} is the zero address")
+    return text
+
+
+def integer(value: Any, name: str, low: int, high: int) -> int:
+    try:
+        number = int(str(value).replace("_", ""))
+    except ValueError:
+        raise ScriptError(f"{name} is not an integer: {value!r}") from None
+    if not low <= number <= high:
+        raise ScriptError(f"{name} must be between {low} and {high}, got {number}")
+    return number
+
+
+def fee_bps(value: Any) -> int:
+    return integer(value, "fee", 0, MAX_FEE_BPS)
+
+
+def role_name(value: str) -> str:
+    if value not in ROLES:
+        raise ScriptError(f"unknown role {value!r}; one of: {', '.join(ROLES)}")
+    return value
+
+
+def signer() -> Any:
+    """The account that signs: `UNION_ACCOUNT`'s keystore, or the local node's first account."""
+    from brownie import accounts
+
+    alias = os.environ.get("UNION_ACCOUNT")
+    if alias and is_local() and is_hex_address(alias):
+        return accounts.at(address(alias, "UNION_ACCOUNT"), force=True)
+    if alias:
+        return accounts.load(alias, password=os.environ.get("UNION_ACCOUNT_PASSWORD"))
+    if not is_local():
+        raise ScriptError(
+            "set UNION_ACCOUNT to the brownie account alias that signs on this network"
+        )
+    if not accounts:
+        raise ScriptError("the local node has no unlocked account; set UNION_ACCOUNT")
+    return accounts[0]
+
+
+def deployment_path() -> Path:
+    override = os.environ.get("UNION_DEPLOYMENT")
+    return Path(override) if override else DEPLOYMENTS / f"{network_name()}.json"
+
+
+def write_deployment(record: dict[str, Any], path: Path) -> None:
+    """Write the record in one step (a crash never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(record, indent=2) + "\n")
+    partial.replace(path)
+
+
+def load_union() -> tuple[Any, dict[str, Any]]:
+    """The deployed union named by the deployment record, checked against the connected chain."""
+    from brownie import DataUnion, chain
+
+    path = deployment_path()
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ScriptError(f"no deployment record at {path}; run scripts/deploy.py first") from None
+    except json.JSONDecodeError as exc:
+        raise ScriptError(f"deployment record {path} is not JSON: {exc}") from None
+    if record.get("chainId") != chain.id:
+        raise ScriptError(f"{path} is for chain {record.get('chainId')}, not {chain.id}")
+    union = DataUnion.at(address(record.get("union"), "union"))
+    return union, record
+
+
+def confirm(question: str) -> None:
+    """Live networks ask before sending; `UNION_YES=1` answers for automation."""
+    if is_local() or os.environ.get("UNION_YES") == "1":
+        return
+    if not sys.stdin.isatty():
+        raise ScriptError(f"{question} needs a yes: run interactively, or set UNION_YES=1")
+    if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+        raise ScriptError("cancelled; nothing was sent")
+
+
+def require_role(union: Any, role: str, account: Any) -> None:
+    if not union.hasRole(getattr(union, ROLES[role])(), account):
+        raise ScriptError(f"{account} does not hold the {role} role on {union.address}")
+
+
+def transact(description: str, function: Callable[..., Any], *args: Any, sender: Any) -> Any:
+    """Dry-run `function(*args)` from `sender` (a revert stops here, named, with nothing sent),
+    ask on live networks, then send and wait for the receipt."""
+    from brownie.exceptions import VirtualMachineError
+
+    say(f"-> {description}")
+    try:
+        function.call(*args, {"from": sender})
+    except VirtualMachineError as exc:
+        raise ScriptError(f"{description} would revert: {exc.revert_msg}") from None
+    confirm(f"Send '{description}' from {sender} on {network_name()}?")
+    tx = function(*args, {"from": sender, "required_confs": 1})
+    say(f"   tx {tx.txid} in block {tx.block_number}, gas used {tx.gas_used:,}")
+    return tx
+
+
+def units(amount: int, decimals: int) -> str:
+    """A token amount in whole units, exactly (no float)."""
+    whole, fraction = divmod(int(amount), 10**decimals)
+    return f"{whole:,}.{fraction:0{decimals}d}" if decimals else f"{whole:,}"
+
+
+def timestamp(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,206 @@
+"""The operator scripts (fee, pause, roles, status) against a union that scripts/deploy.py put on
+a real anvil chain: each lever works for its role, and each refusal sends nothing."""
+
+import pytest
+from brownie import DataUnion, MockStablecoin, chain, web3
+
+from fixtures.union import NO_LICENSE, post
+from scripts import deploy, fee, helpers, pause, roles, status
+
+DELAY = 2 * 24 * 3600
+
+
+@pytest.fixture
+def deployed(tmp_path, monkeypatch, admin, attester, pauser, fee_recipient):
+    """A union deployed by the script with one account per role; scripts sign as the admin."""
+    monkeypatch.setenv("UNION_DEPLOYMENT", str(tmp_path / "local.json"))
+    monkeypatch.delenv("UNION_CONFIG", raising=False)
+    for key, account in {
+        "ADMIN": admin,
+        "ATTESTER": attester,
+        "PAUSER": pauser,
+        "FEE_RECIPIENT": fee_recipient,
+    }.items():
+        monkeypatch.setenv(f"UNION_{key}", account.address)
+    monkeypatch.delenv("UNION_TOKEN", raising=False)
+    monkeypatch.setenv("UNION_ACCOUNT", admin.address)
+    record = deploy.main()
+    return DataUnion.at(record["union"]), MockStablecoin.at(record["token"])
+
+
+def sign_as(monkeypatch, account):
+    monkeypatch.setenv("UNION_ACCOUNT", account.address)
+
+
+def nonce_of(account):
+    return web3.eth.get_transaction_count(account.address)
+
+
+def test_fee_change_waits_for_the_delay_then_applies(deployed, fee_recipient, rando):
+    union, _ = deployed
+
+    fee.propose("1200", rando.address)
+    assert tuple(union.pendingFee())[:2] == (1_200, rando)
+
+    with pytest.raises(helpers.ScriptError, match="DataUnionFeeChangeNotReady"):
+        fee.apply()
+    assert union.feeBps() == 500
+
+    chain.sleep(DELAY + 1)
+    chain.mine()
+    fee.apply()
+    assert union.feeBps() == 1_200
+    assert union.feeRecipient() == rando
+    assert union.pendingFee()[2] == 0
+
+
+def test_fee_change_can_be_cancelled(deployed, rando):
+    union, _ = deployed
+    fee.propose("100", rando.address)
+
+    fee.cancel()
+
+    assert union.pendingFee()[2] == 0
+    with pytest.raises(helpers.ScriptError, match="no fee change is pending"):
+        fee.apply()
+
+
+def test_fee_above_the_cap_is_refused_before_sending(deployed, admin, rando):
+    union, _ = deployed
+    before = nonce_of(admin)
+
+    with pytest.raises(helpers.ScriptError, match="fee must be between 0 and 2000"):
+        fee.propose("2001", rando.address)
+
+    assert nonce_of(admin) == before
+    assert union.pendingFee()[2] == 0
+
+
+def test_fee_proposal_by_a_non_admin_is_refused(deployed, monkeypatch, rando):
+    union, _ = deployed
+    sign_as(monkeypatch, rando)
+
+    before = nonce_of(rando)
+
+    with pytest.raises(helpers.ScriptError, match="does not hold the admin role"):
+        fee.propose("100", rando.address)
+
+    assert nonce_of(rando) == before
+    assert union.pendingFee()[2] == 0
+
+
+def test_fee_recipient_withdraws_its_fees(
+    deployed, monkeypatch, admin, fee_recipient, buyer, rando
+):
+    union, token = deployed
+    post(union, accounts_attester(union), 1, {admin.address: 10})
+    token.mint(buyer, 1_000_000, {"from": buyer})
+    token.approve(union, 1_000_000, {"from": buyer})
+    union.deposit(1_000_000, NO_LICENSE, {"from": buyer})
+    sign_as(monkeypatch, fee_recipient)
+
+    fee.withdraw(rando.address)
+
+    assert token.balanceOf(rando) == 50_000
+    assert union.feesOwed(fee_recipient) == 0
+
+
+def accounts_attester(union):
+    from brownie import accounts
+
+    return next(a for a in accounts if union.hasRole(union.ATTESTER_ROLE(), a))
+
+
+def test_pauser_pauses_and_unpauses(deployed, monkeypatch, pauser):
+    union, _ = deployed
+    sign_as(monkeypatch, pauser)
+
+    pause.pause()
+    assert union.paused()
+    with pytest.raises(helpers.ScriptError, match="already paused"):
+        pause.pause()
+
+    pause.unpause()
+    assert not union.paused()
+
+
+def test_pause_by_an_account_without_the_role_is_refused(deployed, admin):
+    union, _ = deployed
+    before = nonce_of(admin)
+
+    with pytest.raises(helpers.ScriptError, match="does not hold the pauser role"):
+        pause.pause()
+
+    assert nonce_of(admin) == before
+    assert not union.paused()
+
+
+def test_rotating_the_relayer_key_moves_attestation_to_the_new_key(
+    deployed, attester, rando, alice
+):
+    union, _ = deployed
+
+    roles.grant("attester", rando.address)
+    roles.revoke("attester", attester.address)
+
+    assert roles.show(rando.address) == ["attester"]
+    assert roles.show(attester.address) == []
+    union.postAttribution(1, b"\x01" * 32, [alice], [7], {"from": rando})
+    assert union.sharesOf(alice) == 7
+    with pytest.raises(Exception, match="AccessControlUnauthorizedAccount"):
+        union.postAttribution(1, b"\x01" * 32, [alice], [8], {"from": attester})
+
+
+def test_role_changes_refuse_unknown_roles_duplicates_and_self_demotion(deployed, admin, attester):
+    before = nonce_of(admin)
+
+    with pytest.raises(helpers.ScriptError, match="unknown role 'owner'"):
+        roles.grant("owner", attester.address)
+    with pytest.raises(helpers.ScriptError, match="already holds the attester role"):
+        roles.grant("attester", attester.address)
+    with pytest.raises(helpers.ScriptError, match="does not hold the pauser role"):
+        roles.revoke("pauser", attester.address)
+    with pytest.raises(helpers.ScriptError, match="refusing to revoke your own admin role"):
+        roles.revoke("admin", admin.address)
+
+    assert nonce_of(admin) == before
+
+
+def test_status_reconciles_the_books_after_deposits_and_claims(
+    deployed, fee_recipient, buyer, alice, bob, capsys
+):
+    union, token = deployed
+    post(union, accounts_attester(union), 1, {alice.address: 1, bob.address: 2})
+    for amount in (1_000_001, 333_333):
+        token.mint(buyer, amount, {"from": buyer})
+        token.approve(union, amount, {"from": buyer})
+        union.deposit(amount, NO_LICENSE, {"from": buyer})
+    union.claim(alice, 100, {"from": alice})
+    token.mint(union, 7, {"from": buyer})  # a plain transfer nobody has synced yet
+
+    books = status.main()
+
+    assert books["balance"] == token.balanceOf(union)
+    assert books["claimable"] == union.claimable(alice) + union.claimable(bob)
+    assert books["fees_owed"] == union.feesOwed(fee_recipient) > 0
+    assert books["unsynced"] == 7
+    assert 0 <= books["remainder"] < 2  # rounding dust: less than a unit per member
+    assert books["balance"] == (
+        books["claimable"]
+        + books["fees_owed"]
+        + books["undistributed"]
+        + books["remainder"]
+        + books["unsynced"]
+    )
+    out = capsys.readouterr().out
+    assert "solvent" in out
+    assert "0.000100 mUSD" in out.split("total claimed")[1].splitlines()[0]
+
+
+def test_scripts_refuse_a_record_from_another_chain(deployed, tmp_path, monkeypatch):
+    other = tmp_path / "other.json"
+    other.write_text('{"chainId": 1, "union": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}')
+    monkeypatch.setenv("UNION_DEPLOYMENT", str(other))
+
+    with pytest.raises(helpers.ScriptError, match=f"is for chain 1, not {chain.id}"):
+        status.main()
