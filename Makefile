@@ -29,11 +29,12 @@ RELEASE_ATTRIBUTION_EXAMPLES ?= 5000
 export FUZZ_STEPS
 
 .PHONY: help setup toolchain compile lint slither postgres test test-contracts fuzz bench \
-	bench-gas demo clean
+	bench-gas demo serve clean
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
 	@echo "make test   install what is missing, lint, compile and run the whole test suite"
+	@echo "make serve  the demo, then keep its chain and relayer running (Ctrl-C stops them)"
 	@echo "make fuzz   the release-level campaign ($(RELEASE_FUZZ_STEPS) invariant steps per token,"
 	@echo "            $(RELEASE_ATTRIBUTION_EXAMPLES) examples per attribution property)"
 	@echo "make slither  static analysis; fails on any high or medium finding (see SECURITY.md)"
@@ -132,8 +133,16 @@ bench-gas: compile
 	@echo "==> Gas benchmark"
 	$(BIN)/python bench/gas.py
 
-demo:
-	@echo "make demo is coming: the operator scripts and the end-to-end run land with the deploy issue."
+# Its own anvil (port 8545) and relayer (port 8000), fresh keys, outputs in demo-output/.
+# Other ports: make demo DEMO_FLAGS="--port 8555 --relayer-port 8001" (0 = any free port).
+DEMO_FLAGS ?=
+demo: compile
+	@echo "==> Demo: the data union end to end on a local chain"
+	$(BIN)/python -m scripts.demo $(DEMO_FLAGS)
+
+# The demo, then the chain and the relayer stay up for a wallet (Ctrl-C stops both).
+serve: compile
+	$(BIN)/python -m scripts.demo --serve $(DEMO_FLAGS)
 
 clean:
-	rm -rf build reports .solcx .hypothesis .pytest_cache
+	rm -rf build reports .solcx .hypothesis .pytest_cache demo-output

@@ -1,0 +1,94 @@
+"""Wallets for the demo's people: a fresh key each, signing transactions and EIP-712 messages
+locally with eth-account, as a browser or hardware wallet would. Nothing here uses brownie."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+
+from relayer.artifacts import load_abi
+from scripts.demo_services import DemoError
+
+PERMIT_FIELDS = [
+    {"name": "owner", "type": "address"},
+    {"name": "spender", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+
+
+@dataclass
+class Wallet:
+    """One person's key on one chain. `name` and `role` are for the story only."""
+
+    name: str
+    role: str
+    w3: Web3
+    account: LocalAccount = field(default_factory=Account.create)
+    gas_used: int = 0
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    def send(self, call: Any, what: str) -> Any:
+        """Sign and send a contract call; returns the receipt, or stops the demo on a revert."""
+        transaction = call.build_transaction(
+            {
+                "from": self.address,
+                "nonce": self.w3.eth.get_transaction_count(self.address, "pending"),
+                "chainId": self.w3.eth.chain_id,
+            }
+        )
+        signed = self.account.sign_transaction(transaction)
+        receipt = self.w3.eth.wait_for_transaction_receipt(
+            self.w3.eth.send_raw_transaction(signed.raw_transaction), timeout=30
+        )
+        if receipt.status != 1:
+            raise DemoError(f"{self.name}: {what} reverted in {receipt.transactionHash.hex()}")
+        self.gas_used += receipt.gasUsed
+        return receipt
+
+    def sign_typed(self, document: dict[str, Any]) -> str:
+        return "0x" + self.account.sign_typed_data(full_message=document).signature.hex()
+
+    def permit(self, token: Contract, spender: str, value: int, deadline: int) -> tuple[Any, ...]:
+        """An EIP-2612 permit for `spender`, as (v, r, s)."""
+        document = {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                "Permit": PERMIT_FIELDS,
+            },
+            "primaryType": "Permit",
+            "domain": {
+                "name": token.functions.name().call(),
+                "version": "1",
+                "chainId": self.w3.eth.chain_id,
+                "verifyingContract": token.address,
+            },
+            "message": {
+                "owner": self.address,
+                "spender": spender,
+                "value": value,
+                "nonce": token.functions.nonces(self.address).call(),
+                "deadline": deadline,
+            },
+        }
+        signed = self.account.sign_typed_data(full_message=document)
+        return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+
+
+def contracts(w3: Web3, record: dict[str, Any]) -> tuple[Contract, Contract]:
+    """The union and its pool token, from the deployment record and the build's ABIs."""
+    union = w3.eth.contract(address=record["union"], abi=load_abi("DataUnion"))
+    token = w3.eth.contract(address=record["token"], abi=load_abi("MockStablecoin"))
+    return union, token
