@@ -88,7 +88,7 @@ def reconcile(demo: Any) -> dict[str, Any]:
     from scripts.status import solvency
 
     union = demo.union.functions
-    books = solvency(DataUnion.at(demo.union.address), demo.record)
+    books = solvency(DataUnion.at(demo.union.address, persist=False), demo.record)
     rows = member_rows(demo)
     checks: list[dict[str, Any]] = []
 

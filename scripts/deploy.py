@@ -34,6 +34,7 @@ from scripts.helpers import (
     address,
     confirm,
     deployment_path,
+    erc20,
     fee_bps,
     integer,
     is_local,
@@ -86,11 +87,11 @@ def plan(config: dict[str, Any], deployer: Any) -> dict[str, Any]:
 
 def describe_token(token_address: str) -> tuple[str, int]:
     """The pool token's symbol and decimals; refuses an address with no contract."""
-    from brownie import MockStablecoin, web3
+    from brownie import web3
 
     if not web3.eth.get_code(token_address):
         raise ScriptError(f"token {token_address} has no contract code on this network")
-    token = MockStablecoin.at(token_address)  # only ERC-20 metadata is read through this ABI
+    token = erc20(token_address)
     return str(token.symbol()), int(token.decimals())
 
 

@@ -15,6 +15,7 @@ from scripts.helpers import (
     MAX_FEE_BPS,
     ScriptError,
     address,
+    erc20,
     fee_bps,
     load_union,
     require_role,
@@ -76,13 +77,11 @@ def cancel():
 
 
 def withdraw(to):
-    from brownie import MockStablecoin
-
     union, _ = load_union()
     sender = signer()
     to = address(to, "to")
     owed = union.feesOwed(sender)
-    decimals = MockStablecoin.at(union.token()).decimals()
+    decimals = erc20(union.token()).decimals()
     transact(
         f"withdraw {units(owed, decimals)} of fees owed to {sender} to {to}",
         union.withdrawFees,

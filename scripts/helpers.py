@@ -128,7 +128,11 @@ def write_deployment(record: dict[str, Any], path: Path) -> None:
 
 
 def load_union() -> tuple[Any, dict[str, Any]]:
-    """The deployed union named by the deployment record, checked against the connected chain."""
+    """The deployed union named by the deployment record, checked against the connected chain.
+
+    Contracts are attached with `persist=False`: brownie 1.22 crashes saving an attached contract
+    on a live network (a TypeError in its deployment database), and the record is ours anyway.
+    """
     from brownie import DataUnion, chain
 
     path = deployment_path()
@@ -140,8 +144,15 @@ def load_union() -> tuple[Any, dict[str, Any]]:
         raise ScriptError(f"deployment record {path} is not JSON: {exc}") from None
     if record.get("chainId") != chain.id:
         raise ScriptError(f"{path} is for chain {record.get('chainId')}, not {chain.id}")
-    union = DataUnion.at(address(record.get("union"), "union"))
+    union = DataUnion.at(address(record.get("union"), "union"), persist=False)
     return union, record
+
+
+def erc20(token_address: str) -> Any:
+    """The pool token, for its ERC-20 views (read through the mock's ABI, a superset of them)."""
+    from brownie import MockStablecoin
+
+    return MockStablecoin.at(token_address, persist=False)
 
 
 def confirm(question: str) -> None:

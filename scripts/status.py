@@ -5,9 +5,9 @@
 Sends nothing and needs no account. Exits with an error if the union is not solvent.
 """
 
-from brownie import MockStablecoin, chain
+from brownie import chain
 
-from scripts.helpers import ScriptError, load_union, say, timestamp, units
+from scripts.helpers import ScriptError, erc20, load_union, say, timestamp, units
 
 
 def members(union, record):
@@ -28,7 +28,7 @@ def solvency(union, record):
     that sync() has not counted yet. Both are held, never owed: the union is solvent when
     neither is negative.
     """
-    token = MockStablecoin.at(union.token())  # only ERC-20 views are read through this ABI
+    token = erc20(union.token())
     balance = token.balanceOf(union)
     claimable = sum(union.claimable(member) for member in members(union, record))
     fees = sum(union.feesOwed(recipient) for recipient in fee_recipients(union, record))
@@ -46,7 +46,7 @@ def solvency(union, record):
 
 def main():
     union, record = load_union()
-    token = MockStablecoin.at(union.token())
+    token = erc20(union.token())
     decimals, symbol = token.decimals(), token.symbol()
 
     def amount(value):
