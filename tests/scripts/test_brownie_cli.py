@@ -29,9 +29,10 @@ def cli(tmp_path):
     home.mkdir()
     environment = {**os.environ, "HOME": str(home), "UNION_DEPLOYMENT": str(tmp_path / "d.json")}
 
-    def run(*arguments, **variables):
+    def run(*arguments, stdin=None, **variables):
         finished = subprocess.run(
             [BROWNIE, *arguments],
+            input=stdin,
             cwd=ROOT,
             env={**environment, **variables},
             capture_output=True,
@@ -93,3 +94,36 @@ def test_brownie_run_reports_a_refusal_and_fails(cli, tmp_path, rando):
     assert status != 0
     assert "error: fee must be between 0 and 2000, got 2500" in output
     assert not (tmp_path / "d.json").exists()
+
+
+def test_operator_signs_with_a_brownie_account_alias(cli, tmp_path, admin, attester, rando):
+    from eth_account import Account
+
+    status, output = cli(
+        "run", "scripts/deploy.py", "--network", "union-test", UNION_ACCOUNT=admin.address
+    )
+    assert status == 0, output
+    union = DataUnion.at(json.loads((tmp_path / "d.json").read_text())["union"])
+    guardian = Account.create()
+    keystore = tmp_path / "guardian.json"
+    keystore.write_text(json.dumps(Account.encrypt(guardian.key, "correct horse battery")))
+    status, output = cli(
+        "accounts", "import", "guardian", str(keystore), stdin="correct horse battery\n"
+    )
+    assert status == 0, output
+    union.grantRole(union.PAUSER_ROLE(), guardian.address, {"from": admin})
+    web3.provider.make_request("anvil_setBalance", [guardian.address, hex(10**18)])
+
+    status, output = cli(
+        "run",
+        "scripts/pause.py",
+        "pause",
+        "--network",
+        "union-test",
+        UNION_ACCOUNT="guardian",
+        UNION_ACCOUNT_PASSWORD="correct horse battery",
+    )
+
+    assert status == 0, output
+    assert union.paused()
+    assert web3.eth.get_transaction_count(guardian.address) == 1
