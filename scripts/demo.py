@@ -290,7 +290,7 @@ class Demo:
         for name in cast.DIRECT_CLAIMERS:
             self.claim_direct(name)
         self.claim_direct(cast.PARTIAL_CLAIMER, self.claimable(cast.PARTIAL_CLAIMER) // 2)
-        self.gasless_tx = self.claim_gasless(cast.GASLESS_CLAIMER)
+        self.claim_gasless(cast.GASLESS_CLAIMER)
         leaver = self.members[cast.LEAVER]
         leaver.send(self.union.functions.leave(), "leave")
         say(f"   {cast.LEAVER:<6} left the union: shares 0, earnings stay his")
