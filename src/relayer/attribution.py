@@ -65,6 +65,16 @@ def checksummed(address: str) -> str:
     )
 
 
+def is_checksummed(address: object) -> bool:
+    """True for a 0x address in its EIP-55 form."""
+    if not isinstance(address, str):
+        return False
+    try:
+        return checksummed(address) == address
+    except InvalidInput:
+        return False
+
+
 def to_ppm(value: Decimal, name: str) -> int:
     """A fraction in [0, 1] with at most six decimals, as parts per million."""
     if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):

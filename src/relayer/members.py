@@ -19,11 +19,11 @@ from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 from typing import Literal
 
-from eth_utils import is_checksum_address
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from relayer.attribution import is_checksummed
 from relayer.chain import UnionChain
 from relayer.db import ChainEvent, IndexerCursor
 from relayer.errors import InvalidInput
@@ -132,7 +132,7 @@ class _Ledger:
 
 
 def _checked(address: str) -> str:
-    if not is_checksum_address(address):
+    if not is_checksummed(address):
         raise InvalidInput("address must be a checksummed 0x address (EIP-55)")
     return address
 

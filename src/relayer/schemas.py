@@ -7,19 +7,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from relayer.attribution import checksummed
-from relayer.errors import InvalidInput
+from relayer.attribution import is_checksummed
 
 MAX_UINT256 = 2**256 - 1
 HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
 def _checksummed(value: str) -> str:
-    try:
-        valid = checksummed(value) == value
-    except InvalidInput:
-        valid = False
-    if not valid:
+    if not is_checksummed(value):
         raise ValueError("must be a checksummed 0x address (EIP-55)")
     return value
 

@@ -14,11 +14,15 @@ from typing import Any, Self
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_checksum_address
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from relayer.attribution import DEFAULT_RATES, DEFAULT_UNIQUENESS_BONUS, Parameters
+from relayer.attribution import (
+    DEFAULT_RATES,
+    DEFAULT_UNIQUENESS_BONUS,
+    Parameters,
+    is_checksummed,
+)
 from relayer.errors import ConfigError, InvalidInput
 
 #: Operator tokens that are refused however long they are: the ones people paste from examples.
@@ -99,7 +103,7 @@ class Settings(BaseSettings):
     @field_validator("contract_address")
     @classmethod
     def _checksummed(cls, address: str | None) -> str | None:
-        if address is not None and not is_checksum_address(address):
+        if address is not None and not is_checksummed(address):
             raise ValueError("contract address must be a checksummed 0x address")
         return address
 
@@ -131,7 +135,7 @@ class Settings(BaseSettings):
             data = json.loads(self.deployment_file.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read deployment file {self.deployment_file}: {exc}") from exc
-        if not isinstance(data, dict) or not is_checksum_address(data.get("union", "")):
+        if not isinstance(data, dict) or not is_checksummed(data.get("union", "")):
             raise ConfigError(f"deployment file {self.deployment_file} names no union address")
         if data.get("chainId") != self.chain_id:
             raise ConfigError(
