@@ -36,7 +36,7 @@ export function renderEarnings(container, history, decimals, symbol) {
       y: { range: (_, __, max) => [0, max > 0 ? max * 1.1 : 1] },
     },
     axes: [
-      { label: "Epoch", values: (_, ticks) => ticks.map((t) => (Number.isInteger(t) ? t : "")) },
+      { label: "Epoch", splits: () => epochs, values: (_, ticks) => ticks.map(String) },
       { label: symbol, size: 60 },
     ],
     series: [
