@@ -205,8 +205,8 @@ async function refresh() {
       ? `You left the union. ${summary.note}`
       : summary.note;
   } else {
-    figure("claimed", "unavailable (relayer unreachable)");
-    figure("lifetime", "unavailable (relayer unreachable)");
+    figure("claimed", "unavailable");
+    figure("lifetime", "unavailable");
     $("history-note").textContent = "The history needs the relayer.";
   }
 }
