@@ -29,7 +29,7 @@ RELEASE_ATTRIBUTION_EXAMPLES ?= 5000
 export FUZZ_STEPS
 
 .PHONY: help setup toolchain compile lint slither postgres test test-contracts fuzz bench \
-	bench-gas demo serve clean
+	bench-gas demo serve clean web chromium
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
@@ -75,7 +75,21 @@ $(SOLC_BIN): | $(NODE_STAMP)
 	mkdir -p $(SOLCX_BINARY_PATH)
 	ln -sfn $(CURDIR)/tools/solc/solc.js $@
 
-setup: $(PY_STAMP) $(NODE_STAMP) toolchain
+setup: $(PY_STAMP) $(NODE_STAMP) toolchain web
+
+# The member web page: src/relayer/web bundled by esbuild (pinned in package.json, with the
+# libraries it bundles) into src/relayer/web/dist, which the relayer serves at /assets. No CDN:
+# everything the page runs is in the bundle.
+WEB_DIR := src/relayer/web
+WEB_BUNDLE := $(WEB_DIR)/dist/app.js
+WEB_SOURCES := $(wildcard $(WEB_DIR)/js/*.js $(WEB_DIR)/js/*.json $(WEB_DIR)/*.css)
+$(WEB_BUNDLE): $(WEB_SOURCES) $(NODE_STAMP)
+	@echo "==> Member page bundle ($(WEB_DIR)/dist)"
+	esbuild $(WEB_DIR)/js/main.js --bundle --minify --format=esm --target=es2020 \
+		--outfile=$@ --log-level=warning
+	@ls -l $(WEB_DIR)/dist/app.js $(WEB_DIR)/dist/app.css | awk '{print "    " $$5 " bytes  " $$9}'
+
+web: $(WEB_BUNDLE)
 
 toolchain: $(SOLC_BIN)
 	@grep -qE '^\s+version:\s*$(SOLC_VERSION)\s*$$' brownie-config.yaml || { \
@@ -113,7 +127,19 @@ slither: $(SLITHER_STAMP) $(NODE_STAMP) toolchain
 		--fail-medium 2>&1 | tee reports/slither.txt
 	@! grep 'Impossible to generate IR' reports/slither.txt | grep -v '(node_modules/'
 
-test-contracts: compile postgres
+# The member page's tests drive Debian's chromium (Playwright with its executable path; Playwright's
+# own browser download is not reachable). Installing it is best effort; without it those tests are
+# skipped, and the run says so.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "==> Chromium (Debian's chromium, for the member page's browser tests)"; \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends chromium; } || \
+		echo "!!! WARNING: chromium could not be installed: the member page's browser tests" \
+			"will be SKIPPED" >&2; \
+	fi
+
+test-contracts: compile postgres chromium
 	@echo "==> Tests (FUZZ_STEPS=$(FUZZ_STEPS))"
 	$(BIN)/brownie test
 
@@ -145,4 +171,4 @@ serve: compile
 	$(BIN)/python -m scripts.demo --serve $(DEMO_FLAGS)
 
 clean:
-	rm -rf build reports .solcx .hypothesis .pytest_cache demo-output
+	rm -rf build reports .solcx .hypothesis .pytest_cache demo-output $(WEB_DIR)/dist

@@ -331,7 +331,7 @@ def serve(demo: Demo) -> None:
     say()
     say("Serving: the chain and the relayer keep running until Ctrl-C.")
     say(f"  chain     {demo.anvil.url} (chain id {demo.w3.eth.chain_id})")
-    say(f"  relayer   {demo.relayer.url}  (member page at /, API docs at /docs)")
+    say(f"  page      {demo.relayer.url}/  (the member page; API docs at {demo.relayer.url}/docs)")
     say(f"  union     {demo.union.address}, token {demo.token.address}")
     say("  member keys for a wallet (local chain only, throw-away):")
     for name, wallet in demo.members.items():

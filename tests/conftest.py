@@ -12,6 +12,7 @@ pytest_plugins = [
     "fixtures.union",
     "fixtures.relayer",
     "fixtures.postgres",
+    "fixtures.browser",
 ]
 
 # A 500-member attribution batch needs more than brownie's default 12M block gas limit.

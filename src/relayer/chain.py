@@ -15,7 +15,12 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+from web3.exceptions import (
+    BadFunctionCallOutput,
+    ContractCustomError,
+    ContractLogicError,
+    Web3RPCError,
+)
 
 from relayer.artifacts import load_abi
 from relayer.errors import ChainError, ConfigError, Reverted
@@ -116,6 +121,25 @@ class UnionChain:
     @cached_property
     def token_decimals(self) -> int:
         return int(self.token.functions.decimals().call())
+
+    @cached_property
+    def token_symbol(self) -> str:
+        return str(self.token.functions.symbol().call())
+
+    @cached_property
+    def token_name(self) -> str:
+        return str(self.token.functions.name().call())
+
+    @cached_property
+    def token_permit_domain(self) -> tuple[str, str] | None:
+        """The (name, version) of the token's EIP-712 domain, which an EIP-2612 permit is signed
+        in, as the token declares it (EIP-5267); None if it declares none (no permit offered)."""
+        declared = self.w3.eth.contract(address=self.token.address, abi=load_abi("IERC5267"))
+        try:
+            domain = declared.functions.eip712Domain().call()
+        except (ContractLogicError, BadFunctionCallOutput, Web3RPCError):
+            return None
+        return str(domain[1]), str(domain[2])
 
     def view(self, name: str, *args: Any, block: int | str = "latest") -> Any:
         """Call a view function by name."""

@@ -19,7 +19,6 @@ from tqdm import tqdm
 from relayer import attribution, epochs, estimator
 from relayer.context import Context
 from relayer.errors import RelayerError
-from relayer.indexer import Indexer
 from relayer.settings import Settings
 
 
@@ -43,17 +42,6 @@ def _context() -> Context:
         _fail(str(exc))
 
 
-def _indexer(context: Context) -> Indexer:
-    settings = context.settings
-    return Indexer(
-        context.db,
-        context.chain,
-        confirmations=settings.confirmations,
-        first_block=settings.first_block,
-        poll_interval=settings.poll_interval,
-    )
-
-
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
 def main(verbose: bool) -> None:
@@ -69,28 +57,14 @@ def main(verbose: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 def serve(host: str, port: int, access_log: bool) -> None:
-    """Serve the HTTP API, with the indexer and claim confirmations running alongside."""
-    import uvicorn
-
-    from relayer.api.app import create_app
+    """Serve the HTTP API and the member page, with the indexer and claim confirmations running
+    alongside."""
+    from relayer.service import Service
 
     context = _context()
-    stop = threading.Event()
-    indexer = _indexer(context)
-    workers = [
-        threading.Thread(target=indexer.run, args=(stop,), name="indexer", daemon=True),
-        threading.Thread(target=context.outbox.run, args=(stop,), name="outbox", daemon=True),
-    ]
-    for worker in workers:
-        worker.start()
     try:
-        uvicorn.run(
-            create_app(context), host=host, port=port, log_level="info", access_log=access_log
-        )
+        Service(context, host=host, port=port, access_log=access_log).run()
     finally:
-        stop.set()
-        for worker in workers:
-            worker.join(timeout=10)
         context.close()
 
 
@@ -115,7 +89,7 @@ def epoch_close(no_post: bool) -> None:
     """Freeze the next epoch's report and post its shares (with a progress bar)."""
     context = _context()
     try:
-        _indexer(context).run_once()
+        context.indexer.run_once()
         closed = epochs.close(context)
         click.echo(f"epoch {closed.number} closed: report {closed.report_hash}", err=True)
         if not no_post:
@@ -158,7 +132,7 @@ def epoch_status(number: int) -> None:
 def index(once: bool) -> None:
     """Follow the union's events into the database."""
     context = _context()
-    indexer = _indexer(context)
+    indexer = context.indexer
     try:
         if once:
             click.echo(f"{indexer.run_once()} events indexed")

@@ -11,6 +11,7 @@ from relayer.db import Database
 from relayer.settings import Settings
 
 if TYPE_CHECKING:
+    from relayer.indexer import Indexer
     from relayer.outbox import Outbox
     from relayer.reads import MemberReads
 
@@ -37,6 +38,20 @@ class Context:
         from relayer.outbox import Outbox
 
         return Outbox(self.db, self.chain, self.signer, self.settings)
+
+    @cached_property
+    def indexer(self) -> "Indexer":
+        """The indexer as the settings configure it (confirmations, first block, polling)."""
+        from relayer.indexer import Indexer
+
+        settings = self.settings
+        return Indexer(
+            self.db,
+            self.chain,
+            confirmations=settings.confirmations,
+            first_block=settings.first_block,
+            poll_interval=settings.poll_interval,
+        )
 
     @cached_property
     def member_reads(self) -> "MemberReads":

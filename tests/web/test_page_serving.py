@@ -1,0 +1,78 @@
+"""The relayer serves the member page: the union's facts embedded as data, a strict
+Content-Security-Policy, the bundle under /assets, and a clear 503 when it was never built."""
+
+import json
+import re
+
+from fastapi.testclient import TestClient
+
+from fixtures.api import assert_error
+from relayer.api.app import create_app
+from relayer.api.page import CONTENT_SECURITY_POLICY, WEB_DIR, render
+from relayer.union import TokenInfo, UnionInfo
+
+CONFIG_BLOCK = re.compile(
+    r'<script type="application/json" id="union-config">(.*?)</script>', re.DOTALL
+)
+
+
+def test_page_embeds_the_union_facts_the_api_serves(api):
+    page = api.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    [config] = CONFIG_BLOCK.findall(page.text)
+    assert json.loads(config) == api.get("/v1/union").json()
+
+
+def test_page_is_served_with_a_strict_content_security_policy(api):
+    headers = api.get("/").headers
+    assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "script-src 'self'" in CONTENT_SECURITY_POLICY
+    assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
+    assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_page_loads_only_bundled_assets_from_its_own_origin(api):
+    page = api.get("/").text
+    sources = re.findall(r'(?:src|href)="(/[^"]*)"', page)
+    assert sources == ["/assets/app.css", "/assets/app.js"]
+    for source in sources:
+        asset = api.get(source)
+        assert asset.status_code == 200, source
+        assert len(asset.content) > 1000
+    assert (
+        api.get("/assets/app.js")
+        .headers["content-type"]
+        .startswith(("text/javascript", "application/javascript"))
+    )
+
+
+def test_unknown_or_escaping_asset_names_are_refused(api):
+    assert_error(api.get("/assets/nothing.js"), 404, "not_found")
+    assert_error(api.get("/assets/..%2F..%2Fapi%2Fpage.py"), 404, "not_found")
+    assert_error(api.get("/assets/.hidden"), 422, "invalid_request")
+
+
+def test_config_values_cannot_close_the_data_block():
+    token = TokenInfo(
+        address="0x" + "11" * 20,
+        name="</script><script>alert(1)</script>",
+        symbol="&",
+        decimals=6,
+        permit=None,
+    )
+    info = UnionInfo(chain_id=1, union="0x" + "22" * 20, token=token, data_types=["health"])
+    page = render("<script>__UNION_CONFIG__</script>", info)
+    assert page.count("</script>") == 1
+    embedded = page.removeprefix("<script>").removesuffix("</script>")
+    assert json.loads(embedded) == json.loads(info.model_dump_json())
+
+
+def test_page_answers_503_with_the_fix_when_the_bundle_was_never_built(context, tmp_path):
+    (tmp_path / "index.html").write_text((WEB_DIR / "index.html").read_text())
+    with TestClient(create_app(context, web_dir=tmp_path)) as client:
+        page = client.get("/")
+        assert page.status_code == 503
+        assert "make web" in page.text
+        assert client.get("/v1/union").status_code == 200  # the API itself is unaffected
