@@ -33,13 +33,20 @@ from relayer.contributions import consent_document, deletion_document
 from relayer.schemas import ClaimIn, ContributionIn
 from scripts import demo_people as cast
 from scripts import demo_report
-from scripts.demo_services import Anvil, DemoError, Relayer, attach_brownie, free_port, port_is_free
+from scripts.demo_services import (
+    Anvil,
+    DemoError,
+    Relayer,
+    attach_brownie,
+    free_ports,
+    port_is_free,
+)
 from scripts.demo_wallets import Wallet, contracts
 from scripts.helpers import ROOT, say, units
 
 MAX_UINT = 2**256 - 1
 FEE_BPS = 500
-ETHER = 10**18
+MARKER = ".demo-output"
 
 
 class Demo:
@@ -68,7 +75,7 @@ class Demo:
     def setup(self) -> None:
         self.chapter("Fresh keys for everyone, each funded with 10 ETH for gas on the local chain")
         for wallet in self.everyone():
-            self.anvil.rpc("anvil_setBalance", wallet.address, hex(10 * ETHER))
+            self.anvil.rpc("anvil_setBalance", wallet.address, hex(cast.FUNDING))
         say(f"   operator {self.operator.address}, relayer {self.relayer_key.address}, ")
         say(f"   treasury {self.treasury.address}, {len(self.members)} members, 3 buyers")
 
@@ -98,7 +105,7 @@ class Demo:
         return self.record
 
     def start_relayer(self, port: int) -> Relayer:
-        self.chapter("The relayer starts (SQLite) and the operator publishes three license offers")
+        self.chapter("The relayer starts (SQLite)")
         self.operator_token = secrets.token_urlsafe(32)
         environment = {
             "RELAYER_RPC_URL": self.anvil.url,
@@ -115,6 +122,10 @@ class Demo:
         }
         self.relayer = Relayer(port, environment, self.output / "relayer.log")
         say(f"   relayer at {self.relayer.url} (API docs at {self.relayer.url}/docs)")
+        return self.relayer
+
+    def publish_licenses(self) -> None:
+        self.chapter("The operator publishes three license offers through the relayer's API")
         for offer in cast.LICENSES:
             body = {
                 "id": offer.slug,
@@ -123,8 +134,11 @@ class Demo:
                 "price": offer.price,
             }
             self.relayer.call("POST", "/v1/licenses", 201, json=body, headers=self.auth())
-            say(f"   license {offer.slug:<20} {units(offer.price, cast.DECIMALS):>12} mUSD")
-        return self.relayer
+            say(f"   license {offer.slug:<20} {self.amount(offer.price):>17}")
+
+    def amount(self, base_units: int) -> str:
+        """An amount of the pool token, in whole tokens with its symbol."""
+        return f"{units(base_units, self.record['tokenDecimals'])} {self.record['tokenSymbol']}"
 
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.operator_token}"}
@@ -219,7 +233,7 @@ class Demo:
         for name, member_shares in shares.items():
             self.ideal[name] += Fraction((amount - fee) * member_shares, total)
         what = f"license {offer.slug}" if offer else "a plain transfer, counted by sync()"
-        say(f"   {buyer_name:<11} paid {units(paid, cast.DECIMALS):>12} mUSD for {what} ({how})")
+        say(f"   {buyer_name:<11} paid {self.amount(paid):>17} for {what} ({how})")
         self.deposits.append(
             {
                 "buyer": buyer_name,
@@ -243,12 +257,13 @@ class Demo:
         return int(self.union.functions.claimable(self.members[name].address).call())
 
     def claim_direct(self, name: str, amount: int | None = None) -> int:
+        """A claim sent from the member's own wallet; returns what the Claimed event says."""
         member = self.members[name]
-        due = self.claimable(name)
         asked = MAX_UINT if amount is None else amount
-        member.send(self.union.functions.claim(member.address, asked), "claim")
-        got = due if amount is None else amount
-        say(f"   {name:<6} claimed {units(got, cast.DECIMALS):>12} mUSD from their own wallet")
+        receipt = member.send(self.union.functions.claim(member.address, asked), "claim")
+        (claimed,) = self.union.events.Claimed().process_receipt(receipt)
+        got = int(claimed.args.amount)
+        say(f"   {name:<6} claimed {self.amount(got):>17} from their own wallet")
         return got
 
     def claim_gasless(self, name: str) -> str:
@@ -269,13 +284,15 @@ class Demo:
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
         if receipt.status != 1:
             raise DemoError(f"the relayed claim {tx_hash} reverted")
+        self.gasless_sender = receipt["from"]
         say(
-            f"   {name:<6} signed a claim for {units(amount, cast.DECIMALS)} mUSD; the relayer "
+            f"   {name:<6} signed a claim for {self.amount(amount)}; the relayer "
             f"sent it ({tx_hash[:12]}…) and paid the gas"
         )
         return str(tx_hash)
 
     def run(self) -> None:
+        self.publish_licenses()
         self.first_contributions()
         self.chapter("The operator closes epoch 1: the relayer attributes value and posts shares")
         self.close_epoch()
@@ -357,23 +374,34 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def prepare(output: Path) -> None:
+    """Empty `output` for this run, but only if a demo made it: never delete anything else."""
+    if output.exists() and any(output.iterdir()) and not (output / MARKER).exists():
+        raise SystemExit(f"error: {output} is not empty and is not a demo's output; choose another")
+    shutil.rmtree(output, ignore_errors=True)
+    output.mkdir(parents=True)
+    (output / MARKER).write_text("made by `make demo`; the next run empties this folder\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     started = time.monotonic()
+    # A stop request unwinds like an error: the chain and the relayer are stopped either way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    spare = iter(free_ports(2))
     ports = []
     for port in (args.port, args.relayer_port):
         if port and not port_is_free(port):
             raise SystemExit(f"error: port {port} is in use; pass another one (or 0 for any)")
-        ports.append(port or free_port())
-    shutil.rmtree(args.output, ignore_errors=True)
-    args.output.mkdir(parents=True)
+        ports.append(port or next(spare))
+    prepare(args.output)
     with ExitStack() as running:
-        anvil = Anvil(ports[0], args.output / "anvil.log")
-        running.callback(anvil.stop)
-        say(f"Local chain (anvil) at {anvil.url}")
-        attach_brownie(anvil)
-        demo = Demo(Web3(Web3.HTTPProvider(anvil.url)), anvil, args.output)
         try:
+            anvil = Anvil(ports[0], args.output / "anvil.log")
+            running.callback(anvil.stop)
+            say(f"Local chain (anvil) at {anvil.url}")
+            attach_brownie(anvil)
+            demo = Demo(Web3(Web3.HTTPProvider(anvil.url)), anvil, args.output)
             demo.setup()
             demo.deploy()
             running.callback(demo.start_relayer(ports[1]).stop)
@@ -383,7 +411,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         results = demo_report.reconcile(demo)
         demo_report.publish(demo, results, args.output, time.monotonic() - started)
-        if args.serve and results["ok"]:
+        if args.serve and not results["ok"]:
+            say("Not serving: a figure did not reconcile (see the checks above).")
+        elif args.serve:
             serve(demo)
     return 0 if results["ok"] else 1
 

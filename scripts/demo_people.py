@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 DECIMALS = 6
 UNIT = 10**DECIMALS
+#: Wei each wallet starts with, for gas.
+FUNDING = 10 * 10**18
 
 
 @dataclass(frozen=True)

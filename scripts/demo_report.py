@@ -8,19 +8,9 @@ from math import ceil, floor
 from pathlib import Path
 from typing import Any
 
+from relayer.attribution import DEFAULT_RATES
 from scripts import demo_people as cast
 from scripts.helpers import say, units
-
-#: The order the explainer ranks data types in (most valuable first).
-TYPE_ORDER = [
-    "health",
-    "financial",
-    "location",
-    "purchases",
-    "social",
-    "browsing",
-    "device_metadata",
-]
 
 
 def _latest_values(demo: Any) -> dict[str, str]:
@@ -59,7 +49,7 @@ def member_rows(demo: Any) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "address": address,
-                "data_type": wallet.role,
+                "data_type": wallet.label,
                 "value": values.get(address, "0"),
                 "shares": union.sharesOf(address).call(),
                 "earned": claimed + claimable,
@@ -97,40 +87,35 @@ def reconcile(demo: Any) -> dict[str, Any]:
 
     deposited = union.totalDeposited().call()
     paid = sum(d["paid"] for d in demo.deposits)
-    check("buyers paid = total deposited", paid == deposited, f"{paid} = {deposited}")
+    check("buyers' wallets paid = total deposited", paid == deposited, f"{paid} = {deposited}")
     events = demo.union.events.RevenueDeposited().get_logs(from_block=demo.record["block"])
-    fees = sum(event.args.fee for event in events)
-    expected_fees = sum(d["expected_fee"] for d in demo.deposits)
-    check("fee of each payment = 5%, rounded down", fees == expected_fees, f"{fees}")
+    fees = [int(event.args.fee) for event in events]
+    expected_fees = [d["expected_fee"] for d in demo.deposits]
+    check("the fee of each payment = 5%, rounded down", fees == expected_fees, f"{fees}")
     owed = union.feesOwed(demo.treasury.address).call()
-    check("fees owed to the treasury = fees charged", owed == fees, f"{owed} = {fees}")
-    held = books["claimable"] + books["fees_owed"] + books["undistributed"] + books["remainder"]
+    check("fees owed to the treasury = fees charged", owed == sum(fees), f"{owed}")
+    claimed = union.totalClaimed().call()
+    claimed_events = sum(row["claimed"] for row in rows)
+    withdrawn = union.totalFeesWithdrawn().call()
     check(
-        "pool balance = claimable + fees owed + undistributed + rounding remainder",
-        books["balance"] == held and books["unsynced"] == 0,
-        f"{books['balance']} = {held}",
+        "conservation: buyers paid = pool balance + claims (events) + fees withdrawn",
+        paid == books["balance"] + claimed_events + withdrawn,
+        f"{paid} = {books['balance']} + {claimed_events} + {withdrawn}",
     )
     check(
-        "rounding remainder < 1 unit per member",
+        "the pool balance = what the union's counters say it holds (nothing unaccounted)",
+        books["unsynced"] == 0,
+        f"difference {books['unsynced']}",
+    )
+    check(
+        "solvent: balance - (claimable + fees owed + undistributed) = rounding remainder, "
+        "0 <= remainder < 1 unit per member",
         0 <= books["remainder"] < len(rows),
         f"{books['remainder']} units",
     )
-    claimed = union.totalClaimed().call()
     check(
-        "total deposited = claimed + claimable + fees + undistributed + remainder",
-        deposited == claimed + held,
-        f"{deposited} = {claimed} + {held}",
-    )
-    earned = sum(row["earned"] for row in rows)
-    check(
-        "members earned = deposits - fees - undistributed - remainder",
-        earned == deposited - fees - books["undistributed"] - books["remainder"],
-        f"{earned}",
-    )
-    check(
-        "members' wallets hold exactly what they claimed",
-        all(row["wallet_balance"] == row["claimed"] for row in rows)
-        and sum(row["claimed"] for row in rows) == claimed,
+        "each member's wallet holds exactly what their Claimed events say; sum = totalClaimed",
+        all(row["wallet_balance"] == row["claimed"] for row in rows) and claimed_events == claimed,
         f"{claimed} in total",
     )
     relayer_agrees = [
@@ -149,9 +134,10 @@ def reconcile(demo: Any) -> dict[str, Any]:
     )
     off = [r["name"] for r in rows if not r["ideal_floor"] - 1 <= r["earned"] <= r["ideal_ceil"]]
     check(
-        "each member earned their exact share of each payment (to rounding)",
+        "each member earned the exact pro-rata sum over all payments, within the contract's "
+        "rounding (floor - 1 to ceil)",
         not off,
-        f"outside [floor(ideal) - 1, ceil(ideal)]: {off}",
+        f"outside: {off}",
     )
     for epoch in demo.epochs:
         check(
@@ -162,8 +148,10 @@ def reconcile(demo: Any) -> dict[str, Any]:
     by_name = {row["name"]: row for row in rows}
     gasless = demo.members[cast.GASLESS_CLAIMER]
     check(
-        "the gasless claimer paid no gas and used nonce 0",
-        gasless.gas_used == 0 and union.nonces(gasless.address).call() == 1,
+        "the gasless claim: sent by the relayer, the member's ETH untouched, her nonce now 1",
+        demo.gasless_sender == demo.relayer_key.address
+        and demo.w3.eth.get_balance(gasless.address) == cast.FUNDING
+        and union.nonces(gasless.address).call() == 1,
         f"claimed {by_name[cast.GASLESS_CLAIMER]['claimed']}",
     )
     check(
@@ -181,33 +169,29 @@ def reconcile(demo: Any) -> dict[str, Any]:
         "members": rows,
         "total_deposited": deposited,
         "total_claimed": claimed,
-        "fees": fees,
+        "fees": sum(fees),
     }
 
 
 def earnings_by_type(rows: list[dict[str, Any]]) -> dict[str, int]:
-    totals = dict.fromkeys(TYPE_ORDER, 0)
+    totals = dict.fromkeys(DEFAULT_RATES, 0)  # the explainer's order, most valuable first
     for row in rows:
         totals[row["data_type"]] += row["earned"]
     return totals
 
 
-def _amount(value: int) -> str:
-    return units(value, cast.DECIMALS)
-
-
-def print_table(rows: list[dict[str, Any]]) -> None:
+def print_table(rows: list[dict[str, Any]], decimals: int) -> None:
     header = f"{'member':<7}{'data type':<16}{'value':>12}{'shares':>16}"
     say(header + f"{'earned':>14}{'claimed':>14}{'claimable':>14}  note")
     for r in rows:
+        earned, claimed, due = (units(r[k], decimals) for k in ("earned", "claimed", "claimable"))
         say(
             f"{r['name']:<7}{r['data_type']:<16}{Decimal(r['value']):>12,.2f}{r['shares']:>16,}"
-            f"{_amount(r['earned']):>14}{_amount(r['claimed']):>14}{_amount(r['claimable']):>14}"
-            f"  {r['note']}"
+            f"{earned:>14}{claimed:>14}{due:>14}  {r['note']}"
         )
 
 
-def chart(totals: dict[str, int], path: Path) -> None:
+def chart(totals: dict[str, int], path: Path, decimals: int, symbol: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -215,10 +199,10 @@ def chart(totals: dict[str, int], path: Path) -> None:
 
     figure, axes = plt.subplots(figsize=(8, 4.5), dpi=120)
     labels = [t.replace("_", " ") for t in totals]
-    amounts = [value / cast.UNIT for value in totals.values()]
+    amounts = [value / 10**decimals for value in totals.values()]
     bars = axes.bar(labels, amounts, color="#3b6ea8")
     axes.bar_label(bars, labels=[f"{a:,.2f}" for a in amounts], fontsize=8)
-    axes.set_ylabel("earned (mUSD)")
+    axes.set_ylabel(f"earned ({symbol})")
     axes.set_title("Members' earnings by data type")
     axes.tick_params(axis="x", labelrotation=20)
     figure.tight_layout()
@@ -228,23 +212,24 @@ def chart(totals: dict[str, int], path: Path) -> None:
 
 def publish(demo: Any, results: dict[str, Any], output: Path, seconds: float) -> None:
     rows = results["members"]
+    decimals, symbol = demo.record["tokenDecimals"], demo.record["tokenSymbol"]
     say()
-    say("Summary (amounts in mUSD; value in units of the attribution method)")
-    print_table(rows)
+    say(f"Summary (amounts in {symbol}; value in units of the attribution method)")
+    print_table(rows, decimals)
     books = results["books"]
     say()
-    say("The books, to the unit")
-    say(f"  total deposited        {_amount(results['total_deposited']):>14}")
-    say(f"  claimed by members     {_amount(results['total_claimed']):>14}")
+    say(f"The books, to the unit ({symbol})")
+    say(f"  total deposited        {units(results['total_deposited'], decimals):>14}")
+    say(f"  claimed by members     {units(results['total_claimed'], decimals):>14}")
     for key in ("balance", "claimable", "fees_owed", "undistributed", "remainder"):
-        say(f"  {key.replace('_', ' '):<22} {_amount(books[key]):>14}")
-    say("  pool balance = claimable + fees owed + undistributed + remainder")
+        say(f"  {key.replace('_', ' '):<22} {units(books[key], decimals):>14}")
+    say("  pool balance = claimable (unclaimed) + fees owed + undistributed + remainder")
     say()
     say("Checks")
     for item in results["checks"]:
         say(f"  [{'ok' if item['ok'] else 'FAIL'}] {item['check']}  ({item['detail']})")
     totals = earnings_by_type(rows)
-    chart(totals, output / "earnings_by_type.png")
+    chart(totals, output / "earnings_by_type.png", decimals, symbol)
     summary = {
         "ok": results["ok"],
         "seconds": round(seconds, 1),

@@ -7,25 +7,26 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from scripts.helpers import ROOT
-
-LOCAL_CHAIN_ID = 31337
+from scripts.helpers import ANVIL_CHAIN_ID, ROOT
 
 
 class DemoError(RuntimeError):
     """A step of the demo failed; the message says which and why."""
 
 
-def free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free right now (held open together, so never the same one)."""
+    with ExitStack() as held:
+        probes = [held.enter_context(closing(socket.socket())) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
 
 
 def port_is_free(port: int) -> bool:
@@ -39,9 +40,21 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def _spawn(command: list[str], log: Path, environment: dict[str, str] | None = None) -> Any:
+    with log.open("wb") as output:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            command,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
 def _wait(
     what: str, ready: Any, process: subprocess.Popen[bytes], log: Path, timeout: float
 ) -> None:
+    """Until `ready()`; a child that exits or never gets ready is stopped and reported."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -49,6 +62,7 @@ def _wait(
         if ready():
             return
         time.sleep(0.05)
+    _stop(process)
     raise DemoError(f"{what} did not start within {timeout:g} s:\n{_tail(log)}")
 
 
@@ -81,12 +95,10 @@ class Anvil:
             raise DemoError("anvil is not on PATH: run `make demo`, which installs it")
         command = [
             executable,
-            *("--port", str(port), "--chain-id", str(LOCAL_CHAIN_ID)),
+            *("--port", str(port), "--chain-id", str(ANVIL_CHAIN_ID)),
             *("--block-base-fee-per-gas", "0", "--gas-limit", "30000000", "--accounts", "0"),
         ]
-        self.process = subprocess.Popen(
-            command, stdout=log.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+        self.process = _spawn(command, log)
         _wait("anvil", self._answers, self.process, log, timeout=20)
 
     def _answers(self) -> bool:
@@ -132,15 +144,13 @@ class Relayer:
         self.log = log
         executable = Path(sys.executable).with_name("relayer")
         command = [str(executable), "serve", "--port", str(port)]
-        self.process = subprocess.Popen(
-            command,
-            env={**os.environ, **environment},
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        self.process = _spawn(command, log, {**os.environ, **environment})
         self.http = httpx.Client(base_url=self.url, timeout=30)
-        _wait("the relayer", self._answers, self.process, log, timeout=60)
+        try:
+            _wait("the relayer", self._answers, self.process, log, timeout=60)
+        except DemoError:
+            self.http.close()
+            raise
 
     def _answers(self) -> bool:
         try:

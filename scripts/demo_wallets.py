@@ -23,10 +23,11 @@ PERMIT_FIELDS = [
 
 @dataclass
 class Wallet:
-    """One person's key on one chain. `name` and `role` are for the story only."""
+    """One person's key on one chain. `name` and `label` (a role, or a member's data type) are
+    for the story only."""
 
     name: str
-    role: str
+    label: str
     w3: Web3
     account: LocalAccount = field(default_factory=Account.create)
     gas_used: int = 0

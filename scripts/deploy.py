@@ -26,12 +26,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from eth_utils import keccak
+
 from scripts.helpers import (
     MAX_FEE_DELAY,
     MIN_FEE_DELAY,
     ROOT,
     ScriptError,
     address,
+    check_chain,
     confirm,
     deployment_path,
     erc20,
@@ -48,6 +51,7 @@ from scripts.helpers import (
 KEYS = ("token", "admin", "attester", "pauser", "fee_recipient", "fee_bps", "fee_delay")
 ROLE_KEYS = ("admin", "attester", "pauser", "fee_recipient")
 LOCAL_DEFAULTS = {"fee_bps": 500, "fee_delay": 2 * 24 * 3600}
+ARTIFACT = "build/contracts/DataUnion.json"
 
 
 def read_config() -> dict[str, Any]:
@@ -96,7 +100,9 @@ def describe_token(token_address: str) -> tuple[str, int]:
 
 
 def print_plan(params: dict[str, Any], deployer: Any, path: Path) -> None:
-    say(f"Deploying a DataUnion on '{network_name()}' from {deployer.address}")
+    from brownie import chain
+
+    say(f"Deploying a DataUnion on '{network_name()}' (chain {chain.id}) from {deployer.address}")
     token = params["token"] or "a new 6-decimal mock stablecoin (local chains only)"
     if params["token"]:
         symbol, decimals = describe_token(params["token"])
@@ -113,6 +119,7 @@ def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
     """Deploy with checked `params` and write the record to `path`; returns the record."""
     from brownie import DataUnion, MockStablecoin, chain
 
+    check_chain()
     if not is_local() and path.exists():
         raise ScriptError(f"{path} already records a deployment; move it away first")
     print_plan(params, deployer, path)
@@ -121,6 +128,7 @@ def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
     if token_address is None:
         token_address = MockStablecoin.deploy({"from": deployer, "required_confs": 1}).address
         say(f"  mock stablecoin deployed at {token_address}")
+    symbol, decimals = describe_token(token_address)
     union = DataUnion.deploy(
         token_address,
         params["admin"],
@@ -132,7 +140,8 @@ def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
         {"from": deployer, "required_confs": 1},
     )
     receipt = union.tx
-    symbol, decimals = describe_token(token_address)
+    # Nothing but local work between the receipt and the record: a live union is never left
+    # unrecorded by a flaky node or a Ctrl-C.
     record = {
         "network": network_name(),
         "chainId": chain.id,
@@ -147,7 +156,9 @@ def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
         "feeRecipient": params["fee_recipient"],
         "feeBps": params["fee_bps"],
         "feeDelay": params["fee_delay"],
-        "abi": str(Path("build/contracts/DataUnion.json")),
+        # The ABI is the build artifact's; its hash tells whether a later build still matches.
+        "abi": ARTIFACT,
+        "abiKeccak": "0x" + keccak(text=json.dumps(DataUnion.abi, sort_keys=True)).hex(),
         "deployedAt": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     write_deployment(record, path)

@@ -28,7 +28,7 @@ from scripts.helpers import (
 
 
 def show(union):
-    """Print the fee in force and the pending change, if any."""
+    """Print the fee in force and the pending change, if any, with its ETA."""
     say(f"fee        {union.feeBps()} bps to {union.feeRecipient()} (cap {MAX_FEE_BPS} bps)")
     pending_bps, recipient, eta = union.pendingFee()
     if eta == 0:
@@ -44,18 +44,19 @@ def main():
 
 
 def propose(bps, recipient):
+    new_bps, recipient = fee_bps(bps), address(recipient, "recipient")
     union, _ = load_union()
     sender = signer()
     require_role(union, "admin", sender)
-    new_bps, recipient = fee_bps(bps), address(recipient, "recipient")
     eta = chain.time() + union.FEE_DELAY()
-    transact(
-        f"propose a fee of {new_bps} bps to {recipient}, applicable from about {timestamp(eta)}",
-        union.proposeFee,
-        new_bps,
-        recipient,
-        sender=sender,
-    )
+    description = f"propose a fee of {new_bps} bps to {recipient}, applicable from {timestamp(eta)}"
+    pending_bps, pending_recipient, pending_eta = union.pendingFee()
+    if pending_eta:
+        description += (
+            f", replacing the pending {pending_bps} bps to {pending_recipient} "
+            "(the delay starts again)"
+        )
+    transact(description, union.proposeFee, new_bps, recipient, sender=sender)
     show(union)
 
 
@@ -77,9 +78,9 @@ def cancel():
 
 
 def withdraw(to):
+    to = address(to, "to")
     union, _ = load_union()
     sender = signer()
-    to = address(to, "to")
     owed = union.feesOwed(sender)
     decimals = erc20(union.token()).decimals()
     transact(

@@ -4,8 +4,9 @@ record lives, checked parameters, and "show the plan, ask, simulate, then send".
 Environment (every variable is optional on a local chain):
 - `UNION_ACCOUNT`: the brownie account alias that signs (`brownie accounts new <alias>` or
   `brownie accounts import <alias> <keystore.json>`); brownie asks for its password, or reads
-  `UNION_ACCOUNT_PASSWORD`. On a local chain it may also be the address of a node account, and
-  the default is the node's first unlocked account.
+  `UNION_ACCOUNT_PASSWORD` (for automation: the keystore and its password together are the key,
+  so keep that variable out of shells and logs). On a local chain it may also be the address of
+  a node account, and the default is the node's first unlocked account.
   Private keys are never read from a file or a variable here.
 - `UNION_DEPLOYMENT`: the deployment record (default `deployments/<network>.json`).
 - `UNION_YES=1`: answer yes to the confirmation that live networks ask for (automation).
@@ -25,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENTS = ROOT / "deployments"
 
 #: Chain ids that only development nodes use (anvil, hardhat, ganache).
-LOCAL_CHAIN_IDS = frozenset({31337, 1337})
+ANVIL_CHAIN_ID = 31337
+LOCAL_CHAIN_IDS = frozenset({ANVIL_CHAIN_ID, 1337})
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -56,9 +58,25 @@ def network_name() -> str:
 
 
 def is_local() -> bool:
+    """A development network (brownie's own kind) on a development chain id: both, so that a
+    node that merely reports 31337 behind a live network's name is still treated as live."""
     from brownie import chain
+    from brownie._config import CONFIG
 
-    return chain.id in LOCAL_CHAIN_IDS
+    return CONFIG.network_type == "development" and chain.id in LOCAL_CHAIN_IDS
+
+
+def check_chain() -> None:
+    """Refuse a live network whose node serves another chain than the one it was added with."""
+    from brownie import chain
+    from brownie._config import CONFIG
+
+    expected = CONFIG.active_network.get("chainid")
+    if CONFIG.network_type == "live" and expected is not None and int(expected) != chain.id:
+        raise ScriptError(
+            f"network '{network_name()}' was added with chain id {expected}, "
+            f"but its node serves chain {chain.id}"
+        )
 
 
 def address(value: Any, name: str) -> str:
@@ -101,7 +119,12 @@ def signer() -> Any:
     from brownie import accounts
 
     alias = os.environ.get("UNION_ACCOUNT")
-    if alias and is_local() and is_hex_address(alias):
+    if alias and is_hex_address(alias):
+        if not is_local():
+            raise ScriptError(
+                "UNION_ACCOUNT names an address; on a live network it must name a brownie "
+                "account alias (`brownie accounts new <alias>` or `brownie accounts import`)"
+            )
         return accounts.at(address(alias, "UNION_ACCOUNT"), force=True)
     if alias:
         return accounts.load(alias, password=os.environ.get("UNION_ACCOUNT_PASSWORD"))
@@ -165,14 +188,19 @@ def confirm(question: str) -> None:
         raise ScriptError("cancelled; nothing was sent")
 
 
+def role_id(union: Any, role: str) -> Any:
+    return getattr(union, ROLES[role_name(role)])()
+
+
 def require_role(union: Any, role: str, account: Any) -> None:
-    if not union.hasRole(getattr(union, ROLES[role])(), account):
+    if not union.hasRole(role_id(union, role), account):
         raise ScriptError(f"{account} does not hold the {role} role on {union.address}")
 
 
 def transact(description: str, function: Callable[..., Any], *args: Any, sender: Any) -> Any:
     """Dry-run `function(*args)` from `sender` (a revert stops here, named, with nothing sent),
     ask on live networks, then send and wait for the receipt."""
+    from brownie import chain
     from brownie.exceptions import VirtualMachineError
 
     say(f"-> {description}")
@@ -180,7 +208,7 @@ def transact(description: str, function: Callable[..., Any], *args: Any, sender:
         function.call(*args, {"from": sender})
     except VirtualMachineError as exc:
         raise ScriptError(f"{description} would revert: {exc.revert_msg}") from None
-    confirm(f"Send '{description}' from {sender} on {network_name()}?")
+    confirm(f"Send '{description}' from {sender} on {network_name()} (chain {chain.id})?")
     tx = function(*args, {"from": sender, "required_confs": 1})
     say(f"   tx {tx.txid} in block {tx.block_number}, gas used {tx.gas_used:,}")
     return tx
@@ -188,8 +216,9 @@ def transact(description: str, function: Callable[..., Any], *args: Any, sender:
 
 def units(amount: int, decimals: int) -> str:
     """A token amount in whole units, exactly (no float)."""
-    whole, fraction = divmod(int(amount), 10**decimals)
-    return f"{whole:,}.{fraction:0{decimals}d}" if decimals else f"{whole:,}"
+    sign = "-" if amount < 0 else ""
+    whole, fraction = divmod(abs(int(amount)), 10**decimals)
+    return f"{sign}{whole:,}.{fraction:0{decimals}d}" if decimals else f"{sign}{whole:,}"
 
 
 def timestamp(seconds: int) -> str:

@@ -15,6 +15,7 @@ from scripts.helpers import (
     address,
     load_union,
     require_role,
+    role_id,
     role_name,
     say,
     signer,
@@ -22,38 +23,42 @@ from scripts.helpers import (
 )
 
 
-def _role_id(union, role):
-    return getattr(union, ROLES[role_name(role)])()
-
-
 def show(account):
     union, _ = load_union()
     account = address(account, "account")
-    held = [role for role in ROLES if union.hasRole(_role_id(union, role), account)]
+    held = [role for role in ROLES if union.hasRole(role_id(union, role), account)]
     say(f"{account}: {', '.join(held) or 'no role'}")
     return held
 
 
 def grant(role, account):
+    role, account = role_name(role), address(account, "account")
     union, _ = load_union()
-    sender, account = signer(), address(account, "account")
+    sender = signer()
     require_role(union, "admin", sender)
-    if union.hasRole(_role_id(union, role), account):
+    if union.hasRole(role_id(union, role), account):
         raise ScriptError(f"{account} already holds the {role} role")
-    role_id = _role_id(union, role)
-    transact(f"grant {role} to {account}", union.grantRole, role_id, account, sender=sender)
+    transact(
+        f"grant {role} to {account}", union.grantRole, role_id(union, role), account, sender=sender
+    )
 
 
 def revoke(role, account):
+    role, account = role_name(role), address(account, "account")
     union, _ = load_union()
-    sender, account = signer(), address(account, "account")
+    sender = signer()
     require_role(union, "admin", sender)
-    if not union.hasRole(_role_id(union, role), account):
+    if not union.hasRole(role_id(union, role), account):
         raise ScriptError(f"{account} does not hold the {role} role")
     if role == "admin" and account == sender.address:
         raise ScriptError("refusing to revoke your own admin role: grant it elsewhere first")
-    role_id = _role_id(union, role)
-    transact(f"revoke {role} from {account}", union.revokeRole, role_id, account, sender=sender)
+    transact(
+        f"revoke {role} from {account}",
+        union.revokeRole,
+        role_id(union, role),
+        account,
+        sender=sender,
+    )
 
 
 def main():

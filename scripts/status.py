@@ -1,46 +1,67 @@
-"""Read-only: the union's balances, totals, epoch, fee (and pending change) and a solvency check.
+"""Read-only: the union's balances, totals, epoch, fee (and pending change), members' shares and a
+solvency check.
 
     brownie run scripts/status.py --network <name>
 
 Sends nothing and needs no account. Exits with an error if the union is not solvent.
 """
 
-from brownie import chain
+from brownie import chain, web3
 
-from scripts.helpers import ScriptError, erc20, load_union, say, timestamp, units
+from scripts.fee import show as show_fee
+from scripts.helpers import ScriptError, erc20, load_union, say, units
+
+#: Blocks per eth_getLogs request: public nodes cap the range one request may cover.
+LOG_CHUNK = 5_000
+#: Members listed one by one (by shares, largest first); the rest are counted.
+LISTED_MEMBERS = 25
+
+
+def events(union, name, first_block):
+    """Every `name` event since `first_block`, read in chunks of LOG_CHUNK blocks."""
+    contract = web3.eth.contract(address=union.address, abi=union.abi)
+    found = []
+    head = chain.height
+    for start in range(first_block, head + 1, LOG_CHUNK):
+        end = min(start + LOG_CHUNK - 1, head)
+        found += getattr(contract.events, name)().get_logs(from_block=start, to_block=end)
+    return found
 
 
 def members(union, record):
     """Every address that ever held shares, from the SharesSet events since deployment."""
-    events = union.events.get_sequence(record.get("block", 0), event_type="SharesSet")
-    return sorted({event.args.member for event in events})
+    found = events(union, "SharesSet", record.get("block", 0))
+    return sorted({event.args.member for event in found})
 
 
 def fee_recipients(union, record):
-    events = union.events.get_sequence(record.get("block", 0), event_type="FeeChanged")
-    return sorted({record["feeRecipient"], *(event.args.recipient for event in events)})
+    changed = events(union, "FeeChanged", record.get("block", 0))
+    first = [record["feeRecipient"]] if record.get("feeRecipient") else []
+    return sorted({union.feeRecipient(), *first, *(event.args.recipient for event in changed)})
 
 
 def solvency(union, record):
     """What the union holds against what it owes, to the unit.
 
-    `remainder` is rounding dust carried to the next deposit; `unsynced` is a plain transfer
-    that sync() has not counted yet. Both are held, never owed: the union is solvent when
-    neither is negative.
+    `accounted` is what the union's own counters say it holds (deposited - claimed - fees
+    withdrawn). `unsynced` is what the token balance holds beyond that: a plain transfer that
+    sync() has not counted yet; negative means tokens are missing. `remainder` is what the
+    counters hold beyond everything owed (claimable, fees, undistributed): rounding dust, below
+    one unit per member, carried to the next deposit; negative means the union owes more than
+    it has. Solvent: neither is negative.
     """
-    token = erc20(union.token())
-    balance = token.balanceOf(union)
+    balance = erc20(union.token()).balanceOf(union)
     claimable = sum(union.claimable(member) for member in members(union, record))
     fees = sum(union.feesOwed(recipient) for recipient in fee_recipients(union, record))
     undistributed = union.undistributed()
-    paid_out = union.totalClaimed() + union.totalFeesWithdrawn()
+    accounted = union.totalDeposited() - union.totalClaimed() - union.totalFeesWithdrawn()
     return {
         "balance": balance,
         "claimable": claimable,
         "fees_owed": fees,
         "undistributed": undistributed,
-        "remainder": union.totalDeposited() - paid_out - claimable - fees - undistributed,
-        "unsynced": balance - (union.totalDeposited() - paid_out),
+        "remainder": accounted - claimable - fees - undistributed,
+        "unsynced": balance - accounted,
     }
 
 
@@ -55,20 +76,33 @@ def main():
     say(f"DataUnion {union.address} on chain {chain.id}, block {chain.height}")
     say(f"  paused            {union.paused()}")
     say(f"  epoch             {union.currentEpoch()} (posting: {union.attributionInProgress()})")
-    count = len(members(union, record))
-    say(f"  members           {count} ever held shares; total shares {union.totalShares():,}")
     say(f"  total deposited   {amount(union.totalDeposited())}")
     say(f"  total claimed     {amount(union.totalClaimed())}")
     say(f"  fees withdrawn    {amount(union.totalFeesWithdrawn())}")
-    say(f"  fee               {union.feeBps()} bps to {union.feeRecipient()}")
-    pending_bps, recipient, eta = union.pendingFee()
-    if eta:
-        say(f"  pending fee       {pending_bps} bps to {recipient} at {timestamp(eta)}")
+    show_fee(union)
+    everyone = members(union, record)
+    total = union.totalShares()
+    holders = sorted(
+        ((union.sharesOf(m), m) for m in everyone), key=lambda pair: pair[0], reverse=True
+    )
+    say(f"Members: {len(everyone)} ever held shares; total shares {total:,}")
+    for shares, member in holders[:LISTED_MEMBERS]:
+        share = f"{shares / total:8.4%}" if total else "       -"
+        say(f"  {member} {shares:>24,} {share}  claimable {amount(union.claimable(member))}")
+    if len(holders) > LISTED_MEMBERS:
+        say(f"  … and {len(holders) - LISTED_MEMBERS} more")
     books = solvency(union, record)
     say("Solvency")
     for key in ("balance", "claimable", "fees_owed", "undistributed", "remainder", "unsynced"):
         say(f"  {key.replace('_', ' '):<17} {amount(books[key])}")
-    if books["remainder"] < 0 or books["unsynced"] < 0:
+    if books["unsynced"] < 0:
+        raise ScriptError("the token balance is below what the union's counters say it holds")
+    if books["remainder"] < 0:
         raise ScriptError("the union owes more than it holds")
-    say("  solvent: balance = claimable + fees owed + undistributed + remainder + unsynced")
+    say(
+        f"  solvent: the balance covers everything owed, with {units(books['remainder'], decimals)}"
+        f" of rounding remainder and {units(books['unsynced'], decimals)} not yet synced"
+    )
+    if books["remainder"] >= max(len(everyone), 1):
+        say("  note: the remainder is more than a unit per member; it goes with the next deposit")
     return books

@@ -90,10 +90,10 @@ def test_fee_proposal_by_a_non_admin_is_refused(deployed, monkeypatch, rando):
 
 
 def test_fee_recipient_withdraws_its_fees(
-    deployed, monkeypatch, admin, fee_recipient, buyer, rando
+    deployed, monkeypatch, admin, attester, fee_recipient, buyer, rando
 ):
     union, token = deployed
-    post(union, accounts_attester(union), 1, {admin.address: 10})
+    post(union, attester, 1, {admin.address: 10})
     token.mint(buyer, 1_000_000, {"from": buyer})
     token.approve(union, 1_000_000, {"from": buyer})
     union.deposit(1_000_000, NO_LICENSE, {"from": buyer})
@@ -103,12 +103,6 @@ def test_fee_recipient_withdraws_its_fees(
 
     assert token.balanceOf(rando) == 50_000
     assert union.feesOwed(fee_recipient) == 0
-
-
-def accounts_attester(union):
-    from brownie import accounts
-
-    return next(a for a in accounts if union.hasRole(union.ATTESTER_ROLE(), a))
 
 
 def test_pauser_pauses_and_unpauses(deployed, monkeypatch, pauser):
@@ -167,10 +161,10 @@ def test_role_changes_refuse_unknown_roles_duplicates_and_self_demotion(deployed
 
 
 def test_status_reconciles_the_books_after_deposits_and_claims(
-    deployed, fee_recipient, buyer, alice, bob, capsys
+    deployed, attester, fee_recipient, buyer, alice, bob, capsys
 ):
     union, token = deployed
-    post(union, accounts_attester(union), 1, {alice.address: 1, bob.address: 2})
+    post(union, attester, 1, {alice.address: 1, bob.address: 2})
     for amount in (1_000_001, 333_333):
         token.mint(buyer, amount, {"from": buyer})
         token.approve(union, amount, {"from": buyer})
@@ -185,16 +179,10 @@ def test_status_reconciles_the_books_after_deposits_and_claims(
     assert books["fees_owed"] == union.feesOwed(fee_recipient) > 0
     assert books["unsynced"] == 7
     assert 0 <= books["remainder"] < 2  # rounding dust: less than a unit per member
-    assert books["balance"] == (
-        books["claimable"]
-        + books["fees_owed"]
-        + books["undistributed"]
-        + books["remainder"]
-        + books["unsynced"]
-    )
     out = capsys.readouterr().out
     assert "solvent" in out
     assert "0.000100 mUSD" in out.split("total claimed")[1].splitlines()[0]
+    assert f"{alice.address}                        1 33.3333%" in out
 
 
 def test_scripts_refuse_a_record_from_another_chain(deployed, tmp_path, monkeypatch):
@@ -204,3 +192,35 @@ def test_scripts_refuse_a_record_from_another_chain(deployed, tmp_path, monkeypa
 
     with pytest.raises(helpers.ScriptError, match=f"is for chain 1, not {chain.id}"):
         status.main()
+
+
+def test_status_shows_a_pending_fee_with_its_eta(deployed, rando, capsys):
+    fee.propose("700", rando.address)
+    capsys.readouterr()
+
+    status.main()
+
+    out = capsys.readouterr().out
+    assert f"pending    700 bps to {rando.address}, applies at" in out
+    assert f"({DELAY:,} s to go)" in out
+
+
+def test_script_bounds_mirror_the_contract(deployed):
+    union, _ = deployed
+
+    assert union.MAX_FEE_BPS() == helpers.MAX_FEE_BPS
+    assert union.MIN_FEE_DELAY() == helpers.MIN_FEE_DELAY
+    assert union.MAX_FEE_DELAY() == helpers.MAX_FEE_DELAY
+
+
+def test_live_network_lever_without_a_yes_sends_nothing(deployed, monkeypatch, pauser):
+    union, _ = deployed
+    monkeypatch.setattr(pause, "signer", lambda: pauser)
+    monkeypatch.setattr(helpers, "is_local", lambda: False)
+    before = nonce_of(pauser)
+
+    with pytest.raises(helpers.ScriptError, match="needs a yes"):
+        pause.pause()
+
+    assert nonce_of(pauser) == before
+    assert not union.paused()
