@@ -90,7 +90,8 @@ class Anvil:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
-        executable = shutil.which("anvil")
+        search = os.pathsep.join([str(ROOT / "node_modules" / ".bin"), os.environ.get("PATH", "")])
+        executable = shutil.which("anvil", path=search)
         if executable is None:
             raise DemoError("anvil is not on PATH: run `make demo`, which installs it")
         command = [

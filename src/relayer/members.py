@@ -69,7 +69,7 @@ def ratio(numerator: int, denominator: int) -> str:
 
 class EpochEarnings(BaseModel):
     epoch: int
-    shares: str = Field(description="the member's shares set in this epoch")
+    shares: str = Field(description="the member's shares in force in this epoch")
     total_shares: str = Field(description="the union's total shares as this epoch was posted")
     posted_at: datetime
     earned: TokenAmount = Field(description="revenue credited while these shares applied")
@@ -139,28 +139,38 @@ def _checked(address: str) -> str:
 
 def _ledger(session: Session, address: str) -> _Ledger:
     events = load_events(session, [address])
-    totals = {e.epoch: int(e.amount or 0) for e in events if e.name == "AttributionPosted"}
+    posted = [e for e in events if e.name == "AttributionPosted"]
+    totals = {e.epoch: int(e.amount or 0) for e in posted}
+    first_posted = {e.epoch: e.block_time for e in reversed(posted)}
     ledger = _Ledger()
-    shares, current = 0, None
+    shares, active = 0, False
     exact = Fraction(0)  # credited so far, unrounded: each credit is the change of its floor
     for step in replay(events, [address]):
         if isinstance(step, SharesChanged):
             shares = step.shares
             if step.left:
-                ledger.left, current = True, None
+                ledger.left, active = True, False
             else:
                 # A later attestation of 0 (the relayer catching up with the leave) keeps `left`.
                 ledger.left = ledger.left and shares == 0
-                current = ledger.epochs[step.epoch] = _EpochShares(
+                active = True
+                ledger.epochs[step.epoch] = _EpochShares(
                     shares, totals.get(step.epoch, 0), step.event.block_time
                 )
-        elif isinstance(step, Distribution) and shares and current is not None:
+        elif isinstance(step, Distribution) and shares and active:
             before = int(exact)
             exact += Fraction(step.amount * shares, step.total_shares)
             credit = int(exact) - before
+            # Booked under the union's epoch whose shares split it, also when this member's
+            # shares were carried over into it unchanged.
+            entry = ledger.epochs.get(step.epoch)
+            if entry is None:
+                entry = ledger.epochs[step.epoch] = _EpochShares(
+                    shares, step.total_shares, first_posted.get(step.epoch, step.event.block_time)
+                )
             if credit:
                 ledger.credits.append(_Credit(step.event, credit))
-                current.earned += credit
+                entry.earned += credit
     ledger.claims = list(
         session.scalars(
             select(ChainEvent)

@@ -72,6 +72,26 @@ def test_history_credits_each_epoch_with_what_its_shares_earned(
     assert sum(int(h["earned"]["units"]) for h in history) == union.claimable(alice)
 
 
+def test_history_books_an_epoch_whose_shares_were_carried_over_unchanged(
+    api, context, union, stablecoin, attester, buyer, alice, bob
+):
+    post(union, attester, 1, {alice: 100, bob: 100})
+    pay(stablecoin, union, buyer, AMOUNT)  # bob: 950_000 x 100/200
+    post(union, attester, 2, {alice: 300})  # bob is not re-posted: his 100 carry over
+    pay(stablecoin, union, buyer, 2 * AMOUNT)  # bob: 1_900_000 x 100/400
+    index(context)
+
+    history = member(api, bob)["history"]
+
+    assert [
+        (h["epoch"], h["shares"], h["total_shares"], h["earned"]["units"]) for h in history
+    ] == [
+        (1, "100", "200", "475000"),
+        (2, "100", "400", "475000"),
+    ]
+    assert sum(int(h["earned"]["units"]) for h in history) == union.claimable(bob)
+
+
 def test_revenue_held_while_an_epoch_is_posted_is_credited_by_its_final_shares(
     api, context, union, stablecoin, attester, buyer, alice, bob
 ):
