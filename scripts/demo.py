@@ -76,14 +76,14 @@ class Demo:
         self.chapter("Fresh keys for everyone, each funded with 10 ETH for gas on the local chain")
         for wallet in self.everyone():
             self.anvil.rpc("anvil_setBalance", wallet.address, hex(cast.FUNDING))
-        say(f"   operator {self.operator.address}, relayer {self.relayer_key.address}, ")
+        say(f"   operator {self.operator.address}, relayer {self.relayer_key.address},")
         say(f"   treasury {self.treasury.address}, {len(self.members)} members, 3 buyers")
 
     def everyone(self) -> list[Wallet]:
         fixed = [self.operator, self.relayer_key, self.treasury]
         return [*fixed, *self.members.values(), *self.buyers.values()]
 
-    def deploy(self) -> dict[str, Any]:
+    def deploy(self) -> None:
         from brownie import accounts
 
         from scripts import deploy
@@ -102,7 +102,6 @@ class Demo:
         self.record = deploy.deploy(deploy.plan(config, deployer), deployer, path)
         self.union, self.token = contracts(self.w3, self.record)
         self.deployment_path = path
-        return self.record
 
     def start_relayer(self, port: int) -> Relayer:
         self.chapter("The relayer starts (SQLite)")
@@ -165,7 +164,7 @@ class Demo:
             self.contribute(profile.name, profile.records, "epoch 1")
         say("   (the data itself never leaves the member: only type, volume, quality, a hash)")
 
-    def close_epoch(self) -> dict[str, Any]:
+    def close_epoch(self) -> None:
         closed = self.relayer.call("POST", "/v1/epochs/close", 202, headers=self.auth())
         number = closed["number"]
         say(f"   epoch {number} closed: report {closed['report_hash'][:18]}…, posting")
@@ -204,7 +203,6 @@ class Demo:
                 "report": report.decode(),
             }
         )
-        return self.epochs[-1]
 
     def pay(self, buyer_name: str, offer: cast.Offer | None, how: str, amount: int) -> None:
         """A buyer pays; the ideal split is computed here from the shares at that moment."""
