@@ -118,6 +118,9 @@ class Demo:
             "RELAYER_CONFIRMATIONS": "0",
             "RELAYER_BATCH_SIZE": "5",
             "RELAYER_POLL_INTERVAL": "0.1",
+            # Offered by the member page to a wallet that does not know the local chain yet.
+            "RELAYER_PUBLIC_RPC_URL": self.anvil.url,
+            "RELAYER_CHAIN_NAME": "Data union demo (local anvil)",
         }
         self.relayer = Relayer(port, environment, self.output / "relayer.log")
         say(f"   relayer at {self.relayer.url} (API docs at {self.relayer.url}/docs)")

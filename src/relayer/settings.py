@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     rates: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_RATES), min_length=1)
     uniqueness_bonus: Decimal = DEFAULT_UNIQUENESS_BONUS
 
+    #: A public RPC address the member page may offer a wallet that does not know the chain yet
+    #: (`wallet_addEthereumChain`), with the network's name and gas currency. Never defaults to
+    #: `rpc_url`, which may carry a provider's API key.
+    public_rpc_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=200)
+    chain_name: str = Field(default="", max_length=64)
+    gas_currency: str = Field(default="ETH", min_length=2, max_length=6, pattern=r"^[A-Za-z]+$")
+
     #: Largest accepted request body, in bytes, and most contributions in one request.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_contributions_per_request: int = Field(default=1000, ge=1, le=10_000)

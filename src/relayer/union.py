@@ -22,14 +22,28 @@ class TokenInfo(BaseModel):
     )
 
 
+class NetworkOffer(BaseModel):
+    """What a wallet needs to add the network (EIP-3085 `wallet_addEthereumChain`)."""
+
+    chain_name: str
+    rpc_url: str = Field(description="a public RPC address for the chain")
+    gas_currency: str = Field(description="symbol of the native gas currency (18 decimals)")
+
+
 class UnionInfo(BaseModel):
     chain_id: int
     union: str = Field(description="the DataUnion contract's address")
     token: TokenInfo
     data_types: list[str] = Field(description="the data types the estimator and attribution rate")
+    network: NetworkOffer | None = Field(
+        default=None,
+        description="offered to wallets that do not know the chain; null if none is configured",
+    )
 
 
-def describe(chain: UnionChain, chain_id: int, data_types: list[str]) -> UnionInfo:
+def describe(
+    chain: UnionChain, chain_id: int, data_types: list[str], network: NetworkOffer | None = None
+) -> UnionInfo:
     permit = chain.token_permit_domain
     return UnionInfo(
         chain_id=chain_id,
@@ -42,4 +56,5 @@ def describe(chain: UnionChain, chain_id: int, data_types: list[str]) -> UnionIn
             permit=None if permit is None else PermitDomain(name=permit[0], version=permit[1]),
         ),
         data_types=sorted(data_types),
+        network=network,
     )

@@ -94,3 +94,11 @@ def test_settings_come_from_the_environment_with_one_prefix(monkeypatch):
     monkeypatch.setenv("RELAYER_BATCH_SIZE", "501")
     with pytest.raises(ValidationError, match="batch_size"):
         Settings()  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "ftp://rpc.example", "http://rpc example", "rpc.example"]
+)
+def test_public_rpc_url_offered_to_wallets_must_be_http(url):
+    with pytest.raises(ValidationError, match="public_rpc_url"):
+        make(public_rpc_url=url)

@@ -25,6 +25,24 @@ def test_union_names_the_chain_the_contract_and_the_permit_domain_of_its_token(
             "permit": {"name": "Mock USD", "version": "1"},
         },
         "data_types": sorted(DEFAULT_RATES),
+        "network": None,
+    }
+
+
+def test_union_offers_its_network_to_wallets_when_a_public_rpc_is_configured(settings):
+    offered = settings.model_copy(
+        update={"public_rpc_url": "https://rpc.example/v1", "gas_currency": "POL"}
+    )
+    context = Context.from_settings(offered)
+    try:
+        with TestClient(create_app(context)) as client:
+            network = client.get("/v1/union").json()["network"]
+    finally:
+        context.close()
+    assert network == {
+        "chain_name": f"Chain {settings.chain_id}",
+        "rpc_url": "https://rpc.example/v1",
+        "gas_currency": "POL",
     }
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from brownie import accounts, chain
+from brownie import accounts, chain, web3
 from eth_utils import keccak
 from playwright.sync_api import expect
 from sqlalchemy import func, select
@@ -213,6 +213,25 @@ def test_wrong_network_prompts_a_switch_through_the_wallet(open_page, web_contex
     expect(view.page.locator("#member")).to_be_visible()
     expect(prompt).to_be_hidden()
     assert ("wallet_switchEthereumChain", [{"chainId": hex(chain.id)}]) in view.wallet.calls
+
+
+def test_wallet_that_does_not_know_the_network_is_offered_to_add_it(open_page, member):
+    view = open_page(member, chain_id=1, known_chains={1})
+    view.connect()
+    view.page.get_by_role("button", name="Switch network").click()
+    expect(view.page.locator("#member")).to_be_visible()
+    added = [params for method, params in view.wallet.calls if method == "wallet_addEthereumChain"]
+    assert added == [
+        [
+            {
+                "chainId": hex(chain.id),
+                "chainName": "Data union test chain",
+                "rpcUrls": [web3.provider.endpoint_uri],
+                "nativeCurrency": {"name": "ETH", "symbol": "ETH", "decimals": 18},
+            }
+        ]
+    ]
+    assert view.wallet.chain_id == chain.id
 
 
 def test_page_without_a_wallet_says_how_to_get_one(open_page):

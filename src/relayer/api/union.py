@@ -4,13 +4,21 @@ from fastapi import APIRouter
 
 from relayer import union
 from relayer.api.deps import ContextDep
-from relayer.union import UnionInfo
+from relayer.union import NetworkOffer, UnionInfo
 
 router = APIRouter(prefix="/v1", tags=["union"])
 
 
 def union_info(context: ContextDep) -> UnionInfo:
-    return union.describe(context.chain, context.settings.chain_id, list(context.settings.rates))
+    settings = context.settings
+    network = None
+    if settings.public_rpc_url:
+        network = NetworkOffer(
+            chain_name=settings.chain_name or f"Chain {settings.chain_id}",
+            rpc_url=settings.public_rpc_url,
+            gas_currency=settings.gas_currency,
+        )
+    return union.describe(context.chain, settings.chain_id, list(settings.rates), network)
 
 
 @router.get(

@@ -146,7 +146,21 @@ async function checkChain() {
 
 async function switchChain() {
   const chainId = "0x" + state.config.chain_id.toString(16);
-  await wallet.request("wallet_switchEthereumChain", [{ chainId }]);
+  try {
+    await wallet.request("wallet_switchEthereumChain", [{ chainId }]);
+  } catch (error) {
+    const offer = state.config.network;
+    if (error.kind !== "unknown-chain" || !offer) throw error;
+    // The wallet does not know the chain: offer to add it (the wallet then switches to it).
+    await wallet.request("wallet_addEthereumChain", [
+      {
+        chainId,
+        chainName: offer.chain_name,
+        rpcUrls: [offer.rpc_url],
+        nativeCurrency: { name: offer.gas_currency, symbol: offer.gas_currency, decimals: 18 },
+      },
+    ]);
+  }
   await checkChain();
 }
 

@@ -38,7 +38,11 @@ function walletError(error) {
     return new WalletError("pending", "A request is already waiting in your wallet: open it.");
   }
   if (code === 4902) {
-    return new WalletError("unknown-chain", "Your wallet does not know this network yet: add it.");
+    return new WalletError(
+      "unknown-chain",
+      "Your wallet does not know this network yet: add it in the wallet (its RPC address comes " +
+        "from the union's operator), then switch.",
+    );
   }
   const known = revertMessage(revertData(error));
   if (known) return new WalletError("reverted", known);
