@@ -74,7 +74,8 @@ def read_config() -> dict[str, Any]:
 
 
 def plan(config: dict[str, Any], deployer: Any) -> dict[str, Any]:
-    """Checked parameters, defaults filled in on a local chain; refuses anything missing or bad."""
+    """Checked parameters; refuses anything missing or bad. On a local chain the defaults are
+    filled in, every role with `deployer`'s address (needed there only)."""
     local = is_local()
     if local:
         config = {**LOCAL_DEFAULTS, **{k: deployer.address for k in ROLE_KEYS}, **config}
@@ -175,5 +176,11 @@ def _relative(path: Path) -> str:
 
 
 def main() -> dict[str, Any]:
-    deployer = signer()
-    return deploy(plan(read_config(), deployer), deployer, deployment_path())
+    config = read_config()
+    if is_local():  # the signer is the node's own account: nothing to unlock
+        deployer = signer()
+        params = plan(config, deployer)
+    else:  # every parameter is checked before the keystore is unlocked
+        params = plan(config, None)
+        deployer = signer()
+    return deploy(params, deployer, deployment_path())

@@ -213,3 +213,17 @@ def test_live_network_deploys_with_a_yes_and_never_overwrites_its_record(
         deploy.main()
     assert sent_nothing(admin, nonce)
     assert json.loads(record_path.read_text()) == first
+
+
+def test_live_network_checks_parameters_before_unlocking_the_keystore(
+    record_path, live, monkeypatch, stablecoin, admin, attester, pauser, fee_recipient
+):
+    set_roles(monkeypatch, admin, attester, pauser, fee_recipient, token=stablecoin)
+    monkeypatch.setenv("UNION_FEE_BPS", "2001")
+    unlocked = []
+    monkeypatch.setattr(deploy, "signer", lambda: unlocked.append(True))
+
+    with pytest.raises(helpers.ScriptError, match="fee must be between 0 and 2000"):
+        deploy.main()
+
+    assert unlocked == []
