@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+from eth_utils import is_hex_address
+
+from relayer.attribution import checksummed
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENTS = ROOT / "deployments"
@@ -84,10 +86,10 @@ def address(value: Any, name: str) -> str:
     text = str(getattr(value, "address", value)).strip()
     if not is_hex_address(text):
         raise ScriptError(f"{name} is not an address: {text!r}")
-    if not is_checksum_address(text):
+    if checksummed(text) != text:
         raise ScriptError(
             f"{name} {text} fails its EIP-55 checksum; copy the address from its source "
-            f"(the checksummed form would be {to_checksum_address(text)})"
+            f"(the checksummed form would be {checksummed(text)})"
         )
     if text == ZERO_ADDRESS:
         raise ScriptError(f"{name} is the zero address")
