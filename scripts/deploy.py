@@ -100,15 +100,17 @@ def describe_token(token_address: str) -> tuple[str, int]:
     return str(token.symbol()), int(token.decimals())
 
 
-def print_plan(params: dict[str, Any], deployer: Any, path: Path) -> None:
+def print_plan(
+    params: dict[str, Any], token: tuple[str, int] | None, deployer: Any, path: Path
+) -> None:
+    """`token` is the given pool token's (symbol, decimals), None for the mock to be deployed."""
     from brownie import chain
 
     say(f"Deploying a DataUnion on '{network_name()}' (chain {chain.id}) from {deployer.address}")
-    token = params["token"] or "a new 6-decimal mock stablecoin (local chains only)"
-    if params["token"]:
-        symbol, decimals = describe_token(params["token"])
-        token = f"{params['token']} ({symbol}, {decimals} decimals)"
-    say(f"  pool token      {token}")
+    if token is None:
+        say("  pool token      a new 6-decimal mock stablecoin (local chains only)")
+    else:
+        say(f"  pool token      {params['token']} ({token[0]}, {token[1]} decimals)")
     for key in ROLE_KEYS:
         say(f"  {key.replace('_', ' '):<15} {params[key]}")
     say(f"  fee             {params['fee_bps']} bps ({params['fee_bps'] / 100:g}%)")
@@ -123,13 +125,15 @@ def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
     check_chain()
     if not is_local() and path.exists():
         raise ScriptError(f"{path} already records a deployment; move it away first")
-    print_plan(params, deployer, path)
-    confirm("Deploy?")
     token_address = params["token"]
+    token = describe_token(token_address) if token_address else None
+    print_plan(params, token, deployer, path)
+    confirm("Deploy?")
     if token_address is None:
         token_address = MockStablecoin.deploy({"from": deployer, "required_confs": 1}).address
         say(f"  mock stablecoin deployed at {token_address}")
-    symbol, decimals = describe_token(token_address)
+        token = describe_token(token_address)
+    symbol, decimals = token
     union = DataUnion.deploy(
         token_address,
         params["admin"],
