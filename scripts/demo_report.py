@@ -75,10 +75,11 @@ def member_rows(demo: Any) -> list[dict[str, Any]]:
 def reconcile(demo: Any) -> dict[str, Any]:
     from brownie import DataUnion
 
-    from scripts.status import solvency
+    from scripts.status import members, solvency
 
     union = demo.union.functions
-    books = solvency(DataUnion.at(demo.union.address, persist=False), demo.record)
+    union_contract = DataUnion.at(demo.union.address, persist=False)
+    books = solvency(union_contract, demo.record, members(union_contract, demo.record))
     rows = member_rows(demo)
     checks: list[dict[str, Any]] = []
 

@@ -40,8 +40,8 @@ def fee_recipients(union, record):
     return sorted({union.feeRecipient(), *first, *(event.args.recipient for event in changed)})
 
 
-def solvency(union, record):
-    """What the union holds against what it owes, to the unit.
+def solvency(union, record, everyone):
+    """What the union holds against what it owes, to the unit; `everyone` is `members()`.
 
     `accounted` is what the union's own counters say it holds (deposited - claimed - fees
     withdrawn). `unsynced` is what the token balance holds beyond that: a plain transfer that
@@ -51,7 +51,7 @@ def solvency(union, record):
     it has. Solvent: neither is negative.
     """
     balance = erc20(union.token()).balanceOf(union)
-    claimable = sum(union.claimable(member) for member in members(union, record))
+    claimable = sum(union.claimable(member) for member in everyone)
     fees = sum(union.feesOwed(recipient) for recipient in fee_recipients(union, record))
     undistributed = union.undistributed()
     accounted = union.totalDeposited() - union.totalClaimed() - union.totalFeesWithdrawn()
@@ -91,7 +91,7 @@ def main():
         say(f"  {member} {shares:>24,} {share}  claimable {amount(union.claimable(member))}")
     if len(holders) > LISTED_MEMBERS:
         say(f"  … and {len(holders) - LISTED_MEMBERS} more")
-    books = solvency(union, record)
+    books = solvency(union, record, everyone)
     say("Solvency")
     for key in ("balance", "claimable", "fees_owed", "undistributed", "remainder", "unsynced"):
         say(f"  {key.replace('_', ' '):<17} {amount(books[key])}")
