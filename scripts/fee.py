@@ -14,11 +14,11 @@ from brownie import chain
 from scripts.helpers import (
     MAX_FEE_BPS,
     ScriptError,
+    acting_as,
     address,
     erc20,
     fee_bps,
     load_union,
-    require_role,
     say,
     signer,
     timestamp,
@@ -45,9 +45,7 @@ def main():
 
 def propose(bps, recipient):
     new_bps, recipient = fee_bps(bps), address(recipient, "recipient")
-    union, _ = load_union()
-    sender = signer()
-    require_role(union, "admin", sender)
+    union, sender = acting_as("admin")
     eta = chain.time() + union.FEE_DELAY()
     description = f"propose a fee of {new_bps} bps to {recipient}, applicable from {timestamp(eta)}"
     pending_bps, pending_recipient, pending_eta = union.pendingFee()
@@ -70,9 +68,7 @@ def apply():
 
 
 def cancel():
-    union, _ = load_union()
-    sender = signer()
-    require_role(union, "admin", sender)
+    union, sender = acting_as("admin")
     transact("cancel the pending fee change", union.cancelFee, sender=sender)
     show(union)
 

@@ -199,6 +199,14 @@ def require_role(union: Any, role: str, account: Any) -> None:
         raise ScriptError(f"{account} does not hold the {role} role on {union.address}")
 
 
+def acting_as(role: str) -> tuple[Any, Any]:
+    """The union and the signer, refused unless the signer holds `role`."""
+    union, _ = load_union()
+    sender = signer()
+    require_role(union, role, sender)
+    return union, sender
+
+
 def transact(description: str, function: Callable[..., Any], *args: Any, sender: Any) -> Any:
     """Dry-run `function(*args)` from `sender` (a revert stops here, named, with nothing sent),
     ask on live networks, then send and wait for the receipt."""

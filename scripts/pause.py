@@ -6,13 +6,11 @@
 Claims and leave() keep working while the union is paused: no pause can hold member money.
 """
 
-from scripts.helpers import ScriptError, load_union, require_role, say, signer, transact
+from scripts.helpers import ScriptError, acting_as, say, transact
 
 
 def _switch(to_paused):
-    union, _ = load_union()
-    sender = signer()
-    require_role(union, "pauser", sender)
+    union, sender = acting_as("pauser")
     if union.paused() == to_paused:
         raise ScriptError(f"the union is already {'paused' if to_paused else 'running'}")
     verb = "pause" if to_paused else "unpause"

@@ -12,13 +12,12 @@ earnings members already have.
 from scripts.helpers import (
     ROLES,
     ScriptError,
+    acting_as,
     address,
     load_union,
-    require_role,
     role_id,
     role_name,
     say,
-    signer,
     transact,
 )
 
@@ -33,9 +32,7 @@ def show(account):
 
 def grant(role, account):
     role, account = role_name(role), address(account, "account")
-    union, _ = load_union()
-    sender = signer()
-    require_role(union, "admin", sender)
+    union, sender = acting_as("admin")
     if union.hasRole(role_id(union, role), account):
         raise ScriptError(f"{account} already holds the {role} role")
     transact(
@@ -45,9 +42,7 @@ def grant(role, account):
 
 def revoke(role, account):
     role, account = role_name(role), address(account, "account")
-    union, _ = load_union()
-    sender = signer()
-    require_role(union, "admin", sender)
+    union, sender = acting_as("admin")
     if not union.hasRole(role_id(union, role), account):
         raise ScriptError(f"{account} does not hold the {role} role")
     if role == "admin" and account == sender.address:

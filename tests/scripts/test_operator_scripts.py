@@ -216,7 +216,7 @@ def test_script_bounds_mirror_the_contract(deployed):
 
 def test_live_network_lever_without_a_yes_sends_nothing(deployed, monkeypatch, pauser):
     union, _ = deployed
-    monkeypatch.setattr(pause, "signer", lambda: pauser)
+    monkeypatch.setattr(helpers, "signer", lambda: pauser)
     monkeypatch.setattr(helpers, "is_local", lambda: False)
     before = nonce_of(pauser)
 
