@@ -20,7 +20,7 @@ from eth_account import Account
 from merkle import MerkleTree, leaf, verify
 from report import write_results
 
-from relayer.eip712 import typed_data
+from relayer.eip712 import permit_document, typed_data
 
 SIZES = (10, 1_000, 100_000)
 SPLITTER_SIZES = (10, 1_000)  # payees are set at construction: see the notes for 100,000
@@ -208,31 +208,17 @@ class Bench:
         )
 
     def sign_permit(self, spender: str, value: int) -> tuple[int, bytes, bytes]:
-        nonce = self.token.functions.nonces(self.buyer.address).call()
-        chain_id = self.chain.w3.eth.chain_id
-        domain = {
-            "name": "Mock USD",
-            "version": "1",
-            "chainId": chain_id,
-            "verifyingContract": self.token.address,
-        }
-        types = {
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ]
-        }
         message = {
             "owner": self.buyer.address,
             "spender": spender,
             "value": value,
-            "nonce": nonce,
+            "nonce": self.token.functions.nonces(self.buyer.address).call(),
             "deadline": DEADLINE,
         }
-        signed = Account.sign_typed_data(self.buyer.key, domain, types, message)
+        document = permit_document(
+            "Mock USD", "1", self.chain.w3.eth.chain_id, self.token.address, message
+        )
+        signed = Account.sign_typed_data(self.buyer.key, full_message=document)
         return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
     def sign_claim(self, union: Any, member: Any, to: str) -> bytes:

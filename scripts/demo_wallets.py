@@ -10,15 +10,8 @@ from web3 import Web3
 from web3.contract import Contract
 
 from relayer.artifacts import load_abi
+from relayer.eip712 import permit_document
 from scripts.demo_services import DemoError
-
-PERMIT_FIELDS = [
-    {"name": "owner", "type": "address"},
-    {"name": "spender", "type": "address"},
-    {"name": "value", "type": "uint256"},
-    {"name": "nonce", "type": "uint256"},
-    {"name": "deadline", "type": "uint256"},
-]
 
 
 @dataclass
@@ -59,31 +52,16 @@ class Wallet:
 
     def permit(self, token: Contract, spender: str, value: int, deadline: int) -> tuple[Any, ...]:
         """An EIP-2612 permit for `spender`, as (v, r, s)."""
-        document = {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Permit": PERMIT_FIELDS,
-            },
-            "primaryType": "Permit",
-            "domain": {
-                "name": token.functions.name().call(),
-                "version": "1",
-                "chainId": self.w3.eth.chain_id,
-                "verifyingContract": token.address,
-            },
-            "message": {
-                "owner": self.address,
-                "spender": spender,
-                "value": value,
-                "nonce": token.functions.nonces(self.address).call(),
-                "deadline": deadline,
-            },
+        message = {
+            "owner": self.address,
+            "spender": spender,
+            "value": value,
+            "nonce": token.functions.nonces(self.address).call(),
+            "deadline": deadline,
         }
+        document = permit_document(
+            token.functions.name().call(), "1", self.w3.eth.chain_id, token.address, message
+        )
         signed = self.account.sign_typed_data(full_message=document)
         return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 

@@ -1,5 +1,6 @@
 """EIP-712 messages members sign: `Claim` (checked by the contract), `Contribution` (consent to
-count a contribution) and `DataDeletion` (consent to delete off-chain records).
+count a contribution) and `DataDeletion` (consent to delete off-chain records); and, for buyers'
+clients, the pool token's EIP-2612 `Permit`.
 
 All three share the union's own domain (name "DataUnion", version "1", the chain id and the
 union's address), so a signature is bound to one deployment on one chain, and a wallet shows the
@@ -44,6 +45,15 @@ TYPES: dict[str, list[dict[str, str]]] = {
     ],
 }
 
+#: EIP-2612 `Permit`, signed by a buyer in the pool token's own domain (not the union's).
+PERMIT_FIELDS = [
+    {"name": "owner", "type": "address"},
+    {"name": "spender", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+
 #: secp256k1 group order / 2: signatures with a larger s are malleable copies and are refused.
 HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
@@ -60,6 +70,24 @@ def typed_data(
             "version": "1",
             "chainId": chain_id,
             "verifyingContract": to_checksum_address(union),
+        },
+        "message": message,
+    }
+
+
+def permit_document(
+    domain_name: str, domain_version: str, chain_id: int, token: str, message: dict[str, Any]
+) -> dict[str, Any]:
+    """The EIP-2612 `Permit` document for `token`, whose domain name and version the token
+    declares (EIP-5267); `message` has owner, spender, value, nonce and deadline."""
+    return {
+        "types": {"EIP712Domain": DOMAIN_FIELDS, "Permit": PERMIT_FIELDS},
+        "primaryType": "Permit",
+        "domain": {
+            "name": domain_name,
+            "version": domain_version,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(token),
         },
         "message": message,
     }
