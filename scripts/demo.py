@@ -108,7 +108,7 @@ class Demo:
         self.operator_token = secrets.token_urlsafe(32)
         environment = {
             "RELAYER_RPC_URL": self.anvil.url,
-            "RELAYER_CHAIN_ID": str(self.w3.eth.chain_id),
+            "RELAYER_CHAIN_ID": str(self.record["chainId"]),
             "RELAYER_DEPLOYMENT_FILE": str(self.deployment_path),
             "RELAYER_DATABASE_URL": f"sqlite:///{self.output / 'relayer.db'}",
             "RELAYER_PRIVATE_KEY": self.relayer_key.account.key.hex(),
@@ -156,7 +156,7 @@ class Demo:
             uniqueness=profile.uniqueness,  # type: ignore[arg-type]
             content_hash="0x" + keccak(text=f"{name} {label} {secrets.token_hex(16)}").hex(),
         )
-        document = consent_document(self.w3.eth.chain_id, self.union.address, item)
+        document = consent_document(self.record["chainId"], self.union.address, item)
         body = item.model_dump(mode="json", exclude={"signature"})
         body["signature"] = member.sign_typed(document)
         self.relayer.call("POST", "/v1/contributions", 201, json={"contributions": [body]})
@@ -257,17 +257,16 @@ class Demo:
     def claimable(self, name: str) -> int:
         return int(self.union.functions.claimable(self.members[name].address).call())
 
-    def claim_direct(self, name: str, amount: int | None = None) -> int:
-        """A claim sent from the member's own wallet; returns what the Claimed event says."""
+    def claim_direct(self, name: str, amount: int | None = None) -> None:
+        """A claim sent from the member's own wallet; tells what its Claimed event says."""
         member = self.members[name]
         asked = MAX_UINT if amount is None else amount
         receipt = member.send(self.union.functions.claim(member.address, asked), "claim")
         (claimed,) = self.union.events.Claimed().process_receipt(receipt)
         got = int(claimed.args.amount)
         say(f"   {name:<6} claimed {self.amount(got):>17} from their own wallet")
-        return got
 
-    def claim_gasless(self, name: str) -> str:
+    def claim_gasless(self, name: str) -> None:
         member = self.members[name]
         amount = self.claimable(name)
         deadline = self.w3.eth.get_block("latest").timestamp + 3600
@@ -279,7 +278,7 @@ class Demo:
             deadline=deadline,
             signature="0x" + "00" * 65,
         )
-        document = claim_document(self.w3.eth.chain_id, self.union.address, claim, nonce)
+        document = claim_document(self.record["chainId"], self.union.address, claim, nonce)
         body = {**claim.model_dump(), "signature": member.sign_typed(document)}
         tx_hash = self.relayer.call("POST", "/v1/claims", 202, json=body)["tx_hash"]
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
@@ -290,7 +289,6 @@ class Demo:
             f"   {name:<6} signed a claim for {self.amount(amount)}; the relayer "
             f"sent it ({tx_hash[:12]}…) and paid the gas"
         )
-        return str(tx_hash)
 
     def run(self) -> None:
         self.publish_licenses()
@@ -318,7 +316,7 @@ class Demo:
         deleter = self.members[cast.DELETER]
         deadline = int(time.time()) + 600
         document = deletion_document(
-            self.w3.eth.chain_id, self.union.address, deleter.address, deadline
+            self.record["chainId"], self.union.address, deleter.address, deadline
         )
         body = {"deadline": deadline, "signature": deleter.sign_typed(document)}
         deleted = self.relayer.call("DELETE", f"/v1/members/{deleter.address}/data", 200, json=body)
