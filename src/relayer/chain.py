@@ -37,6 +37,10 @@ INDEXED_EVENTS = (
 )
 
 
+#: Most blocks one `eth_getLogs` call asks for (many providers refuse wider ranges).
+LOG_CHUNK_BLOCKS = 2_000
+
+
 @dataclass(frozen=True)
 class MemberState:
     """A member's on-chain figures, all read at one block."""
@@ -45,6 +49,28 @@ class MemberState:
     shares: int
     claimable: int
     total_shares: int
+
+
+@dataclass(frozen=True)
+class AttributionState:
+    """`attributionState()`: the current epoch, whether it is pending (state 1) or vetoed
+    (state 2) or neither (0: finished, or none yet), and when it becomes due (chain seconds)."""
+
+    epoch: int
+    state: int
+    due_at: int
+
+    NONE = 0
+    PENDING = 1
+    VETOED = 2
+
+    @property
+    def pending(self) -> bool:
+        return self.state == self.PENDING
+
+    @property
+    def vetoed(self) -> bool:
+        return self.state == self.VETOED
 
 
 @dataclass(frozen=True)
@@ -148,6 +174,37 @@ class UnionChain:
     def head(self) -> int:
         """The latest block number."""
         return int(self.w3.eth.block_number)
+
+    def attribution_state(self, block: int | str = "latest") -> AttributionState:
+        epoch, state, due_at = self.view("attributionState", block=block)
+        return AttributionState(int(epoch), int(state), int(due_at))
+
+    def block_time(self, block: int | None = None) -> int:
+        """A block's timestamp (the latest's by default), in seconds: the clock the contract's
+        due times run on."""
+        return int(self.w3.eth.get_block("latest" if block is None else block)["timestamp"])
+
+    def epoch_logs(
+        self, event: str, epochs: list[int], from_block: int, to_block: int
+    ) -> list[Any]:
+        """Decoded `event` logs (its epoch the first indexed topic after the member for
+        SharesSet, the first otherwise) of the given epochs in [from_block, to_block]."""
+        if from_block > to_block or not epochs:
+            return []
+        kind = getattr(self.contract.events, event)()
+        epoch_topics = ["0x" + e.to_bytes(32, "big").hex() for e in epochs]
+        topics: list[Any] = [kind.topic]
+        if event == "SharesSet":
+            topics.append(None)
+        topics.append(epoch_topics)
+        found = []
+        for start in range(from_block, to_block + 1, LOG_CHUNK_BLOCKS):
+            end = min(start + LOG_CHUNK_BLOCKS - 1, to_block)
+            logs = self.w3.eth.get_logs(
+                {"address": self.address, "fromBlock": start, "toBlock": end, "topics": topics}
+            )
+            found += [kind.process_log(log) for log in logs]
+        return found
 
     def shares_of(self, members: list[str], block: int) -> dict[str, int]:
         """Every member's shares at `block`, read in JSON-RPC batches of 500."""

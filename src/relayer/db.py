@@ -118,7 +118,8 @@ class UsedSignature(Base):
 
 
 class Epoch(Base):
-    """An attribution epoch: closed (report frozen) → posting → posted, or failed."""
+    """An attribution epoch: closed (report frozen) → posting → pending (until `due_at`) →
+    finished, or vetoed; failed when a transaction of it failed (retry with post)."""
 
     __tablename__ = "epochs"
 
@@ -129,7 +130,12 @@ class Epoch(Base):
     members: Mapped[int] = mapped_column(Integer)
     total_shares: Mapped[int] = mapped_column(BigInteger)
     closed_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow)
+    #: When its last batch was confirmed (the epoch became pending).
     posted_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    #: The chain's due time (block timestamp, seconds) of the pending epoch: finishable from then.
+    due_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: When the relayer saw it finished or vetoed on-chain.
+    finished_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     error: Mapped[str | None] = mapped_column(Text)
 
     transactions: Mapped[list["OutboxTx"]] = relationship(

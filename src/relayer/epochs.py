@@ -1,33 +1,43 @@
-"""Epochs: close (freeze the report, plan the batches) → posting → posted (or failed).
+"""Epochs: close (freeze the report, plan the batches) → posting → pending → finished or vetoed
+(`relayer.lifecycle`), or failed.
 
-Closing is one database transaction: the report, its hash and every planned transaction (the
-`postAttribution` batches and the final `finishAttribution`) are stored together, so a crash
-leaves either nothing or a complete plan. Posting hands the plan to the outbox, which records
-each transaction before it is sent; running `post` again resumes where it stopped.
+Closing is one database transaction: the report, its hash and every planned `postAttribution`
+batch are stored together, so a crash leaves either nothing or a complete plan. Posting hands the
+plan to the outbox, which records each transaction before it is sent; running `post` again
+resumes where it stopped. Once every batch is in, the epoch is pending on-chain until its due
+time; `finishAttribution` is sent only then (`lifecycle.finish`).
 
 Only members whose shares differ from what the chain holds are sent (shares are absolute, so
-the others already hold the right figure); the report itself lists everyone.
+the others already hold the right figure); the report itself lists everyone. After a veto, every
+address a vetoed epoch's `SharesSet` events named and the new report does not is set to 0: the
+vetoed table stays on-chain (earning nothing) until it is overwritten.
 """
 
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from eth_typing import HexStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from relayer.attribution import ContributionInput, build_report, canonical, report_hash
+from relayer.attribution import (
+    ContributionInput,
+    build_report,
+    canonical,
+    checksummed,
+    report_hash,
+)
 from relayer.chain import UnionChain
 from relayer.context import Context
-from relayer.db import ChainEvent, Contribution, Epoch, IndexerCursor, OutboxTx, utcnow
+from relayer.db import ChainEvent, Contribution, Epoch, IndexerCursor, OutboxTx
 from relayer.errors import Conflict, NotFound
 from relayer.indexer import CURSOR_ID
+from relayer.lifecycle import UNSETTLED, EpochStatus, refresh
 from relayer.schemas import EpochOut, TxOut
 
 log = logging.getLogger(__name__)
-
-OPEN_STATUSES = ("closed", "posting")
 
 
 def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int]:
@@ -61,9 +71,39 @@ def _live_contributions(session: Session, departed: dict[str, int]) -> list[Cont
     return inputs
 
 
-def _posted_shares(session: Session) -> dict[str, int]:
+def _vetoed_addresses(session: Session, chain: UnionChain, chain_epoch: int, head: int) -> set[str]:
+    """Every address (lower-cased) a `SharesSet` of an epoch after the last finished one named:
+    with nothing pending, those epochs were all vetoed, and their shares are still on-chain.
+    Indexed events, and the blocks the indexer has not reached yet read from the chain."""
+    finished = session.scalar(
+        select(func.max(ChainEvent.epoch)).where(ChainEvent.name == "AttributionFinished")
+    )
+    cursor = session.get(IndexerCursor, CURSOR_ID)
+    tail_from = 0 if cursor is None else cursor.block_number + 1
+    tail = chain.epoch_logs("AttributionFinished", list(range(1, chain_epoch + 1)), tail_from, head)
+    last_finished = max([int(finished or 0), *(int(e["args"]["epoch"]) for e in tail)])
+    vetoed = list(range(last_finished + 1, chain_epoch + 1))
+    if not vetoed:
+        return set()
+    rows = session.scalars(
+        select(ChainEvent.account).where(
+            ChainEvent.name == "SharesSet", ChainEvent.epoch.in_(vetoed)
+        )
+    )
+    named = {str(a).lower() for a in rows if a}
+    named.update(
+        str(e["args"]["member"]).lower()
+        for e in chain.epoch_logs("SharesSet", vetoed, tail_from, head)
+    )
+    return named
+
+
+def _finished_shares(session: Session) -> dict[str, int]:
     last = session.scalars(
-        select(Epoch).where(Epoch.status == "posted").order_by(Epoch.number.desc()).limit(1)
+        select(Epoch)
+        .where(Epoch.status == EpochStatus.FINISHED)
+        .order_by(Epoch.number.desc())
+        .limit(1)
     ).first()
     if last is None:
         return {}
@@ -72,20 +112,29 @@ def _posted_shares(session: Session) -> dict[str, int]:
 
 def close(context: Context) -> Epoch:
     """Freeze the next epoch's report and plan its transactions. Conflict while an earlier
-    epoch is still being posted or has failed (resume or fix it first)."""
+    epoch is still being posted, has failed (resume or fix it first) or is pending on-chain
+    (whoever posted it: the chain takes a new epoch only once the current one is finished or
+    vetoed)."""
     settings = context.settings
     chain = context.chain
     head = chain.head()
-    chain_epoch = int(chain.view("currentEpoch", block=head))
+    state = chain.attribution_state(head)
     with context.db.session() as session:
-        unfinished = session.scalars(
-            select(Epoch).where(Epoch.status.in_((*OPEN_STATUSES, "failed")))
-        ).first()
-        if unfinished is not None:
-            raise Conflict(f"epoch {unfinished.number} is {unfinished.status}; post it first")
+        for earlier in session.scalars(select(Epoch).where(Epoch.status.in_(UNSETTLED))):
+            refresh(session, chain, earlier)
+            if earlier.status in UNSETTLED:
+                hint = "wait for it to finish" if earlier.status == "pending" else "post it first"
+                raise Conflict(f"epoch {earlier.number} is {earlier.status}; {hint}")
+        if state.pending:
+            raise Conflict(
+                f"epoch {state.epoch} is pending on-chain until {state.due_at} (chain time): "
+                "finish it (or have it vetoed) before the next one"
+            )
         last = session.scalar(select(func.max(Epoch.number))) or 0
-        number = max(chain_epoch, last) + 1
-        previous = _posted_shares(session)
+        if last > state.epoch:
+            raise Conflict(f"the chain is at epoch {state.epoch}, behind this relayer's {last}")
+        number = state.epoch + 1
+        previous = _finished_shares(session)
         report = build_report(
             chain_id=settings.chain_id,
             union=chain.address,
@@ -100,6 +149,9 @@ def close(context: Context) -> Epoch:
         digest = report_hash(raw)
         # Compared with the chain itself, not the last report: what is sent is what differs.
         wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
+        listed = {m.lower() for m in wanted}
+        for address in sorted(_vetoed_addresses(session, chain, state.epoch, head) - listed):
+            wanted[checksummed(address)] = 0  # a vetoed epoch's leftover: nobody keeps them
         onchain = chain.shares_of(list(wanted), head)
         changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [
             next(iter(wanted.items()))
@@ -125,9 +177,6 @@ def close(context: Context) -> Epoch:
                 [shares for _, shares in chunk],
             )
             context.outbox.enqueue(session, "attribution", data, epoch=number, batch=batch)
-        context.outbox.enqueue(
-            session, "finish", chain.calldata("finishAttribution", number), epoch=number
-        )
         log.info(
             "epoch %d closed: %d members, %d changed, report %s",
             number,
@@ -141,12 +190,12 @@ def close(context: Context) -> Epoch:
 def post(
     context: Context, number: int, progress: Callable[[OutboxTx], None] | None = None
 ) -> EpochOut:
-    """Send (or resume sending) the epoch's planned transactions and settle its status."""
+    """Send (or resume sending) the epoch's planned batches; once all are in it is pending."""
     with context.db.session() as session:
         epoch = session.get(Epoch, number)
         if epoch is None:
             raise NotFound(f"no epoch {number}")
-        if epoch.status == "posted":
+        if epoch.status not in (EpochStatus.CLOSED, EpochStatus.POSTING, EpochStatus.FAILED):
             return describe(session, number)
         if any(tx.status == "failed" for tx in epoch.transactions):
             # A retry re-plans every unconfirmed transaction, in the original order, under new
@@ -156,16 +205,16 @@ def post(
                 context.outbox.enqueue(
                     session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch
                 )
-        epoch.status, epoch.error = "posting", None
+        epoch.status, epoch.error = EpochStatus.POSTING, None
     context.outbox.process(progress=progress)
     with context.db.session() as session:
         epoch = session.get(Epoch, number)
         assert epoch is not None
         failed = [tx for tx in epoch.transactions if tx.status == "failed"]
         if failed:
-            epoch.status, epoch.error = "failed", failed[0].error
+            epoch.status, epoch.error = EpochStatus.FAILED, failed[0].error
         elif all(tx.status in ("confirmed", "superseded") for tx in epoch.transactions):
-            epoch.status, epoch.posted_at = "posted", utcnow()
+            refresh(session, context.chain, epoch, all_posted=True)
         log.info("epoch %d %s", number, epoch.status)
     with context.db.session() as session:
         return describe(session, number)
@@ -185,6 +234,8 @@ def describe(session: Session, number: int) -> EpochOut:
         total_shares=str(epoch.total_shares),
         closed_at=epoch.closed_at,
         posted_at=epoch.posted_at,
+        due_at=None if epoch.due_at is None else datetime.fromtimestamp(epoch.due_at, UTC),
+        finished_at=epoch.finished_at,
         batches=len(batches),
         batches_confirmed=sum(tx.status == "confirmed" for tx in batches),
         error=epoch.error,

@@ -93,12 +93,19 @@ class TxOut(BaseModel):
 
 class EpochOut(BaseModel):
     number: int
-    status: str = Field(description="closed → posting → posted, or failed")
+    status: str = Field(
+        description="closed → posting → pending → finished, or vetoed; failed (post it again)"
+    )
     report_hash: str
     members: int
     total_shares: str
     closed_at: datetime
-    posted_at: datetime | None
+    posted_at: datetime | None = Field(description="when its last batch was confirmed")
+    due_at: datetime | None = Field(
+        description="while pending: when it can be finished (the chain's clock); it takes "
+        "effect only once finished, and the guardian may veto it until then"
+    )
+    finished_at: datetime | None = Field(description="when it was seen finished or vetoed")
     batches: int
     batches_confirmed: int
     error: str | None

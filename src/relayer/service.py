@@ -1,6 +1,6 @@
-"""The running relayer: the HTTP API (and the member page) with the indexer and the claim
-confirmation loop alongside. `relayer serve` runs it in the foreground; tests and demos can run
-it on a thread and stop it."""
+"""The running relayer: the HTTP API (and the member page) with the indexer, the claim
+confirmation loop and the finisher of due epochs alongside. `relayer serve` runs it in the
+foreground; tests and demos can run it on a thread and stop it."""
 
 import threading
 import time
@@ -9,6 +9,7 @@ import uvicorn
 
 from relayer.api.app import create_app
 from relayer.context import Context
+from relayer.lifecycle import Finisher
 
 STARTUP_TIMEOUT = 30.0
 
@@ -39,11 +40,13 @@ class Service:
     def run(self) -> None:
         """Serve until interrupted (uvicorn handles SIGINT and SIGTERM on the main thread)."""
         indexer = self.context.indexer
+        finisher = Finisher(self.context, max(self.context.settings.poll_interval, 1.0))
         self._workers = [
             threading.Thread(target=indexer.run, args=(self.stop,), name="indexer", daemon=True),
             threading.Thread(
                 target=self.context.outbox.run, args=(self.stop,), name="outbox", daemon=True
             ),
+            threading.Thread(target=finisher.run, args=(self.stop,), name="finisher", daemon=True),
         ]
         for worker in self._workers:
             worker.start()

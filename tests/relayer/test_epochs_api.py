@@ -1,7 +1,9 @@
 """/v1/epochs: closing an epoch freezes its report and posts only the shares that changed, in
-batches, on the real chain; a failed or interrupted epoch blocks the next one until it is posted;
+batches, on the real chain; the epoch then waits out the attribution delay (pending, with its due
+time) and is finished; a failed or interrupted epoch blocks the next one until it is posted;
 the served report is the one whose hash is on-chain and recomputes every member's shares."""
 
+from datetime import datetime
 from functools import partial
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import func, select
 from web3.logs import DISCARD
 
 from fixtures.api import assert_error, contribution, index
+from fixtures.epochs import finish_when_due
 from fixtures.relayer import relayer_settings
 from fixtures.union import pay
 from relayer import epochs
@@ -32,12 +35,15 @@ def contribute(api, headers, *items):
     assert response.status_code == 201, response.text
 
 
-def close(api, headers):
-    """Close the next epoch; the test client runs its posting before returning. Returns the
-    epoch as GET /v1/epochs/{n} shows it afterwards."""
+def close(api, headers, context=None):
+    """Close the next epoch; the test client runs its posting before returning. With `context`,
+    wait out the delay and finish it too. Returns the epoch as GET /v1/epochs/{n} shows it."""
     response = api.post("/v1/epochs/close", headers=headers)
     assert response.status_code == 202, response.text
-    return api.get(f"/v1/epochs/{response.json()['number']}").json()
+    number = response.json()["number"]
+    if context is not None and api.get(f"/v1/epochs/{number}").json()["status"] == "pending":
+        finish_when_due(context, number)
+    return api.get(f"/v1/epochs/{number}").json()
 
 
 def count(context, model):
@@ -94,7 +100,7 @@ def test_close_with_no_contributions_is_a_conflict(api, context, operator_header
     assert (count(context, Epoch), count(context, OutboxTx)) == (0, 0)
 
 
-def test_closed_epoch_is_posted_and_its_report_is_the_one_on_chain(
+def test_closed_epoch_is_posted_pending_until_due_then_finished_with_the_report_on_chain(
     api, context, operator_headers, union, relayer_account, alice, bob
 ):
     contribute(
@@ -109,10 +115,26 @@ def test_closed_epoch_is_posted_and_its_report_is_the_one_on_chain(
 
     assert closed.status_code == 202, closed.text
     assert (closed.json()["number"], closed.json()["status"]) == (1, "closed")
+    pending = api.get("/v1/epochs/1").json()
+    assert pending["status"] == "pending"
+    assert pending["error"] is None
+    assert pending["posted_at"] is not None
+    assert pending["finished_at"] is None
+    batch = web3.eth.get_transaction_receipt(pending["transactions"][0]["tx_hash"])
+    posted_time = web3.eth.get_block(batch["blockNumber"])["timestamp"]
+    due = datetime.fromisoformat(pending["due_at"])
+    assert due.timestamp() == posted_time + union.ATTRIBUTION_DELAY()
+    assert [(tx["purpose"], tx["status"]) for tx in pending["transactions"]] == [
+        ("attribution", "confirmed")
+    ]
+    assert (union.currentEpoch(), union.attributionInProgress()) == (1, True)
+    assert [int(v) for v in union.attributionState()] == [1, 1, due.timestamp()]
+
+    finish_when_due(context, 1)
+
     epoch = api.get("/v1/epochs/1").json()
-    assert epoch["status"] == "posted"
-    assert epoch["error"] is None
-    assert epoch["posted_at"] is not None
+    assert (epoch["status"], epoch["error"]) == ("finished", None)
+    assert epoch["finished_at"] is not None
     assert (epoch["batches"], epoch["batches_confirmed"], epoch["members"]) == (1, 1, 2)
     assert [(tx["purpose"], tx["status"], tx["nonce"]) for tx in epoch["transactions"]] == [
         ("attribution", "confirmed", first_nonce),
@@ -147,7 +169,7 @@ def test_epoch_is_posted_in_batches_of_the_configured_size(
                 operator_headers,
                 *(item(m, f"m{i}", records=10 * (i + 1)) for i, m in enumerate(members)),
             )
-            epoch = close(api, operator_headers)
+            epoch = close(api, operator_headers, context)
             assert_chain_holds_report(api, union, epoch)
             per_batch = [
                 len(shares_set(context, {"transactions": [tx]})) for tx in epoch["transactions"]
@@ -155,7 +177,7 @@ def test_epoch_is_posted_in_batches_of_the_configured_size(
     finally:
         context.close()
 
-    assert epoch["status"] == "posted"
+    assert epoch["status"] == "finished"
     assert (epoch["batches"], epoch["batches_confirmed"]) == (3, 3)
     assert [(tx["purpose"], tx["batch"], tx["status"]) for tx in epoch["transactions"]] == [
         ("attribution", 0, "confirmed"),
@@ -176,15 +198,15 @@ def test_next_epoch_sends_only_the_members_whose_shares_changed(
     contribute(
         api, operator_headers, item(alice, "a"), item(bob, "b"), item(carol, "c", records=50)
     )
-    first = close(api, operator_headers)
+    first = close(api, operator_headers, context)
     assert sorted(shares_set(context, first)) == sorted(
         [(alice.address, 1_000_000_000), (bob.address, 1_000_000_000), (carol.address, 500_000_000)]
     )
     contribute(api, operator_headers, item(bob, "b2", data_type="browsing", records=100))
 
-    second = close(api, operator_headers)
+    second = close(api, operator_headers, context)
 
-    assert (second["number"], second["status"], second["batches"]) == (2, "posted", 1)
+    assert (second["number"], second["status"], second["batches"]) == (2, "finished", 1)
     assert shares_set(context, second) == [(bob.address, 1_100_000_000)]
     assert second["members"] == 3  # the report still lists everyone
     verified = assert_chain_holds_report(api, union, second)
@@ -200,16 +222,16 @@ def test_deleted_data_zeroes_the_members_shares_and_keeps_their_earnings_claimab
     api, context, operator_headers, union, stablecoin, buyer, alice, bob
 ):
     contribute(api, operator_headers, item(alice, "a"), item(bob, "b"))
-    close(api, operator_headers)
+    close(api, operator_headers, context)
     pay(stablecoin, union, buyer, REVENUE)
     earned = union.claimable(alice)
     assert earned > 0
     deleted = api.request("DELETE", f"/v1/members/{alice.address}/data", headers=operator_headers)
     assert deleted.json()["deleted"] == 1
 
-    second = close(api, operator_headers)
+    second = close(api, operator_headers, context)
 
-    assert second["status"] == "posted"
+    assert second["status"] == "finished"
     assert shares_set(context, second) == [(alice.address, 0)]
     assert_chain_holds_report(api, union, second)
     assert (union.sharesOf(alice), union.sharesOf(bob)) == (0, 1_000_000_000)
@@ -227,21 +249,21 @@ def test_member_who_left_is_not_reattributed_until_they_contribute_again(
     api, context, operator_headers, union, alice, bob, indexed
 ):
     contribute(api, operator_headers, item(alice, "a", records=300), item(bob, "b"))
-    close(api, operator_headers)
+    close(api, operator_headers, context)
     union.leave({"from": alice})
     if indexed:
         index(context)
     contribute(api, operator_headers, item(bob, "b2"))
 
-    second = close(api, operator_headers)
+    second = close(api, operator_headers, context)
 
-    assert second["status"] == "posted"
+    assert second["status"] == "finished"
     verified = assert_chain_holds_report(api, union, second)
     assert verified.shares == {alice.address: 0, bob.address: 2_000_000_000}
     assert union.sharesOf(alice) == 0
 
     contribute(api, operator_headers, item(alice, "a2", data_type="browsing", records=100))
-    third = close(api, operator_headers)
+    third = close(api, operator_headers, context)
 
     assert shares_set(context, third) == [(alice.address, 100_000_000)]
     verified = assert_chain_holds_report(api, union, third)
@@ -261,7 +283,6 @@ def test_failed_epoch_shows_the_decoded_error_blocks_the_next_and_posts_on_retry
     assert "DataUnionEnforcedPause" in failed["error"]
     assert [(tx["purpose"], tx["status"], tx["nonce"]) for tx in failed["transactions"]] == [
         ("attribution", "failed", None),
-        ("finish", "pending", None),
     ]
     assert relayer_nonce(relayer_account) == nonce_before
     blocked = assert_error(api.post("/v1/epochs/close", headers=operator_headers), 409, "conflict")
@@ -272,8 +293,10 @@ def test_failed_epoch_shows_the_decoded_error_blocks_the_next_and_posts_on_retry
     retried = api.post("/v1/epochs/1/post", headers=operator_headers)
 
     assert retried.status_code == 202, retried.text
+    assert api.get("/v1/epochs/1").json()["status"] == "pending"
+    finish_when_due(context, 1)
     epoch = api.get("/v1/epochs/1").json()
-    assert (epoch["status"], epoch["error"]) == ("posted", None)
+    assert (epoch["status"], epoch["error"]) == ("finished", None)
     assert [(tx["purpose"], tx["status"], tx["nonce"]) for tx in epoch["transactions"]] == [
         ("attribution", "confirmed", nonce_before),
         ("finish", "confirmed", nonce_before + 1),
@@ -288,20 +311,29 @@ class Crash(Exception):
 
 
 def test_epoch_left_closed_or_posting_blocks_the_next_and_resumes_on_post(
-    api, context, operator_headers, union, relayer_account, alice, bob
+    api, context, operator_headers, operator_token, union, relayer_account, alice, bob
 ):
+    settings = relayer_settings(
+        union, relayer_account, context.settings.database_url, operator_token, batch_size=1
+    )
+    poster = Context.from_settings(settings)
     contribute(api, operator_headers, item(alice, "a"), item(bob, "b"))
-    closed = epochs.close(context)
-    nonce_before = relayer_nonce(relayer_account)
+    try:
+        closed = epochs.close(poster)
+        nonce_before = relayer_nonce(relayer_account)
 
-    blocked = assert_error(api.post("/v1/epochs/close", headers=operator_headers), 409, "conflict")
-    assert f"epoch {closed.number} is closed" in blocked["message"]
+        blocked = assert_error(
+            api.post("/v1/epochs/close", headers=operator_headers), 409, "conflict"
+        )
+        assert f"epoch {closed.number} is closed" in blocked["message"]
 
-    def crash(_row):
-        raise Crash
+        def crash(_row):
+            raise Crash
 
-    with pytest.raises(Crash):
-        epochs.post(context, closed.number, progress=crash)
+        with pytest.raises(Crash):
+            epochs.post(poster, closed.number, progress=crash)
+    finally:
+        poster.close()
     posting = api.get(f"/v1/epochs/{closed.number}").json()
     assert posting["status"] == "posting"
     assert [tx["status"] for tx in posting["transactions"]] == ["confirmed", "pending"]
@@ -312,7 +344,7 @@ def test_epoch_left_closed_or_posting_blocks_the_next_and_resumes_on_post(
 
     assert resumed.status_code == 202, resumed.text
     epoch = api.get(f"/v1/epochs/{closed.number}").json()
-    assert epoch["status"] == "posted"
+    assert epoch["status"] == "pending"
     assert [tx["nonce"] for tx in epoch["transactions"]] == [nonce_before, nonce_before + 1]
     assert relayer_nonce(relayer_account) == nonce_before + 2
     assert_chain_holds_report(api, union, epoch)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, BackgroundTasks, Path
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from relayer import epochs
+from relayer import epochs, lifecycle
 from relayer.api.deps import ContextDep, OperatorDep
 from relayer.schemas import EpochOut
 
@@ -47,14 +47,28 @@ def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundT
     return described
 
 
+@router.post(
+    "/{number}/finish",
+    response_model=EpochOut,
+    dependencies=[OperatorDep],
+    summary="Finish a pending epoch once it is due (409 not_due before)",
+)
+def finish_epoch(number: EpochNumber, context: ContextDep) -> EpochOut:
+    lifecycle.finish(context, number)
+    with context.db.session() as session:
+        return epochs.describe(session, number)
+
+
 @router.get("", response_model=EpochList, summary="Every epoch, newest first")
 def list_epochs(context: ContextDep) -> EpochList:
+    lifecycle.refresh_pending(context)  # finished or vetoed by someone else meanwhile
     with context.db.session() as session:
         return EpochList(epochs=[epochs.describe(session, n) for n in epochs.numbers(session)])
 
 
 @router.get("/{number}", response_model=EpochOut, summary="An epoch's status and transactions")
 def get_epoch(number: EpochNumber, context: ContextDep) -> EpochOut:
+    lifecycle.refresh_pending(context)
     with context.db.session() as session:
         return epochs.describe(session, number)
 

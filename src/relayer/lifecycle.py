@@ -1,0 +1,198 @@
+"""An epoch after its batches are in: pending until its due time, then finished — by the relayer,
+by hand (`relayer epoch finish N`) or by anyone else, since `finishAttribution` is open to all —
+or vetoed by the guardian. The chain decides; the relayer's record follows it (`refresh`).
+
+    closed ──▶ posting ──▶ pending (due_at) ──▶ finished
+                  │               └──────────▶ vetoed
+                  └──▶ failed (post again)
+
+`Finisher.run` is the loop inside `relayer serve` that finishes each pending epoch once the
+chain's clock passes its due time. A finish that someone else already sent is a success.
+"""
+
+import logging
+import threading
+from enum import StrEnum
+
+from requests.exceptions import RequestException
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from web3.exceptions import Web3Exception
+
+from relayer.chain import AttributionState, UnionChain
+from relayer.context import Context
+from relayer.db import Epoch, OutboxTx, utcnow
+from relayer.errors import Conflict, NotFound, RelayerError, Reverted
+
+log = logging.getLogger(__name__)
+
+
+class EpochStatus(StrEnum):
+    CLOSED = "closed"
+    POSTING = "posting"
+    PENDING = "pending"
+    FINISHED = "finished"
+    VETOED = "vetoed"
+    FAILED = "failed"
+
+
+#: An epoch in one of these holds up the next close.
+UNSETTLED = (EpochStatus.CLOSED, EpochStatus.POSTING, EpochStatus.PENDING, EpochStatus.FAILED)
+
+
+class NotDue(Conflict):
+    """A pending epoch asked to finish before its due time."""
+
+    code = "not_due"
+
+
+def _first_block(epoch: Epoch) -> int:
+    blocks = [tx.block_number for tx in epoch.transactions if tx.block_number is not None]
+    return min(blocks, default=0)
+
+
+def _outcome(chain: UnionChain, epoch: Epoch, state: AttributionState, head: int) -> str | None:
+    """What the chain says became of `epoch`: pending, finished, vetoed, or None (not posted)."""
+    if epoch.number > state.epoch:
+        return None
+    if epoch.number == state.epoch:
+        if state.pending:
+            return EpochStatus.PENDING
+        return EpochStatus.VETOED if state.vetoed else EpochStatus.FINISHED
+    # A later epoch exists, so this one ended; its AttributionVetoed log tells which way.
+    vetoed = chain.epoch_logs("AttributionVetoed", [epoch.number], _first_block(epoch), head)
+    return EpochStatus.VETOED if vetoed else EpochStatus.FINISHED
+
+
+def refresh(
+    session: Session, chain: UnionChain, epoch: Epoch, *, all_posted: bool = False
+) -> Epoch:
+    """Bring an epoch's record in line with the chain: a pending one may have been finished (by
+    anyone) or vetoed; one still being posted (or failed half-way) may have been vetoed, and
+    becomes pending only once `post` has every batch in (`all_posted`)."""
+    if epoch.status not in (EpochStatus.POSTING, EpochStatus.PENDING, EpochStatus.FAILED):
+        return epoch
+    head = chain.head()
+    state = chain.attribution_state(head)
+    outcome = _outcome(chain, epoch, state, head)
+    if outcome == EpochStatus.PENDING:
+        if epoch.status == EpochStatus.PENDING or all_posted:
+            if epoch.status != EpochStatus.PENDING:
+                epoch.posted_at = utcnow()
+            epoch.status, epoch.due_at = EpochStatus.PENDING, state.due_at
+    elif outcome is not None:
+        if outcome != epoch.status:
+            log.info("epoch %d is %s on-chain", epoch.number, outcome)
+        epoch.status, epoch.finished_at = outcome, utcnow()
+        epoch.posted_at = epoch.posted_at or epoch.finished_at
+        if outcome == EpochStatus.VETOED:
+            epoch.error = "vetoed by the guardian"
+            log.warning("epoch %d was vetoed by the guardian", epoch.number)
+    session.flush()
+    return epoch
+
+
+def refresh_pending(context: Context) -> None:
+    """Refresh every pending epoch's record (the API does before it answers)."""
+    with context.db.session() as session:
+        for epoch in session.scalars(select(Epoch).where(Epoch.status == EpochStatus.PENDING)):
+            refresh(session, context.chain, epoch)
+
+
+def finish(context: Context, number: int) -> EpochStatus:
+    """Finish pending epoch `number` once due; NotDue before, Conflict if it cannot be (vetoed,
+    not posted yet). An epoch someone else finished is simply recorded as finished."""
+    chain = context.chain
+    with context.db.session() as session:
+        epoch = session.get(Epoch, number)
+        if epoch is None:
+            raise NotFound(f"no epoch {number}")
+        refresh(session, chain, epoch)
+        if epoch.status == EpochStatus.FINISHED:
+            return EpochStatus.FINISHED
+        if epoch.status != EpochStatus.PENDING:
+            raise Conflict(f"epoch {number} is {epoch.status}; only a pending epoch finishes")
+        now = chain.block_time()
+        assert epoch.due_at is not None
+        if now < epoch.due_at:
+            raise NotDue(
+                f"epoch {number} is due at {epoch.due_at} (chain time), in {epoch.due_at - now} s"
+            )
+        data = chain.calldata("finishAttribution", number)
+        try:  # refused (paused, vetoed meanwhile): nothing is recorded
+            chain.estimate_gas(context.signer.address, data)
+        except Reverted as exc:
+            refresh(session, chain, epoch)
+            if epoch.status == EpochStatus.FINISHED:
+                return EpochStatus.FINISHED
+            raise Conflict(f"epoch {number} cannot be finished now: {exc}") from None
+        if _finish_in_flight(session, number) is None:
+            context.outbox.enqueue(session, "finish", data, epoch=number)
+    context.outbox.process()
+    with context.db.session() as session:
+        epoch = session.get(Epoch, number)
+        assert epoch is not None
+        refresh(session, chain, epoch)
+        failed = [
+            tx for tx in epoch.transactions if tx.purpose == "finish" and tx.status == "failed"
+        ]
+        if epoch.status == EpochStatus.FINISHED:
+            for tx in failed:  # another account's finish landed first: ours was not needed
+                tx.status = "superseded"
+            epoch.error = None
+        elif failed:
+            epoch.error = failed[-1].error
+        log.info("epoch %d %s", number, epoch.status)
+        return EpochStatus(epoch.status)
+
+
+def _due(context: Context) -> list[int]:
+    now = context.chain.block_time()
+    with context.db.session() as session:
+        pending = list(session.scalars(select(Epoch).where(Epoch.status == EpochStatus.PENDING)))
+        for epoch in pending:
+            refresh(session, context.chain, epoch)
+        return [
+            e.number
+            for e in pending
+            if e.status == EpochStatus.PENDING and e.due_at is not None and now >= e.due_at
+        ]
+
+
+class Finisher:
+    """Finishes pending epochs once due, every `interval` seconds until stopped."""
+
+    def __init__(self, context: Context, interval: float) -> None:
+        self.context = context
+        self.interval = interval
+
+    def run_once(self) -> list[int]:
+        """Finish every due epoch; returns the numbers finished."""
+        done = []
+        for number in _due(self.context):
+            try:
+                if finish(self.context, number) == EpochStatus.FINISHED:
+                    done.append(number)
+            except Conflict as exc:
+                log.warning("epoch %d not finished: %s", number, exc)
+        return done
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except (Web3Exception, RequestException, SQLAlchemyError, RelayerError) as exc:
+                log.warning("finisher: %s: %s; retrying", type(exc).__name__, exc)
+            stop.wait(self.interval)
+
+
+def _finish_in_flight(session: Session, number: int) -> OutboxTx | None:
+    """The epoch's unconfirmed finish transaction, if one is in flight."""
+    return session.scalars(
+        select(OutboxTx).where(
+            OutboxTx.epoch == number,
+            OutboxTx.purpose == "finish",
+            OutboxTx.status.in_(("pending", "signed", "sent")),
+        )
+    ).first()
