@@ -16,10 +16,12 @@ import click
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from relayer import attribution, epochs, estimator
+from relayer import attribution, epochs, estimator, lifecycle
 from relayer.context import Context
 from relayer.errors import RelayerError
+from relayer.lifecycle import EpochStatus
 from relayer.settings import Settings
+from relayer.watch_cli import watch
 
 
 def _fail(message: str) -> NoReturn:
@@ -79,8 +81,14 @@ def _post_with_progress(context: Context, number: int) -> None:
     with tqdm(total=total, unit="tx", desc=f"epoch {number}", file=sys.stderr) as bar:
         outcome = epochs.post(context, number, progress=lambda _tx: bar.update(1))
     click.echo(outcome.model_dump_json(indent=2))
-    if outcome.status != "posted":
+    if outcome.status not in (EpochStatus.PENDING, EpochStatus.FINISHED):
         _fail(f"epoch {number} is {outcome.status}: {outcome.error}")
+    if outcome.status == EpochStatus.PENDING and outcome.due_at is not None:
+        click.echo(
+            f"epoch {number} is pending: it takes effect once finished, from {outcome.due_at} "
+            f"(`relayer epoch finish {number}`, or `relayer serve` does it)",
+            err=True,
+        )
 
 
 @epoch.command("close")
@@ -113,12 +121,33 @@ def epoch_post(number: int) -> None:
         context.close()
 
 
+@epoch.command("finish")
+@click.argument("number", type=click.IntRange(min=1))
+def epoch_finish(number: int) -> None:
+    """Finish pending epoch NUMBER once it is due (anyone may; a finish someone else already
+    made counts as done)."""
+    context = _context()
+    try:
+        lifecycle.finish(context, number)
+        with context.db.session() as session:
+            outcome = epochs.describe(session, number)
+        click.echo(outcome.model_dump_json(indent=2))
+        if outcome.status != EpochStatus.FINISHED:
+            _fail(f"epoch {number} is {outcome.status}: {outcome.error}")
+    except RelayerError as exc:
+        _fail(str(exc))
+    finally:
+        context.close()
+
+
 @epoch.command("status")
 @click.argument("number", type=click.IntRange(min=1))
 def epoch_status(number: int) -> None:
-    """Print epoch NUMBER's status and transactions as JSON."""
+    """Print epoch NUMBER's status (as the chain has it now), due time and transactions as
+    JSON."""
     context = _context()
     try:
+        lifecycle.refresh_pending(context)
         with context.db.session() as session:
             click.echo(epochs.describe(session, number).model_dump_json(indent=2))
     except RelayerError as exc:
@@ -216,6 +245,8 @@ def verify_report(path: Path) -> None:
         )
     )
 
+
+main.add_command(watch)
 
 if __name__ == "__main__":
     main()
