@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from fixtures.api import contribution, index
-from fixtures.union import pay, post
+from fixtures.epochs import finish_when_due
+from fixtures.union import pay, post, wait_until
 from relayer import epochs
 from relayer.db import ChainEvent
 
@@ -73,17 +74,19 @@ def onchain_report_hash(union):
 
 
 def post_epoch(api, context, operator_headers, *items):
-    """Record contributions and post the next epoch in-process; returns its number."""
+    """Record contributions, post the next epoch in-process and, once due, finish it; returns its
+    number."""
     response = api.post(
         "/v1/contributions", json={"contributions": list(items)}, headers=operator_headers
     )
     assert response.status_code == 201, response.text
     number = epochs.close(context).number
-    assert epochs.post(context, number).status == "posted"
+    assert epochs.post(context, number).status == "pending"
+    finish_when_due(context, number)
     return number
 
 
-def test_epoch_close_posts_the_next_epoch_with_a_progress_bar(
+def test_epoch_close_posts_the_next_epoch_with_a_progress_bar_and_leaves_it_pending(
     cli_env, api, operator_headers, union, alice, bob
 ):
     contributed = api.post(
@@ -97,15 +100,44 @@ def test_epoch_close_posts_the_next_epoch_with_a_progress_bar(
 
     assert done.returncode == 0, done.stderr
     epoch = json.loads(done.stdout)
-    assert (epoch["number"], epoch["status"]) == (1, "posted")
+    assert (epoch["number"], epoch["status"]) == (1, "pending")
     assert (epoch["batches"], epoch["batches_confirmed"]) == (1, 1)
-    assert [tx["status"] for tx in epoch["transactions"]] == ["confirmed", "confirmed"]
+    assert [tx["status"] for tx in epoch["transactions"]] == ["confirmed"]
     assert f"epoch 1 closed: report {epoch['report_hash']}" in done.stderr
     assert "epoch 1: 100%" in done.stderr
-    assert "2/2" in done.stderr
+    assert "1/1" in done.stderr
+    assert "epoch 1 is pending: it takes effect once finished, from" in done.stderr
     assert epoch["report_hash"] == onchain_report_hash(union)
     assert (union.sharesOf(alice), union.sharesOf(bob)) == (3_000_000_000, 1_000_000_000)
     assert api.get("/v1/epochs/1").json() == epoch
+
+
+def test_epoch_finish_refuses_before_the_due_time_and_finishes_after_it(
+    cli_env, api, context, operator_headers, union, alice
+):
+    api.post(
+        "/v1/contributions", json={"contributions": [item(alice, "a")]}, headers=operator_headers
+    )
+    number = epochs.close(context).number
+    epochs.post(context, number)
+    due_at = int(union.attributionState()[2])
+
+    early = relayer(cli_env, "epoch", "finish", str(number))
+
+    assert early.returncode == 2
+    assert f"epoch {number} is due at {due_at} (chain time)" in early.stderr
+    assert union.attributionInProgress()
+
+    wait_until(due_at)
+    done = relayer(cli_env, "epoch", "finish", str(number))
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "finished"
+    assert [tx["purpose"] for tx in json.loads(done.stdout)["transactions"]] == [
+        "attribution",
+        "finish",
+    ]
+    assert not union.attributionInProgress()
 
 
 def test_epoch_status_prints_the_epoch_as_json(
@@ -117,7 +149,7 @@ def test_epoch_status_prints_the_epoch_as_json(
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == api.get(f"/v1/epochs/{number}").json()
-    assert json.loads(done.stdout)["status"] == "posted"
+    assert json.loads(done.stdout)["status"] == "finished"
 
 
 def test_verify_report_recomputes_the_on_chain_hash_and_rejects_a_tampered_file(
