@@ -19,8 +19,8 @@ from tqdm import tqdm
 from relayer import attribution, epochs, estimator, lifecycle
 from relayer.context import Context
 from relayer.errors import RelayerError
-from relayer.lifecycle import EpochStatus
 from relayer.settings import Settings
+from relayer.states import EpochStatus
 from relayer.watch_cli import watch
 
 
@@ -79,7 +79,9 @@ def _post_with_progress(context: Context, number: int) -> None:
     with context.db.session() as session:
         total = len(epochs.describe(session, number).transactions)
     with tqdm(total=total, unit="tx", desc=f"epoch {number}", file=sys.stderr) as bar:
-        outcome = epochs.post(context, number, progress=lambda _tx: bar.update(1))
+        outcome = epochs.post(
+            context.db, context.outbox, number, progress=lambda _tx: bar.update(1)
+        )
     click.echo(outcome.model_dump_json(indent=2))
     if outcome.status not in (EpochStatus.PENDING, EpochStatus.FINISHED):
         _fail(f"epoch {number} is {outcome.status}: {outcome.error}")
@@ -98,7 +100,8 @@ def epoch_close(no_post: bool) -> None:
     context = _context()
     try:
         context.indexer.run_once()
-        closed = epochs.close(context)
+        with context.db.session() as session:
+            closed = epochs.close(session, context.chain, context.outbox, context.settings)
         click.echo(f"epoch {closed.number} closed: report {closed.report_hash}", err=True)
         if not no_post:
             _post_with_progress(context, closed.number)
@@ -128,7 +131,7 @@ def epoch_finish(number: int) -> None:
     made counts as done)."""
     context = _context()
     try:
-        lifecycle.finish(context, number)
+        lifecycle.finish(context.db, context.chain, context.outbox, number)
         with context.db.session() as session:
             outcome = epochs.describe(session, number)
         click.echo(outcome.model_dump_json(indent=2))
@@ -147,7 +150,7 @@ def epoch_status(number: int) -> None:
     JSON."""
     context = _context()
     try:
-        lifecycle.refresh_pending(context)
+        lifecycle.refresh_pending(context.db, context.chain)
         with context.db.session() as session:
             click.echo(epochs.describe(session, number).model_dump_json(indent=2))
     except RelayerError as exc:

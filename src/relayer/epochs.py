@@ -30,12 +30,21 @@ from relayer.attribution import (
     report_hash,
 )
 from relayer.chain import UnionChain
-from relayer.context import Context
-from relayer.db import ChainEvent, Contribution, Epoch, IndexerCursor, OutboxTx
+from relayer.db import (
+    CURSOR_ID,
+    ChainEvent,
+    Contribution,
+    Database,
+    Epoch,
+    IndexerCursor,
+    OutboxTx,
+)
 from relayer.errors import Conflict, NotFound
-from relayer.indexer import CURSOR_ID
-from relayer.lifecycle import UNSETTLED, EpochStatus, refresh
+from relayer.lifecycle import refresh
+from relayer.outbox import Outbox
 from relayer.schemas import EpochOut, TxOut
+from relayer.settings import Settings
+from relayer.states import SETTLED_TX, UNFINISHED_EPOCH, EpochStatus, TxPurpose, TxStatus
 
 log = logging.getLogger(__name__)
 
@@ -99,124 +108,120 @@ def _vetoed_addresses(session: Session, chain: UnionChain, chain_epoch: int, hea
 
 
 def _finished_shares(session: Session) -> dict[str, int]:
-    last = session.scalars(
-        select(Epoch)
-        .where(Epoch.status == EpochStatus.FINISHED)
-        .order_by(Epoch.number.desc())
-        .limit(1)
-    ).first()
+    finished = select(Epoch).where(Epoch.status == EpochStatus.FINISHED)
+    last = session.scalars(finished.order_by(Epoch.number.desc()).limit(1)).first()
     if last is None:
         return {}
     return {m["address"]: int(m["shares"]) for m in json.loads(last.report)["members"]}
 
 
-def close(context: Context) -> Epoch:
-    """Freeze the next epoch's report and plan its transactions. Conflict while an earlier
-    epoch is still being posted, has failed (resume or fix it first) or is pending on-chain
-    (whoever posted it: the chain takes a new epoch only once the current one is finished or
-    vetoed)."""
-    settings = context.settings
-    chain = context.chain
+def close(session: Session, chain: UnionChain, outbox: Outbox, settings: Settings) -> Epoch:
+    """Freeze the next epoch's report and plan its transactions in `session` (committed by the
+    caller, all together). Conflict while an earlier epoch is still being posted, has failed
+    (resume or fix it first) or is pending on-chain (whoever posted it: the chain takes a new
+    epoch only once the current one is finished or vetoed)."""
     head = chain.head()
     state = chain.attribution_state(head)
-    with context.db.session() as session:
-        for earlier in session.scalars(select(Epoch).where(Epoch.status.in_(UNSETTLED))):
-            refresh(session, chain, earlier)
-            if earlier.status in UNSETTLED:
-                hint = "wait for it to finish" if earlier.status == "pending" else "post it first"
-                raise Conflict(f"epoch {earlier.number} is {earlier.status}; {hint}")
-        if state.pending:
-            raise Conflict(
-                f"epoch {state.epoch} is pending on-chain until {state.due_at} (chain time): "
-                "finish it (or have it vetoed) before the next one"
-            )
-        last = session.scalar(select(func.max(Epoch.number))) or 0
-        if last > state.epoch:
-            raise Conflict(f"the chain is at epoch {state.epoch}, behind this relayer's {last}")
-        number = state.epoch + 1
-        previous = _finished_shares(session)
-        report = build_report(
-            chain_id=settings.chain_id,
-            union=chain.address,
-            epoch=number,
-            contributions=_live_contributions(session, _departures(session, chain, head)),
-            params=settings.parameters,
-            zeroed=[member for member, shares in previous.items() if shares > 0],
+    for earlier in session.scalars(select(Epoch).where(Epoch.status.in_(UNFINISHED_EPOCH))):
+        refresh(session, chain, earlier)
+        if earlier.status in UNFINISHED_EPOCH:
+            pending = earlier.status == EpochStatus.PENDING
+            hint = "wait for it to finish" if pending else "post it first"
+            raise Conflict(f"epoch {earlier.number} is {earlier.status}; {hint}")
+    if state.pending:
+        raise Conflict(
+            f"epoch {state.epoch} is pending on-chain until {state.due_at} (chain time): "
+            "finish it (or have it vetoed) before the next one"
         )
-        if not report["members"]:
-            raise Conflict("there is nothing to attribute yet: no contributions")
-        raw = canonical(report)
-        digest = report_hash(raw)
-        # Compared with the chain itself, not the last report: what is sent is what differs.
-        wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
-        listed = {m.lower() for m in wanted}
-        for address in sorted(_vetoed_addresses(session, chain, state.epoch, head) - listed):
-            wanted[checksummed(address)] = 0  # a vetoed epoch's leftover: nobody keeps them
-        onchain = chain.shares_of(list(wanted), head)
-        changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [
-            next(iter(wanted.items()))
-        ]
-        epoch = Epoch(
-            number=number,
-            status="closed",
-            report=raw.decode(),
-            report_hash=digest,
-            members=len(report["members"]),
-            total_shares=int(report["totals"]["shares"]),
-        )
-        session.add(epoch)
-        session.flush()
-        size = settings.batch_size
-        for batch, start in enumerate(range(0, len(changed), size)):
-            chunk = changed[start : start + size]
-            data = chain.calldata(
-                "postAttribution",
-                number,
-                bytes.fromhex(digest[2:]),
-                [member for member, _ in chunk],
-                [shares for _, shares in chunk],
-            )
-            context.outbox.enqueue(session, "attribution", data, epoch=number, batch=batch)
-        log.info(
-            "epoch %d closed: %d members, %d changed, report %s",
+    last = session.scalar(select(func.max(Epoch.number))) or 0
+    if last > state.epoch:
+        raise Conflict(f"the chain is at epoch {state.epoch}, behind this relayer's {last}")
+    number = state.epoch + 1
+    previous = _finished_shares(session)
+    report = build_report(
+        chain_id=settings.chain_id,
+        union=chain.address,
+        epoch=number,
+        contributions=_live_contributions(session, _departures(session, chain, head)),
+        params=settings.parameters,
+        zeroed=[member for member, shares in previous.items() if shares > 0],
+    )
+    if not report["members"]:
+        raise Conflict("there is nothing to attribute yet: no contributions")
+    raw = canonical(report)
+    digest = report_hash(raw)
+    # Compared with the chain itself, not the last report: what is sent is what differs.
+    wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
+    listed = {m.lower() for m in wanted}
+    for address in sorted(_vetoed_addresses(session, chain, state.epoch, head) - listed):
+        wanted[checksummed(address)] = 0  # a vetoed epoch's leftover: nobody keeps them
+    onchain = chain.shares_of(list(wanted), head)
+    changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [next(iter(wanted.items()))]
+    epoch = Epoch(
+        number=number,
+        status=EpochStatus.CLOSED,
+        report=raw.decode(),
+        report_hash=digest,
+        members=len(report["members"]),
+        total_shares=int(report["totals"]["shares"]),
+    )
+    session.add(epoch)
+    session.flush()
+    size = settings.batch_size
+    for batch, start in enumerate(range(0, len(changed), size)):
+        chunk = changed[start : start + size]
+        data = chain.calldata(
+            "postAttribution",
             number,
-            len(report["members"]),
-            len(changed),
-            digest,
+            bytes.fromhex(digest[2:]),
+            [member for member, _ in chunk],
+            [shares for _, shares in chunk],
         )
-        return epoch
+        outbox.enqueue(session, TxPurpose.ATTRIBUTION, data, epoch=number, batch=batch)
+    log.info(
+        "epoch %d closed: %d members, %d changed, report %s",
+        number,
+        len(report["members"]),
+        len(changed),
+        digest,
+    )
+    return epoch
 
 
 def post(
-    context: Context, number: int, progress: Callable[[OutboxTx], None] | None = None
+    db: Database,
+    outbox: Outbox,
+    number: int,
+    progress: Callable[[OutboxTx], None] | None = None,
 ) -> EpochOut:
-    """Send (or resume sending) the epoch's planned batches; once all are in it is pending."""
-    with context.db.session() as session:
+    """Send (or resume sending) the epoch's planned batches; once all are in it is pending. Takes
+    the database rather than a session: the outbox commits each transaction's progress on its
+    own, between the re-plan before and the settling after."""
+    with db.session() as session:
         epoch = session.get(Epoch, number)
         if epoch is None:
             raise NotFound(f"no epoch {number}")
         if epoch.status not in (EpochStatus.CLOSED, EpochStatus.POSTING, EpochStatus.FAILED):
             return describe(session, number)
-        if any(tx.status == "failed" for tx in epoch.transactions):
+        if any(tx.status == TxStatus.FAILED for tx in epoch.transactions):
             # A retry re-plans every unconfirmed transaction, in the original order, under new
             # outbox rows: a failed one may have spent its nonce, and `finish` must stay last.
-            for tx in [tx for tx in epoch.transactions if tx.status in ("failed", "pending")]:
-                tx.status = "superseded"
-                context.outbox.enqueue(
-                    session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch
-                )
+            replanned = (TxStatus.FAILED, TxStatus.PENDING)
+            for tx in [tx for tx in epoch.transactions if tx.status in replanned]:
+                tx.status = TxStatus.SUPERSEDED
+                outbox.enqueue(session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch)
         epoch.status, epoch.error = EpochStatus.POSTING, None
-    context.outbox.process(progress=progress)
-    with context.db.session() as session:
+    outbox.process(progress=progress)
+    with db.session() as session:
         epoch = session.get(Epoch, number)
         assert epoch is not None
-        failed = [tx for tx in epoch.transactions if tx.status == "failed"]
+        failed = [tx for tx in epoch.transactions if tx.status == TxStatus.FAILED]
         if failed:
             epoch.status, epoch.error = EpochStatus.FAILED, failed[0].error
-        elif all(tx.status in ("confirmed", "superseded") for tx in epoch.transactions):
-            refresh(session, context.chain, epoch, all_posted=True)
+        elif all(tx.status in SETTLED_TX for tx in epoch.transactions):
+            refresh(session, outbox.chain, epoch, all_posted=True)
         log.info("epoch %d %s", number, epoch.status)
-    with context.db.session() as session:
+    with db.session() as session:
         return describe(session, number)
 
 
@@ -224,8 +229,8 @@ def describe(session: Session, number: int) -> EpochOut:
     epoch = session.get(Epoch, number)
     if epoch is None:
         raise NotFound(f"no epoch {number}")
-    txs = [tx for tx in epoch.transactions if tx.status != "superseded"]
-    batches = [tx for tx in txs if tx.purpose == "attribution"]
+    txs = [tx for tx in epoch.transactions if tx.status != TxStatus.SUPERSEDED]
+    batches = [tx for tx in txs if tx.purpose == TxPurpose.ATTRIBUTION]
     return EpochOut(
         number=epoch.number,
         status=epoch.status,
@@ -237,7 +242,7 @@ def describe(session: Session, number: int) -> EpochOut:
         due_at=None if epoch.due_at is None else datetime.fromtimestamp(epoch.due_at, UTC),
         finished_at=epoch.finished_at,
         batches=len(batches),
-        batches_confirmed=sum(tx.status == "confirmed" for tx in batches),
+        batches_confirmed=sum(tx.status == TxStatus.CONFIRMED for tx in batches),
         error=epoch.error,
         transactions=[
             TxOut(

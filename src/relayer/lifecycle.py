@@ -12,7 +12,7 @@ chain's clock passes its due time. A finish that someone else already sent is a 
 
 import logging
 import threading
-from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from requests.exceptions import RequestException
 from sqlalchemy import select
@@ -21,24 +21,14 @@ from sqlalchemy.orm import Session
 from web3.exceptions import Web3Exception
 
 from relayer.chain import AttributionState, UnionChain
-from relayer.context import Context
-from relayer.db import Epoch, OutboxTx, utcnow
+from relayer.db import Database, Epoch, OutboxTx, utcnow
 from relayer.errors import Conflict, NotFound, RelayerError, Reverted
+from relayer.states import UNFINISHED_TX, EpochStatus, TxPurpose, TxStatus
+
+if TYPE_CHECKING:
+    from relayer.outbox import Outbox
 
 log = logging.getLogger(__name__)
-
-
-class EpochStatus(StrEnum):
-    CLOSED = "closed"
-    POSTING = "posting"
-    PENDING = "pending"
-    FINISHED = "finished"
-    VETOED = "vetoed"
-    FAILED = "failed"
-
-
-#: An epoch in one of these holds up the next close.
-UNSETTLED = (EpochStatus.CLOSED, EpochStatus.POSTING, EpochStatus.PENDING, EpochStatus.FAILED)
 
 
 class NotDue(Conflict):
@@ -52,7 +42,9 @@ def _first_block(epoch: Epoch) -> int:
     return min(blocks, default=0)
 
 
-def _outcome(chain: UnionChain, epoch: Epoch, state: AttributionState, head: int) -> str | None:
+def _outcome(
+    chain: UnionChain, epoch: Epoch, state: AttributionState, head: int
+) -> EpochStatus | None:
     """What the chain says became of `epoch`: pending, finished, vetoed, or None (not posted)."""
     if epoch.number > state.epoch:
         return None
@@ -93,18 +85,17 @@ def refresh(
     return epoch
 
 
-def refresh_pending(context: Context) -> None:
+def refresh_pending(db: Database, chain: UnionChain) -> None:
     """Refresh every pending epoch's record (the API does before it answers)."""
-    with context.db.session() as session:
+    with db.session() as session:
         for epoch in session.scalars(select(Epoch).where(Epoch.status == EpochStatus.PENDING)):
-            refresh(session, context.chain, epoch)
+            refresh(session, chain, epoch)
 
 
-def finish(context: Context, number: int) -> EpochStatus:
+def finish(db: Database, chain: UnionChain, outbox: "Outbox", number: int) -> EpochStatus:
     """Finish pending epoch `number` once due; NotDue before, Conflict if it cannot be (vetoed,
     not posted yet). An epoch someone else finished is simply recorded as finished."""
-    chain = context.chain
-    with context.db.session() as session:
+    with db.session() as session:
         epoch = session.get(Epoch, number)
         if epoch is None:
             raise NotFound(f"no epoch {number}")
@@ -121,25 +112,27 @@ def finish(context: Context, number: int) -> EpochStatus:
             )
         data = chain.calldata("finishAttribution", number)
         try:  # refused (paused, vetoed meanwhile): nothing is recorded
-            chain.estimate_gas(context.signer.address, data)
+            chain.estimate_gas(outbox.signer.address, data)
         except Reverted as exc:
-            refresh(session, chain, epoch)
-            if epoch.status == EpochStatus.FINISHED:
+            # Finished by someone else since the refresh above: that is what was asked for.
+            if refresh(session, chain, epoch).status == EpochStatus.FINISHED:
                 return EpochStatus.FINISHED
             raise Conflict(f"epoch {number} cannot be finished now: {exc}") from None
         if _finish_in_flight(session, number) is None:
-            context.outbox.enqueue(session, "finish", data, epoch=number)
-    context.outbox.process()
-    with context.db.session() as session:
+            outbox.enqueue(session, TxPurpose.FINISH, data, epoch=number)
+    outbox.process()
+    with db.session() as session:
         epoch = session.get(Epoch, number)
         assert epoch is not None
         refresh(session, chain, epoch)
         failed = [
-            tx for tx in epoch.transactions if tx.purpose == "finish" and tx.status == "failed"
+            tx
+            for tx in epoch.transactions
+            if tx.purpose == TxPurpose.FINISH and tx.status == TxStatus.FAILED
         ]
         if epoch.status == EpochStatus.FINISHED:
             for tx in failed:  # another account's finish landed first: ours was not needed
-                tx.status = "superseded"
+                tx.status = TxStatus.SUPERSEDED
             epoch.error = None
         elif failed:
             epoch.error = failed[-1].error
@@ -147,12 +140,12 @@ def finish(context: Context, number: int) -> EpochStatus:
         return EpochStatus(epoch.status)
 
 
-def _due(context: Context) -> list[int]:
-    now = context.chain.block_time()
-    with context.db.session() as session:
+def _due(db: Database, chain: UnionChain) -> list[int]:
+    now = chain.block_time()
+    with db.session() as session:
         pending = list(session.scalars(select(Epoch).where(Epoch.status == EpochStatus.PENDING)))
         for epoch in pending:
-            refresh(session, context.chain, epoch)
+            refresh(session, chain, epoch)
         return [
             e.number
             for e in pending
@@ -163,16 +156,18 @@ def _due(context: Context) -> list[int]:
 class Finisher:
     """Finishes pending epochs once due, every `interval` seconds until stopped."""
 
-    def __init__(self, context: Context, interval: float) -> None:
-        self.context = context
+    def __init__(self, db: Database, chain: UnionChain, outbox: "Outbox", interval: float) -> None:
+        self.db = db
+        self.chain = chain
+        self.outbox = outbox
         self.interval = interval
 
     def run_once(self) -> list[int]:
         """Finish every due epoch; returns the numbers finished."""
         done = []
-        for number in _due(self.context):
+        for number in _due(self.db, self.chain):
             try:
-                if finish(self.context, number) == EpochStatus.FINISHED:
+                if finish(self.db, self.chain, self.outbox, number) == EpochStatus.FINISHED:
                     done.append(number)
             except Conflict as exc:
                 log.warning("epoch %d not finished: %s", number, exc)
@@ -192,7 +187,7 @@ def _finish_in_flight(session: Session, number: int) -> OutboxTx | None:
     return session.scalars(
         select(OutboxTx).where(
             OutboxTx.epoch == number,
-            OutboxTx.purpose == "finish",
-            OutboxTx.status.in_(("pending", "signed", "sent")),
+            OutboxTx.purpose == TxPurpose.FINISH,
+            OutboxTx.status.in_(UNFINISHED_TX),
         )
     ).first()

@@ -40,7 +40,10 @@ class Service:
     def run(self) -> None:
         """Serve until interrupted (uvicorn handles SIGINT and SIGTERM on the main thread)."""
         indexer = self.context.indexer
-        finisher = Finisher(self.context, max(self.context.settings.poll_interval, 1.0))
+        context = self.context
+        finisher = Finisher(
+            context.db, context.chain, context.outbox, max(context.settings.poll_interval, 1.0)
+        )
         self._workers = [
             threading.Thread(target=indexer.run, args=(self.stop,), name="indexer", daemon=True),
             threading.Thread(

@@ -13,10 +13,10 @@ import brownie
 import pytest
 from sqlalchemy import select
 
-from fixtures.api import contribution, index
+from fixtures.api import close_epoch, contribution, index
+from fixtures.api import post_epoch as post_epoch_in_process
 from fixtures.epochs import finish_when_due
 from fixtures.union import pay, post, wait_until
-from relayer import epochs
 from relayer.db import ChainEvent
 
 #: Installed beside the interpreter by `pip install -e .` (the project's console script).
@@ -80,8 +80,8 @@ def post_epoch(api, context, operator_headers, *items):
         "/v1/contributions", json={"contributions": list(items)}, headers=operator_headers
     )
     assert response.status_code == 201, response.text
-    number = epochs.close(context).number
-    assert epochs.post(context, number).status == "pending"
+    number = close_epoch(context).number
+    assert post_epoch_in_process(context, number).status == "pending"
     finish_when_due(context, number)
     return number
 
@@ -118,8 +118,8 @@ def test_epoch_finish_refuses_before_the_due_time_and_finishes_after_it(
     api.post(
         "/v1/contributions", json={"contributions": [item(alice, "a")]}, headers=operator_headers
     )
-    number = epochs.close(context).number
-    epochs.post(context, number)
+    number = close_epoch(context).number
+    post_epoch_in_process(context, number)
     due_at = int(union.attributionState()[2])
 
     early = relayer(cli_env, "epoch", "finish", str(number))

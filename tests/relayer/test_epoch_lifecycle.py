@@ -16,7 +16,8 @@ from fixtures.union import pay, wait_until
 from relayer import lifecycle
 from relayer.attribution import verify_report
 from relayer.db import OutboxTx
-from relayer.lifecycle import EpochStatus, Finisher
+from relayer.lifecycle import Finisher
+from relayer.states import EpochStatus
 
 REVENUE = 10_000_000
 THIEF_SHARES = 99 * 10**12
@@ -88,7 +89,7 @@ def test_an_epoch_finished_by_someone_else_is_recorded_finished_without_sending(
     finish_on_chain(union, 1, rando)
     sent = nonce(relayer_account)
 
-    assert lifecycle.finish(context, 1) == EpochStatus.FINISHED
+    assert lifecycle.finish(context.db, context.chain, context.outbox, 1) == EpochStatus.FINISHED
 
     assert nonce(relayer_account) == sent
     epoch = api.get("/v1/epochs/1").json()
@@ -99,7 +100,7 @@ def test_an_epoch_finished_by_someone_else_is_recorded_finished_without_sending(
 def test_the_finisher_finishes_a_due_epoch_by_itself_and_waits_for_one_not_due(
     api, context, union, pending
 ):
-    finisher = Finisher(context, interval=0.05)
+    finisher = Finisher(context.db, context.chain, context.outbox, interval=0.05)
     assert finisher.run_once() == []
     assert api.get("/v1/epochs/1").json()["status"] == "pending"
 

@@ -13,11 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from web3.logs import DISCARD
 
-from fixtures.api import assert_error, contribution, index
+from fixtures.api import assert_error, close_epoch, contribution, index, post_epoch
 from fixtures.epochs import finish_when_due
 from fixtures.relayer import relayer_settings
 from fixtures.union import pay
-from relayer import epochs
 from relayer.api.app import create_app
 from relayer.attribution import verify_report
 from relayer.context import Context
@@ -319,7 +318,7 @@ def test_epoch_left_closed_or_posting_blocks_the_next_and_resumes_on_post(
     poster = Context.from_settings(settings)
     contribute(api, operator_headers, item(alice, "a"), item(bob, "b"))
     try:
-        closed = epochs.close(poster)
+        closed = close_epoch(poster)
         nonce_before = relayer_nonce(relayer_account)
 
         blocked = assert_error(
@@ -331,7 +330,7 @@ def test_epoch_left_closed_or_posting_blocks_the_next_and_resumes_on_post(
             raise Crash
 
         with pytest.raises(Crash):
-            epochs.post(poster, closed.number, progress=crash)
+            post_epoch(poster, closed.number, progress=crash)
     finally:
         poster.close()
     posting = api.get(f"/v1/epochs/{closed.number}").json()

@@ -27,10 +27,11 @@ class EpochList(BaseModel):
     summary="Freeze the next epoch's report and start posting its shares",
 )
 def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
-    epoch = epochs.close(context)
-    background.add_task(epochs.post, context, epoch.number)
     with context.db.session() as session:
-        return epochs.describe(session, epoch.number)
+        number = epochs.close(session, context.chain, context.outbox, context.settings).number
+    background.add_task(epochs.post, context.db, context.outbox, number)
+    with context.db.session() as session:
+        return epochs.describe(session, number)
 
 
 @router.post(
@@ -43,7 +44,7 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
 def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
     with context.db.session() as session:
         described = epochs.describe(session, number)
-    background.add_task(epochs.post, context, number)
+    background.add_task(epochs.post, context.db, context.outbox, number)
     return described
 
 
@@ -54,21 +55,23 @@ def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundT
     summary="Finish a pending epoch once it is due (409 not_due before)",
 )
 def finish_epoch(number: EpochNumber, context: ContextDep) -> EpochOut:
-    lifecycle.finish(context, number)
+    lifecycle.finish(context.db, context.chain, context.outbox, number)
     with context.db.session() as session:
         return epochs.describe(session, number)
 
 
 @router.get("", response_model=EpochList, summary="Every epoch, newest first")
 def list_epochs(context: ContextDep) -> EpochList:
-    lifecycle.refresh_pending(context)  # finished or vetoed by someone else meanwhile
+    lifecycle.refresh_pending(
+        context.db, context.chain
+    )  # finished or vetoed by someone else meanwhile
     with context.db.session() as session:
         return EpochList(epochs=[epochs.describe(session, n) for n in epochs.numbers(session)])
 
 
 @router.get("/{number}", response_model=EpochOut, summary="An epoch's status and transactions")
 def get_epoch(number: EpochNumber, context: ContextDep) -> EpochOut:
-    lifecycle.refresh_pending(context)
+    lifecycle.refresh_pending(context.db, context.chain)
     with context.db.session() as session:
         return epochs.describe(session, number)
 
