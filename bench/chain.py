@@ -96,6 +96,11 @@ class Chain:
             raise RuntimeError(f"transaction reverted: {call.fn_name} from {sender}")
         return receipt
 
+    def advance(self, seconds: int) -> None:
+        """Moves anvil's clock on by `seconds` and mines a block at the new time."""
+        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
     def deploy(
         self, abi: Any, bytecode: str, *args: Any, gas: int = TX_GAS
     ) -> tuple[Contract, Any]:

@@ -34,6 +34,7 @@ from relayer.settings import Settings
 
 RESULTS = ROOT / "bench" / "results"
 FEE_BPS, FEE_DELAY = 500, 2 * 24 * 3600
+ATTRIBUTION_DELAY = 3600  # the contract's minimum
 
 
 @dataclass
@@ -59,9 +60,11 @@ def local_union() -> Iterator[LocalUnion]:
             admin,
             relayer.address,
             admin,
+            admin,  # guardian
             admin,
             FEE_BPS,
             FEE_DELAY,
+            ATTRIBUTION_DELAY,
         )
         yield LocalUnion(w3, str(w3.provider.endpoint_uri), relayer, union)  # type: ignore[attr-defined]
 

@@ -33,8 +33,11 @@ import {IDataUnion} from "./interfaces/IDataUnion.sol";
 ///   than it holds. `MAX_TOTAL_SHARES` (2^60) keeps one distribution's advance below 2^60, so
 ///   rounding down - which can cost a member one unit - needs more than fifteen full
 ///   re-attributions of a union at its share limit between two deposits.
-/// - While an epoch's attribution is being posted (first batch to `finishAttribution`), revenue
-///   is held in `_undistributed`, so no deposit is split by a half-updated share table.
+/// - From an epoch's first batch until it is finished after its delay (`_attribution` not
+///   `Finished`: pending, or vetoed and waiting for the next epoch), revenue is held in
+///   `_undistributed`, so no deposit is split by a half-updated share table, nor by one that has
+///   not waited out its delay or that a guardian vetoed. Shares a vetoed epoch set earn nothing:
+///   the accumulator does not move until the next epoch, which re-sets them, is finished.
 /// The accumulator and snapshots are taken modulo 2^160 and only their differences are used. A
 /// difference stays below 2^160 because lifetime revenue is capped at 2^96 token units by the
 /// uint96 deposit total (79 billion tokens of 18 decimals) and every member with shares has at
@@ -55,9 +58,13 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
     /// @notice May post attributions (the relayer).
     bytes32 public constant ATTESTER_ROLE = keccak256("ATTESTER_ROLE");
-    /// @notice May pause and unpause deposits and attributions (the guardian).
+    /// @notice May pause and unpause deposits and attributions.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
-    /// @notice EIP-712 type of a signed claim.
+    /// @notice May veto a pending epoch and cancel scheduled attester and guardian changes. A role
+    /// of its own, apart from the pauser, so a watcher bot or a members' council can veto without
+    /// being able to stop deposits.
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+    /// @inheritdoc IDataUnion
     bytes32 public constant CLAIM_TYPEHASH =
         keccak256("Claim(address member,address to,uint256 amount,uint256 nonce,uint256 deadline)");
 
@@ -66,6 +73,9 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     /// @notice Bounds on the fee timelock chosen at deployment.
     uint256 public constant MIN_FEE_DELAY = 1 hours;
     uint256 public constant MAX_FEE_DELAY = 30 days;
+    /// @notice Bounds on the attribution delay chosen at deployment.
+    uint256 public constant MIN_ATTRIBUTION_DELAY = 1 hours;
+    uint256 public constant MAX_ATTRIBUTION_DELAY = 30 days;
     /// @notice Most members one `postAttribution` call may set.
     uint256 public constant MAX_BATCH_SIZE = 500;
     /// @notice Most shares one member may hold.
@@ -85,6 +95,8 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     IERC20 private immutable _token;
     /// @notice How long a proposed fee change waits before it can be applied, fixed at deployment.
     uint256 public immutable FEE_DELAY;
+    /// @inheritdoc IDataUnion
+    uint256 public immutable ATTRIBUTION_DELAY;
 
     // Deposits write this slot; claims only read it.
     uint160 private _rewardPerShare;
@@ -95,16 +107,21 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     int96 private _dust;
     uint96 private _totalClaimed;
     uint64 private _totalShares;
-    // Deposits read the fee, pause and posting state here and write the current recipient's fees.
+    // Deposits read the fee, pause and attribution state here and write the current recipient's
+    // fees. The attribution state is here, not with the epoch, so a deposit learns whether to hold
+    // its revenue without reading another slot.
     uint96 private _feesAccrued; // owed to `_feeRecipient`, on top of `_feesOwed[_feeRecipient]`
     uint96 private _undistributed;
     uint16 private _feeBps;
     bool private _paused;
-    bool private _posting;
-    // Read by attributions and fee changes only.
-    address private _feeRecipient;
+    AttributionState private _attribution;
+    // Every batch writes this slot (the due time) and reads it with the state above; a new epoch
+    // also writes the report hash. Timestamps in uint48 last 8.9 million years.
     uint64 private _currentEpoch;
-    uint128 private _totalFeesWithdrawn;
+    uint48 private _dueAt;
+    // Read by fee withdrawals and changes only. Fees withdrawn stay below the uint96 deposit total.
+    address private _feeRecipient;
+    uint96 private _totalFeesWithdrawn;
     PendingFee private _pendingFee;
     bytes32 private _currentReportHash;
 
@@ -121,6 +138,9 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     mapping(address member => uint256) private _banked;
     // Fees of earlier recipients, and what the current one withdrew its accrued fees into.
     mapping(address recipient => uint256) private _feesOwed;
+    // When each scheduled attester or guardian change can be executed (0: not scheduled), by
+    // `_roleChangeId(role, account, grant)`.
+    mapping(bytes32 changeId => uint256 eta) private _roleChangeEtas;
 
     modifier whenNotPaused() {
         if (_paused) revert DataUnionEnforcedPause();
@@ -131,33 +151,46 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     /// @param admin Holds `DEFAULT_ADMIN_ROLE`: grants roles and proposes fee changes.
     /// @param attester Holds `ATTESTER_ROLE`: posts attributions.
     /// @param pauser Holds `PAUSER_ROLE`: pauses deposits and attributions.
+    /// @param guardian Holds `GUARDIAN_ROLE`: vetoes pending epochs, cancels role changes.
     /// @param feeRecipient_ Receives the operator fee.
     /// @param feeBps_ The operator fee in basis points, at most `MAX_FEE_BPS`.
     /// @param feeDelay How long fee changes wait, between `MIN_FEE_DELAY` and `MAX_FEE_DELAY`.
+    /// @param attributionDelay How long an epoch, and an attester or guardian change, waits before
+    /// it takes effect, between `MIN_ATTRIBUTION_DELAY` and `MAX_ATTRIBUTION_DELAY`.
     constructor(
         IERC20 token_,
         address admin,
         address attester,
         address pauser,
+        address guardian,
         address feeRecipient_,
         uint16 feeBps_,
-        uint256 feeDelay
+        uint256 feeDelay,
+        uint256 attributionDelay
     ) EIP712("DataUnion", "1") {
         if (address(token_).code.length == 0) revert DataUnionInvalidToken(address(token_));
-        if (admin == address(0) || attester == address(0) || pauser == address(0) || feeRecipient_ == address(0)) {
+        if (
+            admin == address(0) || attester == address(0) || pauser == address(0) || guardian == address(0)
+                || feeRecipient_ == address(0)
+        ) {
             revert DataUnionZeroAddress();
         }
         if (feeBps_ > MAX_FEE_BPS) revert DataUnionFeeTooHigh(feeBps_, MAX_FEE_BPS);
         if (feeDelay < MIN_FEE_DELAY || feeDelay > MAX_FEE_DELAY) {
             revert DataUnionInvalidFeeDelay(feeDelay, MIN_FEE_DELAY, MAX_FEE_DELAY);
         }
+        if (attributionDelay < MIN_ATTRIBUTION_DELAY || attributionDelay > MAX_ATTRIBUTION_DELAY) {
+            revert DataUnionInvalidAttributionDelay(attributionDelay, MIN_ATTRIBUTION_DELAY, MAX_ATTRIBUTION_DELAY);
+        }
         _token = token_;
         FEE_DELAY = feeDelay;
+        ATTRIBUTION_DELAY = attributionDelay;
         _feeRecipient = feeRecipient_;
         _feeBps = feeBps_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(ATTESTER_ROLE, attester);
         _grantRole(PAUSER_ROLE, pauser);
+        _grantRole(GUARDIAN_ROLE, guardian);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -207,19 +240,97 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         if (count != shares.length) revert DataUnionLengthMismatch(count, shares.length);
         if (count == 0 || count > MAX_BATCH_SIZE) revert DataUnionInvalidBatchSize(count, MAX_BATCH_SIZE);
         if (reportHash == bytes32(0)) revert DataUnionInvalidReportHash();
-        _enterEpoch(epoch, reportHash);
+        uint256 dueAt = _enterEpoch(epoch, reportHash);
 
         uint256 total = _attestBatch(epoch, members, shares);
         emit AttributionPosted(epoch, reportHash, count, total);
+        emit AttributionPending(epoch, reportHash, dueAt);
     }
 
     /// @inheritdoc IDataUnion
-    function finishAttribution(uint64 epoch) external onlyRole(ATTESTER_ROLE) whenNotPaused {
+    function finishAttribution(uint64 epoch) external whenNotPaused {
         uint64 current = _currentEpoch;
-        if (epoch != current || !_posting) revert DataUnionNotPosting(epoch, current);
-        _posting = false;
+        AttributionState state = _attribution;
+        if (epoch != current || state == AttributionState.Finished) revert DataUnionNotPending(epoch, current);
+        if (state == AttributionState.Vetoed) revert DataUnionEpochVetoed(epoch);
+        uint256 dueAt = _dueAt;
+        if (block.timestamp < dueAt) revert DataUnionAttributionNotDue(epoch, dueAt);
+        _attribution = AttributionState.Finished;
         if (_undistributed != 0 && _totalShares != 0) _distribute(0);
         emit AttributionFinished(epoch, _currentReportHash, _totalShares);
+    }
+
+    /// @inheritdoc IDataUnion
+    function vetoAttribution(uint64 epoch) external onlyRole(GUARDIAN_ROLE) {
+        // Not `whenNotPaused`: pausing must never be a way to keep a guardian from vetoing.
+        uint64 current = _currentEpoch;
+        if (epoch != current || _attribution != AttributionState.Pending) revert DataUnionNotPending(epoch, current);
+        _attribution = AttributionState.Vetoed;
+        emit AttributionVetoed(epoch, _currentReportHash, msg.sender);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Delayed role changes
+    // ---------------------------------------------------------------------------------------------
+
+    /// @dev The attester and guardian roles change only through `scheduleRoleChange`.
+    function grantRole(bytes32 role, address account) public override {
+        if (_isDelayedRole(role)) revert DataUnionRoleChangeDelayed(role);
+        super.grantRole(role, account);
+    }
+
+    /// @dev The attester and guardian roles change only through `scheduleRoleChange`.
+    function revokeRole(bytes32 role, address account) public override {
+        if (_isDelayedRole(role)) revert DataUnionRoleChangeDelayed(role);
+        super.revokeRole(role, account);
+    }
+
+    /// @inheritdoc IDataUnion
+    function scheduleRoleChange(bytes32 role, address account, bool grant)
+        external
+        onlyRole(getRoleAdmin(role))
+        returns (uint256 eta)
+    {
+        if (!_isDelayedRole(role)) revert DataUnionRoleNotDelayed(role);
+        if (account == address(0)) revert DataUnionZeroAddress();
+        bytes32 id = _roleChangeId(role, account, grant);
+        uint256 scheduled = _roleChangeEtas[id];
+        if (scheduled != 0) revert DataUnionRoleChangeAlreadyScheduled(role, account, grant, scheduled);
+        eta = block.timestamp + ATTRIBUTION_DELAY;
+        _roleChangeEtas[id] = eta;
+        emit RoleChangeScheduled(role, account, grant, eta);
+    }
+
+    /// @inheritdoc IDataUnion
+    function executeRoleChange(bytes32 role, address account, bool grant) external {
+        bytes32 id = _roleChangeId(role, account, grant);
+        uint256 eta = _roleChangeEtas[id];
+        if (eta == 0) revert DataUnionRoleChangeNotScheduled(role, account, grant);
+        if (block.timestamp < eta) revert DataUnionRoleChangeNotReady(eta);
+        delete _roleChangeEtas[id];
+        // OpenZeppelin emits RoleGranted / RoleRevoked (nothing if the account already stood so).
+        if (grant) {
+            _grantRole(role, account);
+        } else {
+            _revokeRole(role, account);
+        }
+    }
+
+    /// @inheritdoc IDataUnion
+    function cancelRoleChange(bytes32 role, address account, bool grant) external {
+        bytes32 adminRole = getRoleAdmin(role);
+        if (!hasRole(adminRole, msg.sender) && !hasRole(GUARDIAN_ROLE, msg.sender)) {
+            revert DataUnionUnauthorizedCancel(msg.sender, adminRole);
+        }
+        bytes32 id = _roleChangeId(role, account, grant);
+        if (_roleChangeEtas[id] == 0) revert DataUnionRoleChangeNotScheduled(role, account, grant);
+        delete _roleChangeEtas[id];
+        emit RoleChangeCancelled(role, account, grant, msg.sender);
+    }
+
+    /// @inheritdoc IDataUnion
+    function roleChangeEta(bytes32 role, address account, bool grant) external view returns (uint256) {
+        return _roleChangeEtas[_roleChangeId(role, account, grant)];
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -325,7 +436,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         }
         if (amount == 0) revert DataUnionNothingToWithdraw(msg.sender);
         delete _feesOwed[msg.sender];
-        _totalFeesWithdrawn = (uint256(_totalFeesWithdrawn) + amount).toUint128();
+        _totalFeesWithdrawn = (uint256(_totalFeesWithdrawn) + amount).toUint96();
         emit FeesWithdrawn(msg.sender, to, amount);
         _token.safeTransfer(to, amount);
     }
@@ -369,6 +480,11 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     /// @inheritdoc IDataUnion
     function currentEpoch() external view returns (uint64) {
         return _currentEpoch;
+    }
+
+    /// @inheritdoc IDataUnion
+    function attributionState() external view returns (uint64, AttributionState, uint256) {
+        return (_currentEpoch, _attribution, _dueAt);
     }
 
     /// @inheritdoc IDataUnion
@@ -420,7 +536,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
 
     /// @inheritdoc IDataUnion
     function attributionInProgress() external view returns (bool) {
-        return _posting;
+        return _attribution != AttributionState.Finished;
     }
 
     /// @inheritdoc IDataUnion
@@ -437,19 +553,28 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     // Internals
     // ---------------------------------------------------------------------------------------------
 
-    /// @dev Checks that `epoch` does not go backwards, that all its batches share one report and
-    /// that it is still being posted; a new epoch starts being posted.
-    function _enterEpoch(uint64 epoch, bytes32 reportHash) private {
+    /// @dev Checks that `epoch` is the current pending epoch with the same report, or else the
+    /// next one after a finished or vetoed epoch, which starts pending; either way the epoch is
+    /// due `ATTRIBUTION_DELAY` from now. Returns the due time.
+    function _enterEpoch(uint64 epoch, bytes32 reportHash) private returns (uint256 dueAt) {
         uint64 current = _currentEpoch;
-        if (epoch < current || epoch == 0) revert DataUnionStaleEpoch(epoch, current);
-        if (epoch == current) {
+        dueAt = block.timestamp + ATTRIBUTION_DELAY;
+        if (_attribution == AttributionState.Pending) {
+            if (epoch < current) revert DataUnionStaleEpoch(epoch, current);
+            if (epoch != current) revert DataUnionEpochPending(current, _dueAt);
             bytes32 expected = _currentReportHash;
             if (reportHash != expected) revert DataUnionReportHashMismatch(epoch, expected, reportHash);
-            if (!_posting) revert DataUnionEpochFinished(epoch);
+            _dueAt = uint48(dueAt); // below 2^48: a block time plus at most 30 days
         } else {
+            if (epoch <= current) revert DataUnionStaleEpoch(epoch, current);
+            unchecked {
+                // current < epoch <= type(uint64).max, so current + 1 cannot wrap.
+                if (epoch != current + 1) revert DataUnionEpochSkipped(epoch, current + 1);
+            }
             _currentEpoch = epoch;
+            _dueAt = uint48(dueAt);
             _currentReportHash = reportHash;
-            _posting = true;
+            _attribution = AttributionState.Pending;
         }
     }
 
@@ -509,7 +634,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     function _distribute(uint256 amount) private {
         uint256 pool = amount + _undistributed;
         uint256 total = _totalShares;
-        if (total == 0 || _posting) {
+        if (total == 0 || _attribution != AttributionState.Finished) {
             _undistributed = pool.toUint96();
             return;
         }
@@ -642,6 +767,14 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         uint256 word = _members[member];
         _members[member] = word + _NONCE_ONE; // reverts past 2^32 - 1, as a uint32 counter would
         return word >> _NONCE_SHIFT;
+    }
+
+    function _isDelayedRole(bytes32 role) private pure returns (bool) {
+        return role == ATTESTER_ROLE || role == GUARDIAN_ROLE;
+    }
+
+    function _roleChangeId(bytes32 role, address account, bool grant) private pure returns (bytes32) {
+        return keccak256(abi.encode(role, account, grant));
     }
 
     /// @dev Pool tokens the union knows about: revenue received less what was paid out.

@@ -9,15 +9,20 @@ be overridden by its environment variable:
                          mock stablecoin with EIP-2612 permit is deployed
     UNION_ADMIN          DEFAULT_ADMIN_ROLE: grants roles, proposes fee changes
     UNION_ATTESTER       ATTESTER_ROLE: the relayer's address
-    UNION_PAUSER         PAUSER_ROLE: the guardian who can stop deposits (never claims)
+    UNION_PAUSER         PAUSER_ROLE: who can stop deposits (never claims)
+    UNION_GUARDIAN       GUARDIAN_ROLE: who can veto a pending epoch and cancel a scheduled
+                         attester or guardian change (a watcher bot or a members' council)
     UNION_FEE_RECIPIENT  where the operator fee accrues
     UNION_FEE_BPS        the operator fee in basis points (at most 2,000 = 20%)
     UNION_FEE_DELAY      seconds a fee change waits before it applies (1 hour to 30 days)
+    UNION_ATTRIBUTION_DELAY  seconds an epoch's shares, and an attester or guardian change, wait
+                         before they take effect: the guardian's window (1 hour to 30 days)
 
-On a local chain every role defaults to the signing account, the fee to 500 and the delay to
-2 days; on any other network all of them must be given. The script prints the plan, asks before
-sending on a live network (`UNION_YES=1` for automation), and refuses to overwrite the record of
-a live deployment.
+On a local chain every role defaults to the signing account, the fee to 500, the fee delay to
+2 days and the attribution delay to its minimum, 1 hour (the demo moves the chain's clock on
+rather than wait); on any other network all of them must be given. The script prints the plan,
+asks before sending on a live network (`UNION_YES=1` for automation), and refuses to overwrite
+the record of a live deployment.
 """
 
 import json
@@ -29,7 +34,9 @@ from typing import Any
 from eth_utils import keccak
 
 from scripts.helpers import (
+    MAX_ATTRIBUTION_DELAY,
     MAX_FEE_DELAY,
+    MIN_ATTRIBUTION_DELAY,
     MIN_FEE_DELAY,
     ROOT,
     ScriptError,
@@ -48,9 +55,23 @@ from scripts.helpers import (
 )
 
 #: The parameters, by config-file key; the environment variable is UNION_<KEY upper-cased>.
-KEYS = ("token", "admin", "attester", "pauser", "fee_recipient", "fee_bps", "fee_delay")
-ROLE_KEYS = ("admin", "attester", "pauser", "fee_recipient")
-LOCAL_DEFAULTS = {"fee_bps": 500, "fee_delay": 2 * 24 * 3600}
+KEYS = (
+    "token",
+    "admin",
+    "attester",
+    "pauser",
+    "guardian",
+    "fee_recipient",
+    "fee_bps",
+    "fee_delay",
+    "attribution_delay",
+)
+ROLE_KEYS = ("admin", "attester", "pauser", "guardian", "fee_recipient")
+LOCAL_DEFAULTS = {
+    "fee_bps": 500,
+    "fee_delay": 2 * 24 * 3600,
+    "attribution_delay": MIN_ATTRIBUTION_DELAY,
+}
 ARTIFACT = "build/contracts/DataUnion.json"
 
 
@@ -86,6 +107,12 @@ def plan(config: dict[str, Any], deployer: Any) -> dict[str, Any]:
     checked: dict[str, Any] = {key: address(config[key], key) for key in ROLE_KEYS}
     checked["fee_bps"] = fee_bps(config["fee_bps"])
     checked["fee_delay"] = integer(config["fee_delay"], "fee_delay", MIN_FEE_DELAY, MAX_FEE_DELAY)
+    checked["attribution_delay"] = integer(
+        config["attribution_delay"],
+        "attribution_delay",
+        MIN_ATTRIBUTION_DELAY,
+        MAX_ATTRIBUTION_DELAY,
+    )
     checked["token"] = address(config["token"], "token") if "token" in config else None
     return checked
 
@@ -115,6 +142,8 @@ def print_plan(
         say(f"  {key.replace('_', ' '):<15} {params[key]}")
     say(f"  fee             {params['fee_bps']} bps ({params['fee_bps'] / 100:g}%)")
     say(f"  fee delay       {params['fee_delay']:,} s ({params['fee_delay'] / 3600:g} h)")
+    delay = params["attribution_delay"]
+    say(f"  epoch delay     {delay:,} s ({delay / 3600:g} h): the guardian's window to veto")
     say(f"  record          {path}")
 
 
@@ -139,9 +168,11 @@ def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
         params["admin"],
         params["attester"],
         params["pauser"],
+        params["guardian"],
         params["fee_recipient"],
         params["fee_bps"],
         params["fee_delay"],
+        params["attribution_delay"],
         {"from": deployer, "required_confs": 1},
     )
     receipt = union.tx
@@ -161,6 +192,7 @@ def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
         "feeRecipient": params["fee_recipient"],
         "feeBps": params["fee_bps"],
         "feeDelay": params["fee_delay"],
+        "attributionDelay": params["attribution_delay"],
         # The ABI is the build artifact's; its hash tells whether a later build still matches.
         "abi": ARTIFACT,
         "abiKeccak": "0x" + keccak(text=json.dumps(DataUnion.abi, sort_keys=True)).hex(),

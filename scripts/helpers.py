@@ -37,6 +37,8 @@ ZERO_ADDRESS = "0x" + "00" * 20
 MAX_FEE_BPS = 2_000
 MIN_FEE_DELAY = 3_600
 MAX_FEE_DELAY = 30 * 24 * 3_600
+MIN_ATTRIBUTION_DELAY = 3_600
+MAX_ATTRIBUTION_DELAY = 30 * 24 * 3_600
 
 #: The roles a script may grant or revoke, by the name an operator types.
 ROLES = {"admin": "DEFAULT_ADMIN_ROLE", "attester": "ATTESTER_ROLE", "pauser": "PAUSER_ROLE"}

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 
 /// @title IDataUnion
 /// @notice A data union's on-chain treasury. Buyers pay license fees in one ERC-20 stablecoin; an
@@ -11,7 +12,23 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 /// whatever the number of members. Earnings are settled before any share change, so a new
 /// attribution never touches money a member has already earned. Claims and `leave` keep working
 /// while the union is paused; nothing any role can call moves earned member money.
-interface IDataUnion {
+/// An epoch's shares take effect only after `ATTRIBUTION_DELAY` has passed since its last batch,
+/// during which a guardian can veto it; changes of the attester and guardian roles wait out the
+/// same delay, and a guardian can cancel them. So no single key, the admin's included, can put a
+/// share table into force without a window in which an honest guardian can stop it.
+/// `eip712Domain()` (ERC-5267) and `CLAIM_TYPEHASH` give everything needed to sign a `Claim`.
+interface IDataUnion is IERC5267 {
+    /// @notice Where the current epoch's attribution stands.
+    /// @dev `Finished`: nothing pending (before the first epoch too); revenue is split by the
+    /// shares on-chain. `Pending`: the current epoch was posted and waits for its due time;
+    /// revenue is held. `Vetoed`: a guardian vetoed the current epoch; it can never take effect and
+    /// revenue stays held until the next epoch is finished.
+    enum AttributionState {
+        Finished,
+        Pending,
+        Vetoed
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Events
     // ---------------------------------------------------------------------------------------------
@@ -30,9 +47,36 @@ interface IDataUnion {
     /// @param totalShares The union's total shares after the batch.
     event AttributionPosted(uint64 indexed epoch, bytes32 indexed reportHash, uint256 members, uint256 totalShares);
 
-    /// @notice The attester declared an epoch's attribution complete: revenue is split by the
-    /// new shares from now on.
+    /// @notice An epoch's shares took effect after waiting out the attribution delay: revenue
+    /// held meanwhile, and all revenue from now on, is split by them.
     event AttributionFinished(uint64 indexed epoch, bytes32 indexed reportHash, uint256 totalShares);
+
+    /// @notice A batch of `epoch` was posted: the epoch can be finished from `dueAt` on, unless a
+    /// guardian vetoes it first. Every batch restarts the wait, so the last one gets the whole window.
+    /// @param epoch The pending epoch.
+    /// @param reportHash keccak256 of the epoch's canonical report: what watchers check the
+    /// on-chain shares against.
+    /// @param dueAt The earliest timestamp `finishAttribution(epoch)` succeeds at.
+    event AttributionPending(uint64 indexed epoch, bytes32 reportHash, uint256 dueAt);
+
+    /// @notice A guardian vetoed a pending epoch: its shares never take effect; revenue stays held
+    /// until a later epoch is finished.
+    /// @param epoch The vetoed epoch.
+    /// @param reportHash The vetoed epoch's report hash.
+    /// @param guardian Who vetoed it.
+    event AttributionVetoed(uint64 indexed epoch, bytes32 reportHash, address indexed guardian);
+
+    /// @notice A change of the attester or guardian role was scheduled; anyone can execute it
+    /// from `eta` on, and the role's admin or a guardian can cancel it until then.
+    /// @param role `ATTESTER_ROLE` or `GUARDIAN_ROLE`.
+    /// @param account Whose role changes.
+    /// @param grant True to grant the role, false to revoke it.
+    /// @param eta The earliest timestamp `executeRoleChange` succeeds at.
+    event RoleChangeScheduled(bytes32 indexed role, address indexed account, bool grant, uint256 eta);
+
+    /// @notice A scheduled role change was withdrawn before it was executed.
+    /// @param by The role's admin or a guardian, who cancelled it.
+    event RoleChangeCancelled(bytes32 indexed role, address indexed account, bool grant, address by);
 
     /// @notice A member's shares were set by an attestation (or to 0 by `leave`).
     event SharesSet(address indexed member, uint64 indexed epoch, uint256 shares);
@@ -74,6 +118,9 @@ interface IDataUnion {
     /// @notice The fee timelock is outside the allowed range.
     error DataUnionInvalidFeeDelay(uint256 delay, uint256 minDelay, uint256 maxDelay);
 
+    /// @notice The attribution delay is outside the allowed range.
+    error DataUnionInvalidAttributionDelay(uint256 delay, uint256 minDelay, uint256 maxDelay);
+
     /// @notice A deposit or claim of zero tokens.
     error DataUnionZeroAmount();
 
@@ -86,8 +133,16 @@ interface IDataUnion {
     /// @notice The call needs the union to be paused.
     error DataUnionExpectedPause();
 
-    /// @notice An attestation for an epoch older than the current one.
+    /// @notice An attestation for an epoch that is not above the current one, or for the current
+    /// one once it was finished or vetoed (and for epoch 0).
     error DataUnionStaleEpoch(uint64 epoch, uint64 currentEpoch);
+
+    /// @notice An attestation for a new epoch other than the next one: epochs advance by one.
+    error DataUnionEpochSkipped(uint64 epoch, uint64 expected);
+
+    /// @notice An attestation for a new epoch while the current one is still pending (it must be
+    /// finished after `dueAt`, or vetoed, first).
+    error DataUnionEpochPending(uint64 currentEpoch, uint256 dueAt);
 
     /// @notice A report hash of zero.
     error DataUnionInvalidReportHash();
@@ -95,11 +150,34 @@ interface IDataUnion {
     /// @notice Another batch of the current epoch carried a different report hash.
     error DataUnionReportHashMismatch(uint64 epoch, bytes32 expected, bytes32 given);
 
-    /// @notice A batch for an epoch whose attribution was already finished.
-    error DataUnionEpochFinished(uint64 epoch);
+    /// @notice `finishAttribution` or `vetoAttribution` for an epoch that is not the current
+    /// pending one.
+    error DataUnionNotPending(uint64 epoch, uint64 currentEpoch);
 
-    /// @notice `finishAttribution` for an epoch that is not being posted.
-    error DataUnionNotPosting(uint64 epoch, uint64 currentEpoch);
+    /// @notice `finishAttribution` before the epoch's due time.
+    error DataUnionAttributionNotDue(uint64 epoch, uint256 dueAt);
+
+    /// @notice `finishAttribution` for an epoch a guardian vetoed: it can never take effect.
+    error DataUnionEpochVetoed(uint64 epoch);
+
+    /// @notice `grantRole`/`revokeRole` of `ATTESTER_ROLE` or `GUARDIAN_ROLE`: those changes go
+    /// through `scheduleRoleChange` and wait out the attribution delay.
+    error DataUnionRoleChangeDelayed(bytes32 role);
+
+    /// @notice `scheduleRoleChange` for a role that changes at once through `grantRole`/`revokeRole`.
+    error DataUnionRoleNotDelayed(bytes32 role);
+
+    /// @notice `scheduleRoleChange` for a change that is already scheduled (cancel it first).
+    error DataUnionRoleChangeAlreadyScheduled(bytes32 role, address account, bool grant, uint256 eta);
+
+    /// @notice `executeRoleChange` or `cancelRoleChange` for a change that is not scheduled.
+    error DataUnionRoleChangeNotScheduled(bytes32 role, address account, bool grant);
+
+    /// @notice `executeRoleChange` before the change's delay has passed.
+    error DataUnionRoleChangeNotReady(uint256 eta);
+
+    /// @notice `cancelRoleChange` by an account that is neither the role's admin nor a guardian.
+    error DataUnionUnauthorizedCancel(address account, bytes32 adminRole);
 
     /// @notice The member and share arrays have different lengths.
     error DataUnionLengthMismatch(uint256 members, uint256 shares);
@@ -172,10 +250,15 @@ interface IDataUnion {
 
     /// @notice Sets the absolute shares of `members` for `epoch` (attester only, not while paused).
     /// @dev Earnings are settled before shares change, so setting the same batch twice is
-    /// harmless. `epoch` must not be below the current epoch; a higher one starts posting that
-    /// epoch, an equal one adds another batch of it until `finishAttribution`, and every batch of
-    /// one epoch must carry the same `reportHash`. While an epoch is being posted, revenue is held
-    /// and split by the new shares once it is finished. At most `MAX_BATCH_SIZE` members per call.
+    /// harmless. A new epoch must be exactly `currentEpoch + 1` and may start only once the
+    /// current one is finished or vetoed; the current pending epoch takes more batches, each
+    /// carrying the same `reportHash`. Every batch makes the epoch due `ATTRIBUTION_DELAY` from
+    /// now (`AttributionPending`). From the epoch's first batch until it is finished, revenue is
+    /// held and then split by the new shares; after a veto it stays held for the next epoch.
+    /// Shares a vetoed epoch set stay on-chain without earning: the next epoch must set every
+    /// address the vetoed one set (its `SharesSet` events) to its true value, and a watcher checks
+    /// that it did (the on-chain total equals the report's) before it is due. At most
+    /// `MAX_BATCH_SIZE` members per call.
     /// @param epoch The attribution epoch.
     /// @param reportHash keccak256 of the epoch's canonical report, published off-chain.
     /// @param members The members to set.
@@ -183,9 +266,38 @@ interface IDataUnion {
     function postAttribution(uint64 epoch, bytes32 reportHash, address[] calldata members, uint256[] calldata shares)
         external;
 
-    /// @notice Declares the current epoch's attribution complete (attester only, not while
-    /// paused) and distributes the revenue held while it was being posted.
+    /// @notice Puts the pending epoch's shares into force once its due time has come, and
+    /// distributes the revenue held meanwhile. Anyone may call it (not while paused), so a good
+    /// epoch does not depend on the relayer being alive to take effect.
+    /// @param epoch The current epoch; it must be pending, not vetoed, and due.
     function finishAttribution(uint64 epoch) external;
+
+    /// @notice Vetoes the current pending epoch (guardian only, also while paused): its shares
+    /// never take effect and revenue stays held for the next epoch that does. Moves no earned
+    /// money: earnings settled before the vetoed batches stay as they were.
+    /// @param epoch The current epoch; it must be pending.
+    function vetoAttribution(uint64 epoch) external;
+
+    // ---------------------------------------------------------------------------------------------
+    // Delayed role changes
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Schedules granting (`grant`) or revoking `role` for `account`, where `role` is
+    /// `ATTESTER_ROLE` or `GUARDIAN_ROLE` (the role's admin only). It can be executed by anyone
+    /// once `ATTRIBUTION_DELAY` has passed, and cancelled by the role's admin or a guardian until
+    /// then, so a stolen admin key can neither slip in an attester nor remove an honest guardian.
+    /// @return eta The earliest timestamp `executeRoleChange` succeeds at.
+    function scheduleRoleChange(bytes32 role, address account, bool grant) external returns (uint256 eta);
+
+    /// @notice Carries out a scheduled role change whose delay has passed (anyone). Emits
+    /// `RoleGranted` or `RoleRevoked` as `grantRole`/`revokeRole` would.
+    function executeRoleChange(bytes32 role, address account, bool grant) external;
+
+    /// @notice Withdraws a scheduled role change (the role's admin or a guardian).
+    function cancelRoleChange(bytes32 role, address account, bool grant) external;
+
+    /// @notice When a scheduled role change can be executed; 0 when it is not scheduled.
+    function roleChangeEta(bytes32 role, address account, bool grant) external view returns (uint256);
 
     // ---------------------------------------------------------------------------------------------
     // Members
@@ -260,8 +372,15 @@ interface IDataUnion {
     /// @notice The sum of all members' shares.
     function totalShares() external view returns (uint256);
 
-    /// @notice The latest epoch an attribution was posted for (0 before the first).
+    /// @notice The latest epoch an attribution was posted for (0 before the first), whatever
+    /// became of it: see `attributionState`.
     function currentEpoch() external view returns (uint64);
+
+    /// @notice The current epoch and where it stands.
+    /// @return epoch The current epoch (0 before the first).
+    /// @return state `Finished` (or none yet), `Pending` or `Vetoed`.
+    /// @return dueAt When the epoch can be (or could have been) finished; 0 before the first.
+    function attributionState() external view returns (uint64 epoch, AttributionState state, uint256 dueAt);
 
     /// @notice The report hash of the current epoch.
     function currentReportHash() external view returns (bytes32);
@@ -279,7 +398,7 @@ interface IDataUnion {
     function feesOwed(address recipient) external view returns (uint256);
 
     /// @notice Member revenue waiting for a distribution: it arrived while no member held shares
-    /// or while an epoch's attribution was being posted.
+    /// or while an epoch was pending or vetoed.
     function undistributed() external view returns (uint256);
 
     /// @notice The operator fee in basis points of revenue.
@@ -291,8 +410,17 @@ interface IDataUnion {
     /// @notice The pending fee change, if any (`eta` is 0 when none is pending).
     function pendingFee() external view returns (uint16 feeBps, address recipient, uint256 eta);
 
-    /// @notice Whether an epoch's attribution is being posted (revenue is held until it is finished).
+    /// @notice Whether revenue is held: the current epoch is pending or vetoed, and revenue waits
+    /// for the next epoch that is finished.
     function attributionInProgress() external view returns (bool);
+
+    /// @notice How long an epoch waits between its last batch and taking effect, and a change of
+    /// the attester or guardian role between being scheduled and executed; fixed at deployment.
+    function ATTRIBUTION_DELAY() external view returns (uint256);
+
+    /// @notice The EIP-712 type hash of a signed `Claim`, for integrators signing from this
+    /// interface and `eip712Domain()` alone.
+    function CLAIM_TYPEHASH() external view returns (bytes32);
 
     /// @notice Whether deposits, `sync` and attributions are stopped.
     function paused() external view returns (bool);

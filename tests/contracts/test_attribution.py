@@ -1,11 +1,19 @@
 """postAttribution: absolute shares in bounded batches, earnings settled before shares change,
-epochs that never go backwards, one report hash per epoch."""
+epochs that advance by exactly one, one report hash per epoch. The delay, the veto and the
+delayed role changes are in test_timelock.py."""
 
 import brownie
 from brownie import ZERO_ADDRESS
 
 from fixtures.reverts import reverts_with
-from fixtures.union import pay, post, report_hash_for
+from fixtures.union import (
+    finish_when_due,
+    grant_delayed_role,
+    pay,
+    post,
+    report_hash_for,
+    revoke_delayed_role,
+)
 
 AMOUNT = 1_000_000
 NET = 950_000  # AMOUNT less the 5% fee
@@ -21,20 +29,20 @@ def test_post_sets_absolute_shares_and_total(union, attester, alice, bob):
 
 
 def test_post_emits_shares_set_and_attribution_posted(union, attester, alice, bob):
-    tx = post(union, attester, 3, {alice: 10, bob: 30}, finish=False)
+    tx = post(union, attester, 1, {alice: 10, bob: 30}, finish=False)
 
     assert [dict(e) for e in tx.events["SharesSet"]] == [
-        {"member": alice, "epoch": 3, "shares": 10},
-        {"member": bob, "epoch": 3, "shares": 30},
+        {"member": alice, "epoch": 1, "shares": 10},
+        {"member": bob, "epoch": 1, "shares": 30},
     ]
     assert tx.events["AttributionPosted"] == {
-        "epoch": 3,
-        "reportHash": "0x" + report_hash_for(3).hex(),
+        "epoch": 1,
+        "reportHash": "0x" + report_hash_for(1).hex(),
         "members": 2,
         "totalShares": 40,
     }
-    assert union.currentEpoch() == 3
-    assert union.currentReportHash() == "0x" + report_hash_for(3).hex()
+    assert union.currentEpoch() == 1
+    assert union.currentReportHash() == "0x" + report_hash_for(1).hex()
     assert union.attributionInProgress()
 
 
@@ -87,10 +95,35 @@ def test_member_removed_then_readded_keeps_earlier_earnings(
 
 
 def test_post_reverts_for_older_epoch(union, attester, alice):
-    post(union, attester, 5, {alice: 1})
-    with reverts_with("DataUnionStaleEpoch", 4, 5):
-        post(union, attester, 4, {alice: 2})
-    assert union.sharesOf(alice) == 1
+    post(union, attester, 1, {alice: 1})
+    post(union, attester, 2, {alice: 2})
+    with reverts_with("DataUnionStaleEpoch", 1, 2):
+        post(union, attester, 1, {alice: 3})
+    assert union.sharesOf(alice) == 2
+
+
+def test_post_reverts_for_older_epoch_while_one_is_pending(union, attester, alice):
+    post(union, attester, 1, {alice: 1})
+    post(union, attester, 2, {alice: 2}, finish=False)
+    with reverts_with("DataUnionStaleEpoch", 1, 2):
+        post(union, attester, 1, {alice: 3}, finish=False)
+    assert union.sharesOf(alice) == 2
+
+
+def test_post_reverts_when_an_epoch_is_skipped(union, attester, alice):
+    with reverts_with("DataUnionEpochSkipped", 2, 1):
+        post(union, attester, 2, {alice: 1}, finish=False)
+    post(union, attester, 1, {alice: 1})
+    with reverts_with("DataUnionEpochSkipped", 3, 2):
+        post(union, attester, 3, {alice: 2}, finish=False)
+    assert (union.currentEpoch(), union.sharesOf(alice)) == (1, 1)
+
+
+def test_post_refuses_the_last_epoch_so_the_table_cannot_be_frozen(union, attester, alice):
+    last = 2**64 - 1
+    with reverts_with("DataUnionEpochSkipped", last, 1):
+        union.postAttribution(last, b"\x01" * 32, [alice], [1], {"from": attester})
+    assert union.currentEpoch() == 0
 
 
 def test_post_reverts_for_epoch_zero(union, attester, alice):
@@ -144,18 +177,19 @@ def test_post_reverts_for_non_attester(union, rando, alice):
 
 
 def test_post_reverts_for_revoked_attester(union, admin, attester, alice):
-    union.revokeRole(union.ATTESTER_ROLE(), attester, {"from": admin})
+    revoke_delayed_role(union, union.ATTESTER_ROLE(), attester, admin)
     with reverts_with("AccessControlUnauthorizedAccount", attester, union.ATTESTER_ROLE()):
         post(union, attester, 1, {alice: 1})
 
 
 def test_admin_can_rotate_the_attester_key(union, admin, attester, rando, alice):
-    union.grantRole(union.ATTESTER_ROLE(), rando, {"from": admin})
-    union.revokeRole(union.ATTESTER_ROLE(), attester, {"from": admin})
+    grant_delayed_role(union, union.ATTESTER_ROLE(), rando, admin)
+    revoke_delayed_role(union, union.ATTESTER_ROLE(), attester, admin)
 
     post(union, rando, 1, {alice: 1})
 
     assert union.sharesOf(alice) == 1
+    assert not union.hasRole(union.ATTESTER_ROLE(), attester)
 
 
 def test_post_reverts_when_total_shares_exceed_limit(union, attester, alice, bob):
@@ -182,13 +216,13 @@ def test_revenue_arriving_while_an_epoch_is_posted_is_split_by_the_new_shares(
 
 
 def test_finish_attribution_ends_posting_and_emits_the_epoch(union, attester, alice):
-    post(union, attester, 4, {alice: 5}, finish=False)
+    post(union, attester, 1, {alice: 5}, finish=False)
 
-    tx = union.finishAttribution(4, {"from": attester})
+    tx = finish_when_due(union, 1, attester)
 
     assert tx.events["AttributionFinished"] == {
-        "epoch": 4,
-        "reportHash": "0x" + report_hash_for(4).hex(),
+        "epoch": 1,
+        "reportHash": "0x" + report_hash_for(1).hex(),
         "totalShares": 5,
     }
     assert not union.attributionInProgress()
@@ -196,28 +230,23 @@ def test_finish_attribution_ends_posting_and_emits_the_epoch(union, attester, al
 
 def test_post_reverts_for_a_finished_epoch(union, attester, alice, bob):
     post(union, attester, 1, {alice: 1})
-    with reverts_with("DataUnionEpochFinished", 1):
+    with reverts_with("DataUnionStaleEpoch", 1, 1):
         post(union, attester, 1, {bob: 1})
     assert union.sharesOf(bob) == 0
 
 
-def test_finish_attribution_reverts_when_nothing_is_being_posted(union, attester, alice):
-    with reverts_with("DataUnionNotPosting", 1, 0):
+def test_finish_attribution_reverts_when_nothing_is_pending(union, attester, alice):
+    with reverts_with("DataUnionNotPending", 1, 0):
         union.finishAttribution(1, {"from": attester})
     post(union, attester, 1, {alice: 1})
-    with reverts_with("DataUnionNotPosting", 1, 1):
+    with reverts_with("DataUnionNotPending", 1, 1):
         union.finishAttribution(1, {"from": attester})
 
 
 def test_finish_attribution_reverts_for_another_epoch(union, attester, alice):
-    post(union, attester, 2, {alice: 1}, finish=False)
-    with reverts_with("DataUnionNotPosting", 3, 2):
-        union.finishAttribution(3, {"from": attester})
-    assert union.attributionInProgress()
-
-
-def test_finish_attribution_reverts_for_non_attester(union, attester, rando, alice):
     post(union, attester, 1, {alice: 1}, finish=False)
-    with reverts_with("AccessControlUnauthorizedAccount", rando, union.ATTESTER_ROLE()):
-        union.finishAttribution(1, {"from": rando})
+    with reverts_with("DataUnionNotPending", 2, 1):
+        union.finishAttribution(2, {"from": attester})
+    with reverts_with("DataUnionNotPending", 0, 1):
+        union.finishAttribution(0, {"from": attester})
     assert union.attributionInProgress()

@@ -3,7 +3,7 @@
 import brownie
 
 from fixtures.reverts import reverts_with
-from fixtures.union import LICENSE, pay, post
+from fixtures.union import LICENSE, pay, post, wait_until
 
 AMOUNT = 1_000_000
 
@@ -29,10 +29,30 @@ def test_pause_stops_deposit_sync_and_attribution(
 
 def test_pause_stops_finishing_an_attribution(union, attester, pauser, alice):
     post(union, attester, 1, {alice: 1}, finish=False)
+    wait_until(union.attributionState()[2])
     union.pause({"from": pauser})
     with reverts_with("DataUnionEnforcedPause"):
         union.finishAttribution(1, {"from": attester})
     assert union.attributionInProgress()
+
+
+def test_pause_does_not_stop_a_veto(union, attester, pauser, guardian, alice):
+    post(union, attester, 1, {alice: 1}, finish=False)
+    union.pause({"from": pauser})
+
+    union.vetoAttribution(1, {"from": guardian})
+
+    assert tuple(union.attributionState())[:2] == (1, 2)
+
+
+def test_pauser_cannot_veto_and_guardian_cannot_pause(union, attester, pauser, guardian, alice):
+    post(union, attester, 1, {alice: 1}, finish=False)
+    with reverts_with("AccessControlUnauthorizedAccount", pauser, union.GUARDIAN_ROLE()):
+        union.vetoAttribution(1, {"from": pauser})
+    with reverts_with("AccessControlUnauthorizedAccount", guardian, union.PAUSER_ROLE()):
+        union.pause({"from": guardian})
+    assert tuple(union.attributionState())[:2] == (1, 1)
+    assert not union.paused()
 
 
 def test_unpause_resumes_deposits(union, stablecoin, pauser, buyer):
