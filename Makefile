@@ -29,12 +29,13 @@ RELEASE_ATTRIBUTION_EXAMPLES ?= 5000
 export FUZZ_STEPS
 
 .PHONY: help setup toolchain compile lint slither postgres test test-contracts fuzz bench \
-	bench-gas demo serve clean web chromium
+	bench-gas demo serve drill clean web chromium
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
 	@echo "make test   install what is missing, lint, compile and run the whole test suite"
 	@echo "make serve  the demo, then keep its chain and relayer running (Ctrl-C stops them)"
+	@echo "make drill  the stolen-key drill: a thief's table vetoed by the watcher, members paid"
 	@echo "make fuzz   the release-level campaign ($(RELEASE_FUZZ_STEPS) invariant steps per token,"
 	@echo "            $(RELEASE_ATTRIBUTION_EXAMPLES) examples per attribution property)"
 	@echo "make slither  static analysis; fails on any high or medium finding (see SECURITY.md)"
@@ -170,5 +171,10 @@ demo: compile
 serve: compile
 	$(BIN)/python -m scripts.demo --serve $(DEMO_FLAGS)
 
+# The stolen-key drill on its own anvil (a free port), outputs in drill-output/.
+drill: compile
+	@echo "==> Drill: a stolen attester key, the watcher's veto, the rotation"
+	$(BIN)/python -m scripts.drill
+
 clean:
-	rm -rf build reports .solcx .hypothesis .pytest_cache demo-output $(WEB_DIR)/dist
+	rm -rf build reports .solcx .hypothesis .pytest_cache demo-output drill-output $(WEB_DIR)/dist

@@ -108,6 +108,14 @@ def load_guardian(key_file: Path | None) -> LocalAccount | None:
     help="Seconds before the due time at which an unfetchable report is vetoed.",
 )
 @click.option(
+    "--missing-grace",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds after an epoch's last batch before a report the source says it does not have "
+    "(HTTP 404, no such file) counts as a mismatch.",
+)
+@click.option(
     "--from-block",
     type=click.IntRange(min=0),
     default=None,
@@ -137,6 +145,7 @@ def watch(
     once: bool,
     poll_interval: float,
     margin: int,
+    missing_grace: int,
     from_block: int | None,
     status_file: Path | None,
     status_port: int | None,
@@ -160,6 +169,7 @@ def watch(
             guardian=guardian,
             finish=finish,
             margin=margin,
+            missing_grace=missing_grace,
             from_block=from_block,
             tx_timeout=tx_timeout,
             status=board,

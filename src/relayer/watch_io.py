@@ -23,9 +23,15 @@ MAX_REPORT_BYTES = 256 * 1024 * 1024
 
 
 class ReportUnavailable(RelayerError):
-    """The report of an epoch could not be fetched (yet)."""
+    """The report of an epoch could not be fetched (yet): the source did not answer."""
 
     code = "report_unavailable"
+
+
+class ReportMissing(ReportUnavailable):
+    """The source answered that it has no report for the epoch (HTTP 404, no such file)."""
+
+    code = "report_missing"
 
 
 def redact_url(url: str) -> str:
@@ -66,10 +72,14 @@ class ReportSource:
         if not self.is_http:
             try:
                 return Path(where).read_bytes()
+            except FileNotFoundError:
+                raise ReportMissing(f"there is no {where}") from None
             except OSError as exc:
                 raise ReportUnavailable(f"cannot read {where}: {exc.strerror}") from None
         try:
             with requests.get(where, timeout=self.timeout, stream=True) as response:
+                if response.status_code in (404, 410):
+                    raise ReportMissing(f"{redact_url(where)} has no such report (HTTP 404)")
                 if response.status_code != 200:
                     raise ReportUnavailable(
                         f"{redact_url(where)} answered HTTP {response.status_code}"

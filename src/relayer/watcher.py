@@ -10,8 +10,11 @@ Each poll it follows the union's `AttributionPending`, `AttributionVetoed`,
   every share recomputed from the report alone, every member's shares, nothing outside it);
 - on any disagreement raises the alarm (an error-level log line, the status board, a non-zero
   exit for `--once`) and, given the guardian's key and while the epoch is still pending, vetoes;
-- a report it cannot fetch is retried each poll, and treated as a disagreement once the epoch is
-  within `margin` seconds of its due time (a veto must land before someone finishes it);
+- a report the source says it does not have (HTTP 404, no such file) is a disagreement once the
+  epoch's last batch is `missing_grace` seconds old (0 by default: the relayer stores a report
+  before it posts a batch, so an epoch on-chain without one is not the relayer's); a source that
+  does not answer is retried each poll, and is a disagreement once the epoch is within `margin`
+  seconds of its due time (a veto must land before someone finishes it);
 - with `finish`, calls `finishAttribution` on a checked epoch once it is due (anyone may).
 
 The chain's table is read at the head while the epoch is pending (a new batch moves the due time
@@ -35,7 +38,7 @@ from web3.exceptions import TimeExhausted, Web3Exception
 from relayer.chain import UnionChain
 from relayer.epoch_check import OnchainEpoch, Problem, ProblemKind, check, report_members
 from relayer.errors import ChainError, RelayerError, Reverted
-from relayer.watch_io import ReportSource, ReportUnavailable, StatusBoard
+from relayer.watch_io import ReportMissing, ReportSource, ReportUnavailable, StatusBoard
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,7 @@ class Watcher:
         guardian: LocalAccount | None = None,
         finish: bool = False,
         margin: int = 600,
+        missing_grace: int = 0,
         from_block: int | None = None,
         tx_timeout: float = 120.0,
         status: StatusBoard | None = None,
@@ -106,6 +110,7 @@ class Watcher:
         self._guardian = guardian
         self.finish = finish and guardian is not None
         self.margin = margin
+        self.missing_grace = missing_grace
         self.tx_timeout = tx_timeout
         self.status = status or StatusBoard()
         self.chain_id = int(self.w3.eth.chain_id)
@@ -154,8 +159,10 @@ class Watcher:
         try:
             raw = self.reports.fetch(seen.epoch)
         except ReportUnavailable as exc:
+            posted_for = now - (seen.due_at - self.delay)  # seconds since its last batch
+            missing = isinstance(exc, ReportMissing) and posted_for >= self.missing_grace
             near = now >= seen.due_at - self.margin
-            if is_pending and not near:
+            if is_pending and not (near or missing):
                 log.warning(
                     "epoch %d: report not available yet (%s); due at %d, retrying",
                     seen.epoch,

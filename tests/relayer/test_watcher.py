@@ -66,7 +66,7 @@ def post(union, attester, epoch, raw, shares, digest=None):
     )
 
 
-def watch(union, reports, tmp_path, *args, guardian=None, rpc_url=None):
+def watch(union, reports, tmp_path, *args, guardian=None, rpc_url=None, source=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYER_")}
     if guardian is not None:
         env["RELAYER_WATCH_GUARDIAN_KEY"] = guardian.private_key
@@ -80,7 +80,7 @@ def watch(union, reports, tmp_path, *args, guardian=None, rpc_url=None):
         "--union",
         union.address,
         "--reports",
-        str(reports / "epoch-{epoch}.json"),
+        source or str(reports / "epoch-{epoch}.json"),
         "--status-file",
         str(tmp_path / "status.json"),
         "--margin",
@@ -132,7 +132,15 @@ def test_an_honest_epoch_passes_and_is_finished_once_due(
     assert status(tmp_path)["epochs"][0]["finish_tx"] is not None
 
 
-MISMATCHES = ["wrong hash", "one share off", "extra address", "report missing"]
+MISMATCHES = [
+    "wrong hash",
+    "one share off",
+    "extra address",
+    "report missing",
+    "source down near the due time",
+]
+#: A report source that never answers: nothing listens on port 9 of the loopback.
+DOWN = "http://127.0.0.1:9/v1/epochs/{epoch}/report"
 
 
 @pytest.mark.parametrize("mismatch", MISMATCHES)
@@ -148,13 +156,15 @@ def test_a_report_that_disagrees_with_the_chain_is_vetoed_with_an_alarm(
         shares[alice.address] += 1
     elif mismatch == "extra address":
         shares[rando.address] = 99 * sum(shares.values())
-    if mismatch != "report missing":
+    if mismatch not in ("report missing", "source down near the due time"):
         (reports / "epoch-1.json").write_bytes(served)
     post(union, attester, 1, raw, shares, digest)
-    if mismatch == "report missing":  # not fetched by the time the veto must go out
+    source = None
+    if mismatch == "source down near the due time":  # still down when the veto must go out
         wait_until(state(union)[2] - MARGIN + 60)
+        source = DOWN
 
-    done = watch(union, reports, tmp_path, guardian=watch_guardian)
+    done = watch(union, reports, tmp_path, guardian=watch_guardian, source=source)
 
     assert done.returncode == 1, done.stderr
     expected = {
@@ -162,6 +172,7 @@ def test_a_report_that_disagrees_with_the_chain_is_vetoed_with_an_alarm(
         "one share off": "shares_mismatch",
         "extra address": "shares_outside_report",
         "report missing": "report_unavailable",
+        "source down near the due time": "report_unavailable",
     }[mismatch]
     alarm = [line for line in done.stderr.splitlines() if "ERROR" in line and "ALARM" in line]
     assert any(expected in line for line in alarm), done.stderr
@@ -195,17 +206,33 @@ def test_without_the_guardian_key_the_watcher_alarms_but_cannot_veto(
     assert status(tmp_path)["alarm"] is True
 
 
-def test_a_report_not_fetchable_yet_is_retried_not_vetoed_while_the_due_time_is_far(
+def test_a_source_that_does_not_answer_is_retried_not_vetoed_while_the_due_time_is_far(
     union, attester, watch_guardian, alice, bob, reports, tmp_path
 ):
     raw = report(union, 1, [alice, bob])
     post(union, attester, 1, raw, table(raw))
 
-    done = watch(union, reports, tmp_path, guardian=watch_guardian)
+    done = watch(union, reports, tmp_path, guardian=watch_guardian, source=DOWN)
 
     assert done.returncode == 3, done.stderr
     assert state(union)[:2] == [1, 1]
     assert status(tmp_path)["epochs"][0]["result"] == "waiting"
+
+
+def test_a_missing_report_waits_out_the_grace_given_for_a_mirror_to_sync(
+    union, attester, watch_guardian, alice, bob, reports, tmp_path
+):
+    raw = report(union, 1, [alice, bob])
+    post(union, attester, 1, raw, table(raw))
+
+    early = watch(union, reports, tmp_path, "--missing-grace", "300", guardian=watch_guardian)
+
+    assert early.returncode == 3, early.stderr
+    assert state(union)[:2] == [1, 1]
+    wait_until(state(union)[2] - union.ATTRIBUTION_DELAY() + 301)
+    late = watch(union, reports, tmp_path, "--missing-grace", "300", guardian=watch_guardian)
+    assert late.returncode == 1, late.stderr
+    assert state(union)[:2] == [1, 2]
 
 
 def test_the_rpc_url_and_the_guardian_key_never_reach_the_output(
