@@ -202,9 +202,13 @@ class UnionMachine(RuleBasedStateMachine):
             self._set_model_shares(index, new)
         self._step()
 
-    @rule(by_member=MEMBER)
-    def finish_attribution(self, by_member):
+    @rule(by_member=MEMBER, wait=st.booleans())
+    def finish_attribution(self, by_member, wait):
+        """Finish the epoch, after travelling past its due time when `wait` (else as it is)."""
         caller = self._by(self.members[by_member])  # anyone may finish a due epoch
+        if wait and self.attribution == PENDING and _now() < self.due_at + 5:
+            _rpc("evm_increaseTime", self.due_at + 5 - _now())
+            _rpc("evm_mine")
         if self.paused:
             with reverts_with("DataUnionEnforcedPause"):
                 self.union.finishAttribution.call(self.epoch, caller)
