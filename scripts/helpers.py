@@ -41,7 +41,20 @@ MIN_ATTRIBUTION_DELAY = 3_600
 MAX_ATTRIBUTION_DELAY = 30 * 24 * 3_600
 
 #: The roles a script may grant or revoke, by the name an operator types.
-ROLES = {"admin": "DEFAULT_ADMIN_ROLE", "attester": "ATTESTER_ROLE", "pauser": "PAUSER_ROLE"}
+ROLES = {
+    "admin": "DEFAULT_ADMIN_ROLE",
+    "attester": "ATTESTER_ROLE",
+    "pauser": "PAUSER_ROLE",
+    "guardian": "GUARDIAN_ROLE",
+}
+#: Roles that change only after the attribution delay (schedule, wait, execute; cancellable).
+DELAYED_ROLES = ("attester", "guardian")
+#: What an operator types for a delayed change, and the contract's `grant` flag.
+CHANGES = {"grant": True, "revoke": False}
+#: `attributionState()`'s state, by value.
+ATTRIBUTION_STATES = ("finished", "pending", "vetoed")
+#: Blocks per eth_getLogs request: public nodes cap the range one request may cover.
+LOG_CHUNK = 5_000
 
 
 class ScriptError(SystemExit):
@@ -116,6 +129,61 @@ def role_name(value: str) -> str:
     if value not in ROLES:
         raise ScriptError(f"unknown role {value!r}; one of: {', '.join(ROLES)}")
     return value
+
+
+def delayed_role_name(value: str) -> str:
+    if role_name(value) not in DELAYED_ROLES:
+        raise ScriptError(
+            f"the {value} role changes at once (grant/revoke); only {' and '.join(DELAYED_ROLES)}"
+            " changes are scheduled"
+        )
+    return value
+
+
+def change_flag(value: str) -> bool:
+    """`grant` or `revoke`, as the contract's `grant` flag."""
+    if value not in CHANGES:
+        raise ScriptError(f"say grant or revoke, not {value!r}")
+    return CHANGES[value]
+
+
+def until(eta: int, ready: str) -> str:
+    """'<time> (N s to go)', or '<time> (<ready>)' once the chain's clock has passed it."""
+    from brownie import chain
+
+    now = chain.time()
+    return f"{timestamp(eta)} ({ready if now >= eta else f'{eta - now:,} s to go'})"
+
+
+def events(union: Any, name: str, first_block: int) -> list[Any]:
+    """Every `name` event of the union since `first_block`, read in chunks of LOG_CHUNK blocks."""
+    from brownie import chain, web3
+
+    contract = web3.eth.contract(address=union.address, abi=union.abi)
+    found: list[Any] = []
+    head = chain.height
+    for start in range(first_block, head + 1, LOG_CHUNK):
+        end = min(start + LOG_CHUNK - 1, head)
+        found += getattr(contract.events, name)().get_logs(from_block=start, to_block=end)
+    return found
+
+
+def pending_role_changes(union: Any, record: dict[str, Any]) -> list[tuple[str, str, bool, int]]:
+    """Scheduled attester and guardian changes not yet executed or cancelled, as
+    (role name, account, grant, eta), soonest first: the events say what was ever scheduled,
+    `roleChangeEta` whether it still is."""
+    names = {bytes(role_id(union, name)): name for name in DELAYED_ROLES}
+    found = set()
+    for event in events(union, "RoleChangeScheduled", record.get("block", 0)):
+        role = bytes(event.args.role)
+        if role in names:
+            found.add((names[role], str(event.args.account), bool(event.args.grant)))
+    pending = []
+    for name, account, grant in found:
+        eta = int(union.roleChangeEta(role_id(union, name), account, grant))
+        if eta:
+            pending.append((name, account, grant, eta))
+    return sorted(pending, key=lambda change: (change[3], change[0], change[1]))
 
 
 def signer() -> Any:

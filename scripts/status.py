@@ -6,26 +6,48 @@ solvency check.
 Sends nothing and needs no account. Exits with an error if the union is not solvent.
 """
 
-from brownie import chain, web3
+from brownie import chain
 
 from scripts.fee import show as show_fee
-from scripts.helpers import ScriptError, erc20, load_union, say, units
+from scripts.helpers import (
+    ATTRIBUTION_STATES,
+    ScriptError,
+    erc20,
+    events,
+    load_union,
+    pending_role_changes,
+    say,
+    units,
+    until,
+)
 
-#: Blocks per eth_getLogs request: public nodes cap the range one request may cover.
-LOG_CHUNK = 5_000
 #: Members listed one by one (by shares, largest first); the rest are counted.
 LISTED_MEMBERS = 25
 
 
-def events(union, name, first_block):
-    """Every `name` event since `first_block`, read in chunks of LOG_CHUNK blocks."""
-    contract = web3.eth.contract(address=union.address, abi=union.abi)
-    found = []
-    head = chain.height
-    for start in range(first_block, head + 1, LOG_CHUNK):
-        end = min(start + LOG_CHUNK - 1, head)
-        found += getattr(contract.events, name)().get_logs(from_block=start, to_block=end)
-    return found
+def show_attribution(union, record):
+    """The current epoch and where it stands: pending with its due time, vetoed, or finished;
+    earlier vetoes; and scheduled attester and guardian changes with their ETA."""
+    epoch, state, due_at = union.attributionState()
+    delay = union.ATTRIBUTION_DELAY()
+    name = ATTRIBUTION_STATES[state]
+    say(f"  attribution delay {delay:,} s ({delay / 3600:g} h): the guardian's window to veto")
+    if epoch == 0:
+        say("  epoch             none posted yet")
+    elif name == "pending":
+        say(f"  epoch             {epoch} pending (revenue held), due at {until(due_at, 'due')}")
+    elif name == "vetoed":
+        say(f"  epoch             {epoch} vetoed: never takes effect; revenue held for the next")
+    else:
+        say(f"  epoch             {epoch} in force (finished)")
+    vetoes = events(union, "AttributionVetoed", record.get("block", 0))
+    for veto in vetoes:
+        say(f"  vetoed            epoch {veto.args.epoch} by {veto.args.guardian}")
+    changes = pending_role_changes(union, record)
+    for role, account, grant, eta in changes:
+        verb = "grant" if grant else "revoke"
+        say(f"  role change       {verb} {role} {account}, executable at {until(eta, 'ready')}")
+    return {"epoch": epoch, "state": name, "due_at": due_at, "vetoes": len(vetoes)}
 
 
 def members(union, record):
@@ -75,7 +97,7 @@ def main():
 
     say(f"DataUnion {union.address} on chain {chain.id}, block {chain.height}")
     say(f"  paused            {union.paused()}")
-    say(f"  epoch             {union.currentEpoch()} (posting: {union.attributionInProgress()})")
+    show_attribution(union, record)
     say(f"  total deposited   {amount(union.totalDeposited())}")
     say(f"  total claimed     {amount(union.totalClaimed())}")
     say(f"  fees withdrawn    {amount(union.totalFeesWithdrawn())}")

@@ -10,14 +10,25 @@ Snapshots and time travel go straight to anvil's RPC (brownie's chain wrappers i
 call stack on every use, which made them most of the run time), then tell brownie to forget the
 reverted transactions.
 
+The attribution timelock is part of the model: epochs advance by one, each batch makes its epoch
+due ATTRIBUTION_DELAY later, finishing early or a vetoed epoch is refused, the guardian vetoes,
+time travels both short of and past the delay, and the attester and guardian roles change only
+through scheduled, cancellable changes. Like the relayer, the attester's first batch after a veto
+re-posts every member the vetoed epoch set. The invariant added for it: no revenue is ever split
+by a table that was vetoed or had not waited out its delay - while an epoch is pending or vetoed
+every unit of member revenue is in `undistributed` (nothing split), an epoch is finished only
+when a block at least ATTRIBUTION_DELAY after its last batch says so, and each member's earnings
+match the model, which splits revenue by finished tables only.
+
 FUZZ_STEPS sets the number of steps per token kind (2,000 in `make test`, 25,000 in `make fuzz`).
 """
 
 import math
 import os
 import time
-from collections import namedtuple
+from collections import Counter, namedtuple
 from fractions import Fraction
+from typing import ClassVar
 
 import brownie
 from brownie import UnionLens, web3
@@ -28,7 +39,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from fixtures.accounts import local_account
 from fixtures.reverts import reverts_with
 from fixtures.tokens import deploy_token
-from fixtures.union import FEE_BPS, FEE_DELAY, MAX_UINT, deploy_union, sign_claim
+from fixtures.union import (
+    ATTRIBUTION_DELAY,
+    FEE_BPS,
+    FEE_DELAY,
+    MAX_UINT,
+    deploy_union,
+    sign_claim,
+)
 
 N_MEMBERS = 5
 STEPS_PER_RUN = 50
@@ -38,6 +56,14 @@ LICENSE = b"\x01" * 32
 MEMBER = st.integers(0, N_MEMBERS - 1)
 AMOUNT = st.integers(1, 10**12)
 PERCENT = st.integers(1, 100)  # of what is claimable; 100 claims with type(uint256).max
+FINISHED, PENDING, VETOED = 0, 1, 2
+ATTESTER, GUARDIAN = "ATTESTER_ROLE", "GUARDIAN_ROLE"
+# Time steps: mostly short of the attribution delay, sometimes past it, sometimes past the fee's.
+SECONDS = st.one_of(
+    st.integers(0, ATTRIBUTION_DELAY - 60),
+    st.integers(ATTRIBUTION_DELAY, 2 * ATTRIBUTION_DELAY),
+    st.integers(0, 3 * FEE_DELAY),
+)
 
 State = namedtuple(
     "State",
@@ -51,12 +77,18 @@ class UnionMachine(RuleBasedStateMachine):
 
     steps = 0
     runs = 0
+    # How often each timelock outcome came up: shows that the campaign reached them.
+    seen: ClassVar[Counter[str]] = Counter()
 
     @classmethod
-    def bind(cls, union, token, lens, roles, members, mallory, sinks, blocked_sink):
-        """The contracts and actors every run uses (deployed once, reverted to between runs)."""
+    def bind(cls, union, token, lens, roles, candidates, members, mallory, sinks, blocked_sink):
+        """The contracts and actors every run uses (deployed once, reverted to between runs).
+        `candidates` are, per delayed role, the accounts it may move between (the first holds it
+        at deployment)."""
         cls.union, cls.token, cls.lens = union, token, lens
         cls.admin, cls.attester, cls.pauser, cls.operator_fees, cls.buyer, cls.relayer = roles
+        cls.candidates = candidates
+        cls.role_ids = {name: getattr(union, name)() for name in candidates}
         cls.members, cls.mallory, cls.sinks = members, mallory, sinks
         cls.blocked_sink = blocked_sink
 
@@ -67,6 +99,8 @@ class UnionMachine(RuleBasedStateMachine):
         brownie.history._revert(web3.eth.block_number)  # brownie forgets reverted transactions
         type(self).runs += 1
         self.shares = [0] * N_MEMBERS
+        self.finished_shares = [0] * N_MEMBERS  # the table of the last epoch that took effect
+        self.batch_members = set()  # indexes the pending epoch's batches set
         self.claimed = [0] * (N_MEMBERS + 1)  # the last slot is mallory's, who never earns
         self.ideal = [Fraction(0)] * (N_MEMBERS + 1)  # exact rational entitlement
         self.zeroings = [0] * (N_MEMBERS + 1)  # times a member's shares went to 0
@@ -79,7 +113,12 @@ class UnionMachine(RuleBasedStateMachine):
         self.pending_fee = None
         self.paused = False
         self.epoch = 0
-        self.posting = False  # an epoch's batches are being posted: revenue is held
+        self.attribution = FINISHED  # or PENDING / VETOED: revenue is held
+        self.due_at = 0
+        self.last_batch_at = 0
+        self.vetoed_members = set()  # indexes the vetoed epoch set, to re-post in the next one
+        self.holders = {name: {accounts[0]} for name, accounts in self.candidates.items()}
+        self.scheduled = {}  # (role name, account, grant) -> eta
         self.state = self._read()
 
     # -- what the actors do ---------------------------------------------------------------------
@@ -122,42 +161,155 @@ class UnionMachine(RuleBasedStateMachine):
     @rule(
         picks=st.lists(MEMBER, min_size=1, max_size=N_MEMBERS),
         shares=st.lists(st.integers(0, 10**6), min_size=N_MEMBERS, max_size=N_MEMBERS),
-        next_epoch=st.booleans(),
+        step=st.sampled_from([0, 1, 1, 2]),  # same epoch, the next one, or one too far
     )
-    def attribute(self, picks, shares, next_epoch):
+    def attribute(self, picks, shares, step):
         # Picks may repeat a member: the last entry of a batch wins, on-chain as in the model.
         new_shares = shares[: len(picks)]
-        new_epoch = next_epoch or self.epoch == 0
-        epoch = self.epoch + 1 if new_epoch else self.epoch
-        args = (epoch, epoch.to_bytes(32, "big"), [self.members[i] for i in picks], new_shares)
+        epoch = self.epoch + step
+        if step == 1 and self.attribution == VETOED:
+            # The relayer's rule after a veto: re-post every address the vetoed epoch set.
+            restore = sorted(self.vetoed_members - set(picks))
+            picks = restore + picks
+            new_shares = [self.finished_shares[i] for i in restore] + new_shares
+        report = (epoch + 1).to_bytes(32, "big")  # never zero, one per epoch
+        args = (epoch, report, [self.members[i] for i in picks], new_shares)
+        sender = self._holder(ATTESTER)
+        if sender is None:
+            role = self.role_ids[ATTESTER]
+            with reverts_with("AccessControlUnauthorizedAccount", self.attester, role):
+                self.union.postAttribution.call(*args, self._by(self.attester))
+            return self._step()
         if self.paused:
             with reverts_with("DataUnionEnforcedPause"):
-                self.union.postAttribution.call(*args, self._by(self.attester))
+                self.union.postAttribution.call(*args, self._by(sender))
             return self._step()
-        if not new_epoch and not self.posting:
-            with reverts_with("DataUnionEpochFinished", epoch):
-                self.union.postAttribution.call(*args, self._by(self.attester))
+        refusal = self._post_refusal(epoch)
+        if refusal:
+            with reverts_with(*refusal):
+                self.union.postAttribution.call(*args, self._by(sender))
             return self._step()
-        self.union.postAttribution(*args, self._by(self.attester))
-        self.epoch, self.posting = epoch, True
+        tx = self.union.postAttribution(*args, self._by(sender))
+        self.seen["batch"] += 1
+        self.due_at = tx.timestamp + ATTRIBUTION_DELAY
+        assert tx.events["AttributionPending"]["dueAt"] == self.due_at
+        self.last_batch_at = tx.timestamp
+        if self.attribution != PENDING:  # a new epoch
+            self.epoch, self.attribution = epoch, PENDING
+            self.vetoed_members, self.batch_members = set(), set()
+        self.batch_members.update(picks)
         for index, new in zip(picks, new_shares, strict=True):
             self._set_model_shares(index, new)
         self._step()
 
-    @rule()
-    def finish_attribution(self):
+    @rule(by_member=MEMBER, wait=st.booleans())
+    def finish_attribution(self, by_member, wait):
+        """Finish the epoch, after travelling past its due time when `wait` (else as it is)."""
+        caller = self._by(self.members[by_member])  # anyone may finish a due epoch
+        if wait and self.attribution == PENDING and _now() < self.due_at + 5:
+            _rpc("evm_increaseTime", self.due_at + 5 - _now())
+            _rpc("evm_mine")
         if self.paused:
             with reverts_with("DataUnionEnforcedPause"):
-                self.union.finishAttribution.call(self.epoch, self._by(self.attester))
+                self.union.finishAttribution.call(self.epoch, caller)
             return self._step()
-        if not self.posting:
-            with reverts_with("DataUnionNotPosting", self.epoch, self.epoch):
-                self.union.finishAttribution.call(self.epoch, self._by(self.attester))
+        if self.attribution == FINISHED:
+            with reverts_with("DataUnionNotPending", self.epoch, self.epoch):
+                self.union.finishAttribution.call(self.epoch, caller)
             return self._step()
-        self.union.finishAttribution(self.epoch, self._by(self.attester))
-        self.posting = False
+        if self.attribution == VETOED:
+            with reverts_with("DataUnionEpochVetoed", self.epoch):
+                self.union.finishAttribution.call(self.epoch, caller)
+            self.seen["vetoed finish refused"] += 1
+            return self._step()
+        now = _now()
+        if now < self.due_at - 5:  # clearly early (the next block's time may move a little)
+            with reverts_with("DataUnionAttributionNotDue", self.epoch, self.due_at):
+                self.union.finishAttribution.call(self.epoch, caller)
+            self.seen["early finish refused"] += 1
+            return self._step()
+        if now < self.due_at + 5:
+            return self._step()
+        tx = self.union.finishAttribution(self.epoch, caller)
+        # The table takes effect only after its delay: the block says so, not the model.
+        assert tx.timestamp >= self.last_batch_at + ATTRIBUTION_DELAY
+        self.seen["finished"] += 1
+        self.attribution = FINISHED
+        self.finished_shares = list(self.shares)
         if self.waiting and sum(self.shares):
             self._distribute(Fraction(0))
+        self._step()
+
+    @rule()
+    def veto(self):
+        guardian = self._holder(GUARDIAN)
+        if guardian is None:
+            return self._step()
+        if self.attribution != PENDING:
+            with reverts_with("DataUnionNotPending", self.epoch, self.epoch):
+                self.union.vetoAttribution.call(self.epoch, self._by(guardian))
+            return self._step()
+        self.union.vetoAttribution(self.epoch, self._by(guardian))  # paused or not
+        self.seen["vetoed"] += 1
+        self.attribution = VETOED
+        self.vetoed_members, self.batch_members = self.batch_members, set()
+        self._step()
+
+    @rule(role=st.sampled_from([ATTESTER, GUARDIAN]), pick=st.integers(0, 1), grant=st.booleans())
+    def schedule_role_change(self, role, pick, grant):
+        account = self.candidates[role][pick]
+        key = (role, account, grant)
+        args = (self.role_ids[role], account, grant, self._by(self.admin))
+        if key in self.scheduled:
+            expected = (self.role_ids[role], account, grant, self.scheduled[key])
+            with reverts_with("DataUnionRoleChangeAlreadyScheduled", *expected):
+                self.union.scheduleRoleChange.call(*args)
+            return self._step()
+        tx = self.union.scheduleRoleChange(*args)
+        self.scheduled[key] = tx.timestamp + ATTRIBUTION_DELAY
+        assert tx.return_value == self.scheduled[key]
+        self._step()
+
+    @rule(role=st.sampled_from([ATTESTER, GUARDIAN]), pick=st.integers(0, 1), grant=st.booleans())
+    def execute_role_change(self, role, pick, grant):
+        account = self.candidates[role][pick]
+        key = (role, account, grant)
+        args = (self.role_ids[role], account, grant, self._by(self.relayer))
+        if key not in self.scheduled:
+            with reverts_with("DataUnionRoleChangeNotScheduled", *args[:3]):
+                self.union.executeRoleChange.call(*args)
+            return self._step()
+        eta, now = self.scheduled[key], _now()
+        if now < eta - 5:
+            with reverts_with("DataUnionRoleChangeNotReady", eta):
+                self.union.executeRoleChange.call(*args)
+        elif now >= eta + 5:
+            self.union.executeRoleChange(*args)
+            self.seen["role changed"] += 1
+            del self.scheduled[key]
+            (self.holders[role].add if grant else self.holders[role].discard)(account)
+        self._step()
+
+    @rule(
+        role=st.sampled_from([ATTESTER, GUARDIAN]),
+        pick=st.integers(0, 1),
+        grant=st.booleans(),
+        by_guardian=st.booleans(),
+    )
+    def cancel_role_change(self, role, pick, grant, by_guardian):
+        account = self.candidates[role][pick]
+        key = (role, account, grant)
+        canceller = self._holder(GUARDIAN) if by_guardian else self.admin
+        if canceller is None:
+            return self._step()
+        args = (self.role_ids[role], account, grant, self._by(canceller))
+        if key not in self.scheduled:
+            with reverts_with("DataUnionRoleChangeNotScheduled", *args[:3]):
+                self.union.cancelRoleChange.call(*args)
+            return self._step()
+        self.union.cancelRoleChange(*args)
+        self.seen["role change cancelled"] += 1
+        del self.scheduled[key]
         self._step()
 
     @rule(who=MEMBER, percent=PERCENT, to_sink=st.booleans())
@@ -204,6 +356,7 @@ class UnionMachine(RuleBasedStateMachine):
             return self._step()
         self.union.leave(self._by(member))  # paused or not
         self._set_model_shares(who, 0)
+        self.finished_shares[who] = 0  # in force at once, whatever the epoch's state
         self._step()
 
     @rule()
@@ -257,13 +410,13 @@ class UnionMachine(RuleBasedStateMachine):
         self.fees_owed[recipient] = 0
         self._step()
 
-    @rule(seconds=st.integers(0, 3 * FEE_DELAY))
+    @rule(seconds=SECONDS)
     def time_passes(self, seconds):
         _rpc("evm_increaseTime", seconds)
         _rpc("evm_mine")
         self._step()
 
-    @rule(attack=st.integers(0, 8), victim=MEMBER)
+    @rule(attack=st.integers(0, 11), victim=MEMBER)
     def mallory_attacks(self, attack, victim):
         """The malicious actor pulls every lever it has no right to; each must revert."""
         target, union, by_mallory = self.members[victim], self.union, self._by(self.mallory)
@@ -292,7 +445,17 @@ class UnionMachine(RuleBasedStateMachine):
             elif attack == 6:
                 union.withdrawFees.call(self.mallory, self._by(self.sinks[victim]))
             elif attack == 7:
-                union.finishAttribution.call(self.epoch, by_mallory)
+                union.vetoAttribution.call(self.epoch, by_mallory)
+            elif attack == 9:
+                union.scheduleRoleChange.call(union.ATTESTER_ROLE(), self.mallory, True, by_mallory)
+            elif attack == 10:
+                union.cancelRoleChange.call(
+                    union.GUARDIAN_ROLE(), self.candidates[GUARDIAN][0], False, by_mallory
+                )
+            elif attack == 11:  # not even the admin removes a guardian at once
+                union.revokeRole.call(
+                    union.GUARDIAN_ROLE(), self.candidates[GUARDIAN][0], self._by(self.admin)
+                )
             else:
                 union.claim.call(self.mallory, MAX_UINT, by_mallory)
         self._step()
@@ -333,7 +496,19 @@ class UnionMachine(RuleBasedStateMachine):
         assert state.fees_owed == [self.fees_owed.get(r, 0) for r in self._fee_recipients()]
         # 5. Only the pauser pauses; claims and leave above ran whatever this flag said.
         assert state.paused == self.paused
-        assert state.posting == self.posting
+        # 6. No revenue is split by a table that was vetoed or has not waited out its delay:
+        # while the epoch is pending or vetoed, all member revenue since is held, none split.
+        held = self.attribution != FINISHED
+        assert state.posting == held
+        assert tuple(self.union.attributionState()) == (self.epoch, self.attribution, self.due_at)
+        if held or state.total_shares == 0:
+            assert state.undistributed == self.waiting
+        else:
+            assert state.undistributed == 0
+            assert state.shares[:N_MEMBERS] == self.finished_shares
+        for name, accounts in self.candidates.items():
+            role = self.role_ids[name]
+            assert {a for a in accounts if self.union.hasRole(role, a)} == self.holders[name]
 
     # -- the model --------------------------------------------------------------------------------
 
@@ -366,7 +541,7 @@ class UnionMachine(RuleBasedStateMachine):
     def _distribute(self, amount):
         pool = amount + self.waiting
         total = sum(self.shares)
-        if total == 0 or self.posting:
+        if total == 0 or self.attribution != FINISHED:
             self.waiting = pool
             return
         self.waiting = Fraction(0)
@@ -377,6 +552,25 @@ class UnionMachine(RuleBasedStateMachine):
         if new == 0 and self.shares[index]:
             self.zeroings[index] += 1
         self.shares[index] = new
+
+    def _holder(self, role):
+        """The first candidate holding `role` now, or None."""
+        return next((a for a in self.candidates[role] if a in self.holders[role]), None)
+
+    def _post_refusal(self, epoch):
+        """The error a batch for `epoch` must revert with now, or None if it must succeed."""
+        current = self.epoch
+        if self.attribution == PENDING:
+            if epoch < current:
+                return ("DataUnionStaleEpoch", epoch, current)
+            if epoch != current:
+                return ("DataUnionEpochPending", current, self.due_at)
+            return None
+        if epoch <= current:
+            return ("DataUnionStaleEpoch", epoch, current)
+        if epoch != current + 1:
+            return ("DataUnionEpochSkipped", epoch, current + 1)
+        return None
 
     def _record_claim(self, tx, who, available, amount):
         paid = available if amount == MAX_UINT else amount
@@ -397,11 +591,11 @@ def _now():
 
 
 def test_invariants_hold_under_random_operations(
-    token_kind, admin, attester, pauser, fee_recipient, buyer, rando, capsys
+    token_kind, admin, attester, pauser, guardian, fee_recipient, buyer, rando, capsys
 ):
     target = int(os.environ.get("FUZZ_STEPS", "2000"))
     token = deploy_token(token_kind, admin)
-    union = deploy_union(token, admin, attester, pauser, fee_recipient)
+    union = deploy_union(token, admin, attester, pauser, fee_recipient, guardian=guardian)
     lens = UnionLens.deploy({"from": admin})
     token.mint(buyer, 2**128, {"from": buyer})
     token.approve(union, 2**128, {"from": buyer})
@@ -413,10 +607,15 @@ def test_invariants_hold_under_random_operations(
         blocked_sink = sinks[0]
         token.setBlocklisted(blocked_sink, True, {"from": admin})
     roles = (admin, attester, pauser, fee_recipient, buyer, rando)
-    UnionMachine.bind(union, token, lens, roles, members, mallory, sinks, blocked_sink)
+    candidates = {
+        ATTESTER: (attester, local_account("second attester")),
+        GUARDIAN: (guardian, local_account("second guardian")),
+    }
+    UnionMachine.bind(union, token, lens, roles, candidates, members, mallory, sinks, blocked_sink)
     UnionMachine.snapshot = _rpc("evm_snapshot")  # every run starts from this fresh union
 
     UnionMachine.steps = UnionMachine.runs = 0
+    UnionMachine.seen = Counter()
     requested = 0
     started = time.monotonic()
     while UnionMachine.steps < target:
@@ -444,4 +643,5 @@ def test_invariants_hold_under_random_operations(
             f"\n  invariants [{token_kind}]: {UnionMachine.steps} steps in {UnionMachine.runs} "
             f"runs, 0 violations, {elapsed:.0f} s ({UnionMachine.steps / elapsed:.1f} steps/s)"
         )
+        print("  " + ", ".join(f"{what}: {n}" for what, n in sorted(UnionMachine.seen.items())))
     assert UnionMachine.steps >= target

@@ -75,9 +75,11 @@ def parameters(stablecoin, operator, attester, fee_recipient):
         "UNION_ADMIN": operator.address,
         "UNION_ATTESTER": attester.address,
         "UNION_PAUSER": operator.address,
+        "UNION_GUARDIAN": operator.address,
         "UNION_FEE_RECIPIENT": fee_recipient.address,
         "UNION_FEE_BPS": "500",
         "UNION_FEE_DELAY": "172800",
+        "UNION_ATTRIBUTION_DELAY": "86400",
         "UNION_ACCOUNT": "operator",
         "UNION_ACCOUNT_PASSWORD": PASSWORD,
     }
@@ -97,6 +99,7 @@ def test_operator_deploys_pauses_and_reads_status_with_brownie_run(
     record = json.loads((tmp_path / "d.json").read_text())
     union = DataUnion.at(record["union"])
     assert union.hasRole(union.ATTESTER_ROLE(), attester)
+    assert union.ATTRIBUTION_DELAY() == 86_400 == record["attributionDelay"]
     assert record["network"] == "union-test"
 
     status, output = cli(
@@ -108,6 +111,7 @@ def test_operator_deploys_pauses_and_reads_status_with_brownie_run(
     status, output = cli("run", "scripts/status.py", "--network", "union-test")
     assert status == 0, output
     assert "paused            True" in output
+    assert "attribution delay 86,400 s (24 h)" in output
     assert "solvent" in output
 
 

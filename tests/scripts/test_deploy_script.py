@@ -38,14 +38,16 @@ def web3_account(index):
     return accounts[index]
 
 
-def set_roles(monkeypatch, admin, attester, pauser, fee_recipient, token=None):
+def set_roles(monkeypatch, admin, attester, pauser, fee_recipient, token=None, guardian=None):
     values = {
         "ADMIN": admin,
         "ATTESTER": attester,
         "PAUSER": pauser,
+        "GUARDIAN": guardian or pauser,
         "FEE_RECIPIENT": fee_recipient,
         "FEE_BPS": 250,
         "FEE_DELAY": 3 * DAY,
+        "ATTRIBUTION_DELAY": 6 * 3600,
     }
     if token is not None:
         values["TOKEN"] = token
@@ -66,8 +68,10 @@ def test_local_deploy_uses_defaults_and_writes_the_record_the_relayer_reads(reco
     assert union.token() == token.address
     assert union.feeBps() == 500
     assert union.FEE_DELAY() == 2 * DAY
-    for role in ("DEFAULT_ADMIN_ROLE", "ATTESTER_ROLE", "PAUSER_ROLE"):
+    assert union.ATTRIBUTION_DELAY() == 3600 == record["attributionDelay"]  # the minimum
+    for role in ("DEFAULT_ADMIN_ROLE", "ATTESTER_ROLE", "PAUSER_ROLE", "GUARDIAN_ROLE"):
         assert union.hasRole(getattr(union, role)(), admin)
+    assert record["roles"]["guardian"] == admin.address
     assert union.feeRecipient() == admin
     assert json.loads(record_path.read_text()) == record
     assert record["chainId"] == chain.id
@@ -84,9 +88,11 @@ def test_local_deploy_uses_defaults_and_writes_the_record_the_relayer_reads(reco
 
 
 def test_deploy_takes_roles_fee_and_an_existing_token_from_the_environment(
-    record_path, monkeypatch, stablecoin, admin, attester, pauser, fee_recipient
+    record_path, monkeypatch, stablecoin, admin, attester, pauser, guardian, fee_recipient
 ):
-    set_roles(monkeypatch, admin, attester, pauser, fee_recipient, token=stablecoin)
+    set_roles(
+        monkeypatch, admin, attester, pauser, fee_recipient, token=stablecoin, guardian=guardian
+    )
 
     record = deploy.main()
 
@@ -98,10 +104,14 @@ def test_deploy_takes_roles_fee_and_an_existing_token_from_the_environment(
     assert union.feeRecipient() == fee_recipient == record["feeRecipient"]
     assert union.feeBps() == 250
     assert union.FEE_DELAY() == 3 * DAY
+    assert union.ATTRIBUTION_DELAY() == 6 * 3600 == record["attributionDelay"]
+    assert union.hasRole(union.GUARDIAN_ROLE(), guardian)
+    assert not union.hasRole(union.GUARDIAN_ROLE(), pauser)
     assert record["roles"] == {
         "admin": admin.address,
         "attester": attester.address,
         "pauser": pauser.address,
+        "guardian": guardian.address,
     }
 
 
@@ -126,6 +136,10 @@ def test_environment_overrides_the_config_file(record_path, monkeypatch, tmp_pat
         ("UNION_FEE_BPS", "2001", "fee must be between 0 and 2000"),
         ("UNION_FEE_BPS", "5%", "fee is not an integer"),
         ("UNION_FEE_DELAY", "3599", "fee_delay must be between 3600"),
+        ("UNION_ATTRIBUTION_DELAY", "3599", "attribution_delay must be between 3600 and 2592000"),
+        ("UNION_ATTRIBUTION_DELAY", "2592001", "attribution_delay must be between 3600"),
+        ("UNION_ATTRIBUTION_DELAY", "1h", "attribution_delay is not an integer"),
+        ("UNION_GUARDIAN", "0x" + "00" * 20, "guardian is the zero address"),
         ("UNION_TOKEN", "0x" + "ab" * 20, "fails its EIP-55 checksum"),
     ],
 )
@@ -165,7 +179,14 @@ def test_live_network_needs_every_parameter(record_path, live):
     with pytest.raises(helpers.ScriptError) as refused:
         deploy.main()
 
-    for variable in ("UNION_TOKEN", "UNION_ADMIN", "UNION_ATTESTER", "UNION_FEE_BPS"):
+    for variable in (
+        "UNION_TOKEN",
+        "UNION_ADMIN",
+        "UNION_ATTESTER",
+        "UNION_GUARDIAN",
+        "UNION_FEE_BPS",
+        "UNION_ATTRIBUTION_DELAY",
+    ):
         assert variable in str(refused.value)
 
 
@@ -183,6 +204,8 @@ def test_live_network_without_a_yes_sends_nothing(
     plan = capsys.readouterr().out
     assert f"attester        {attester.address}" in plan
     assert "fee             250 bps (2.5%)" in plan
+    assert f"guardian        {pauser.address}" in plan
+    assert "epoch delay     21,600 s (6 h): the guardian's window to veto" in plan
     assert "(mUSD, 6 decimals)" in plan
 
 

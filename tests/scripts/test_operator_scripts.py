@@ -1,25 +1,30 @@
-"""The operator scripts (fee, pause, roles, status) against a union that scripts/deploy.py put on
-a real anvil chain: each lever works for its role, and each refusal sends nothing."""
+"""The operator scripts (fee, pause, roles, guardian, status) against a union that
+scripts/deploy.py put on a real anvil chain: each lever works for its role, and each refusal sends
+nothing."""
 
 import pytest
 from brownie import DataUnion, MockStablecoin, chain, web3
 from eth_utils import keccak
 
-from fixtures.union import NO_LICENSE, post
+from fixtures.union import NO_LICENSE, post, wait_until
 from scripts import deploy, fee, helpers, pause, roles, status
+from scripts import guardian as guardian_script
 
 DELAY = 2 * 24 * 3600
+ATTRIBUTION_DELAY = 3600  # the deploy script's local default: the contract's minimum
 
 
 @pytest.fixture
-def deployed(tmp_path, monkeypatch, admin, attester, pauser, fee_recipient):
+def deployed(tmp_path, monkeypatch, admin, attester, pauser, guardian, fee_recipient):
     """A union deployed by the script with one account per role; scripts sign as the admin."""
     monkeypatch.setenv("UNION_DEPLOYMENT", str(tmp_path / "local.json"))
     monkeypatch.delenv("UNION_CONFIG", raising=False)
+    monkeypatch.delenv("UNION_ATTRIBUTION_DELAY", raising=False)
     for key, account in {
         "ADMIN": admin,
         "ATTESTER": attester,
         "PAUSER": pauser,
+        "GUARDIAN": guardian,
         "FEE_RECIPIENT": fee_recipient,
     }.items():
         monkeypatch.setenv(f"UNION_{key}", account.address)
@@ -130,20 +135,154 @@ def test_pause_by_an_account_without_the_role_is_refused(deployed, admin):
     assert not union.paused()
 
 
-def test_rotating_the_relayer_key_moves_attestation_to_the_new_key(
-    deployed, attester, rando, alice
+def test_rotating_the_relayer_key_schedules_waits_then_moves_attestation(
+    deployed, attester, rando, alice, capsys
 ):
     union, _ = deployed
 
-    roles.grant("attester", rando.address)
+    eta = roles.grant("attester", rando.address)
     roles.revoke("attester", attester.address)
+
+    assert roles.show(rando.address) == []  # scheduled, not yet in force
+    assert "scheduled: grant attester, executable at" in capsys.readouterr().out
+    assert {c[:3] for c in roles.pending()} == {
+        ("attester", rando.address, True),
+        ("attester", attester.address, False),
+    }
+    with pytest.raises(helpers.ScriptError, match="DataUnionRoleChangeNotReady"):
+        roles.execute("attester", rando.address, "grant")
+
+    wait_until(eta)
+    roles.execute("attester", rando.address, "grant")
+    roles.execute("attester", attester.address, "revoke")
 
     assert roles.show(rando.address) == ["attester"]
     assert roles.show(attester.address) == []
+    assert roles.pending() == []
     union.postAttribution(1, b"\x01" * 32, [alice], [7], {"from": rando})
     assert union.sharesOf(alice) == 7
     with pytest.raises(Exception, match="AccessControlUnauthorizedAccount"):
         union.postAttribution(1, b"\x01" * 32, [alice], [8], {"from": attester})
+
+
+def test_admin_and_pauser_still_change_at_once(deployed, rando):
+    union, _ = deployed
+
+    roles.grant("pauser", rando.address)
+
+    assert union.hasRole(union.PAUSER_ROLE(), rando)
+    assert roles.pending() == []
+
+
+def test_a_scheduled_change_is_refused_twice_and_cancelled_by_the_admin(deployed, admin, rando):
+    union, _ = deployed
+    roles.grant("guardian", rando.address)
+    before = nonce_of(admin)
+
+    with pytest.raises(helpers.ScriptError, match="already scheduled, executable at"):
+        roles.grant("guardian", rando.address)
+    assert nonce_of(admin) == before
+
+    roles.cancel("guardian", rando.address, "grant")
+    assert union.roleChangeEta(union.GUARDIAN_ROLE(), rando, True) == 0
+    with pytest.raises(helpers.ScriptError, match=r"no grant of guardian for .* is scheduled"):
+        roles.execute("guardian", rando.address, "grant")
+
+
+def test_delayed_role_commands_refuse_immediate_roles_and_bad_changes(deployed, admin, rando):
+    before = nonce_of(admin)
+
+    with pytest.raises(helpers.ScriptError, match="the pauser role changes at once"):
+        roles.execute("pauser", rando.address, "grant")
+    with pytest.raises(helpers.ScriptError, match="say grant or revoke, not 'add'"):
+        roles.cancel("attester", rando.address, "add")
+
+    assert nonce_of(admin) == before
+
+
+def test_guardian_vetoes_the_pending_epoch(deployed, monkeypatch, attester, guardian, alice):
+    union, _ = deployed
+    post(union, attester, 1, {alice.address: 3}, finish=False)
+    sign_as(monkeypatch, guardian)
+
+    assert guardian_main_state() == (1, "pending")
+    guardian_script.veto("1")
+
+    assert tuple(union.attributionState())[:2] == (1, 2)
+    with pytest.raises(helpers.ScriptError, match="epoch 1 is not pending"):
+        guardian_script.veto("1")
+
+
+def guardian_main_state():
+    shown = guardian_script.main()
+    return shown["epoch"], shown["state"]
+
+
+def test_guardian_veto_is_refused_for_a_finished_epoch_or_a_non_guardian(
+    deployed, monkeypatch, admin, attester, guardian, alice
+):
+    union, _ = deployed
+    post(union, attester, 1, {alice.address: 3})
+    sign_as(monkeypatch, guardian)
+    before = nonce_of(guardian)
+
+    with pytest.raises(helpers.ScriptError, match=r"current epoch is 1 \(finished\)"):
+        guardian_script.veto("1")
+    sign_as(monkeypatch, admin)
+    with pytest.raises(helpers.ScriptError, match="does not hold the guardian role"):
+        guardian_script.veto("1")
+
+    assert nonce_of(guardian) == before
+
+
+def test_guardian_cancels_a_role_change_the_admin_scheduled(deployed, monkeypatch, guardian, rando):
+    union, _ = deployed
+    eta = roles.revoke("guardian", guardian.address)  # e.g. by a stolen admin key
+    sign_as(monkeypatch, guardian)
+    assert guardian_script.main()["changes"] == [("guardian", guardian.address, False, eta)]
+
+    guardian_script.cancel("guardian", guardian.address, "revoke")
+
+    assert guardian_script.main()["changes"] == []
+    wait_until(eta)
+    with pytest.raises(helpers.ScriptError, match="no revoke of guardian"):
+        roles.execute("guardian", guardian.address, "revoke")
+    assert union.hasRole(union.GUARDIAN_ROLE(), guardian)
+
+
+def test_status_shows_the_pending_epoch_its_due_time_and_then_the_veto(
+    deployed, attester, guardian, alice, capsys
+):
+    union, _ = deployed
+    tx = post(union, attester, 1, {alice.address: 3}, finish=False)
+    capsys.readouterr()
+
+    status.main()
+
+    out = capsys.readouterr().out
+    shown = status.show_attribution(union, {"block": 0})
+    line = next(line for line in out.splitlines() if "epoch  " in line)
+    assert "1 pending (revenue held), due at" in line
+    assert line.endswith("s to go)")
+    assert shown["due_at"] == tx.timestamp + ATTRIBUTION_DELAY
+    assert "attribution delay 3,600 s (1 h)" in out
+
+    union.vetoAttribution(1, {"from": guardian})
+    status.main()
+    out = capsys.readouterr().out
+    assert "epoch             1 vetoed: never takes effect" in out
+    assert f"vetoed            epoch 1 by {guardian.address}" in out
+
+
+def test_status_says_when_a_pending_epoch_is_due(deployed, attester, alice, capsys):
+    union, _ = deployed
+    post(union, attester, 1, {alice.address: 3}, finish=False)
+    wait_until(union.attributionState()[2])
+    capsys.readouterr()
+
+    status.main()
+
+    assert "(due)" in capsys.readouterr().out
 
 
 def test_role_changes_refuse_unknown_roles_duplicates_and_self_demotion(deployed, admin, attester):
@@ -212,6 +351,8 @@ def test_script_bounds_mirror_the_contract(deployed):
     assert union.MAX_FEE_BPS() == helpers.MAX_FEE_BPS
     assert union.MIN_FEE_DELAY() == helpers.MIN_FEE_DELAY
     assert union.MAX_FEE_DELAY() == helpers.MAX_FEE_DELAY
+    assert union.MIN_ATTRIBUTION_DELAY() == helpers.MIN_ATTRIBUTION_DELAY
+    assert union.MAX_ATTRIBUTION_DELAY() == helpers.MAX_ATTRIBUTION_DELAY
 
 
 def test_live_network_lever_without_a_yes_sends_nothing(deployed, monkeypatch, pauser):
