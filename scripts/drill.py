@@ -255,7 +255,9 @@ class Drill:
         self.start_relayer("relayer", relayer_port)
         relayer_url = f"http://127.0.0.1:{relayer_port}"
         self.start_watcher(relayer_url)
-        self.say(f"   union {self.union.address}; watcher on {self.anvil.url}, reports {relayer_url}")
+        self.say(
+            f"   union {self.union.address}; watcher on {self.anvil.url}, reports {relayer_url}"
+        )
 
         self.say("2. An honest epoch: posted, checked by the watcher, waits, takes effect.")
         contributions = [
@@ -311,17 +313,23 @@ class Drill:
             self.facts["veto_seconds_after_theft"] <= 2 * POLL_SECONDS + 1,
             f"{self.facts['veto_seconds_after_theft']} s, polling every {POLL_SECONDS} s",
         )
-        self.check("the watcher names why", bool(verdict["problems"]), "; ".join(verdict["problems"]))
+        self.check(
+            "the watcher names why", bool(verdict["problems"]), "; ".join(verdict["problems"])
+        )
         self.travel(DELAY)
         refused = self.refusal("thief", self.union.functions.finishAttribution(2))
         self.check("the vetoed epoch can never take effect", refused == "DataUnionEpochVetoed(2)")
 
         self.say("6. The admin rotates the attester: scheduled, executed after the delay.")
         for account, grant in ((p["relayer-2"].address, True), (p["relayer"].address, False)):
-            self.send("admin", self.union.functions.scheduleRoleChange(ATTESTER_ROLE, account, grant))
+            self.send(
+                "admin", self.union.functions.scheduleRoleChange(ATTESTER_ROLE, account, grant)
+            )
         self.travel(DELAY)
         for account, grant in ((p["relayer-2"].address, True), (p["relayer"].address, False)):
-            self.send("admin", self.union.functions.executeRoleChange(ATTESTER_ROLE, account, grant))
+            self.send(
+                "admin", self.union.functions.executeRoleChange(ATTESTER_ROLE, account, grant)
+            )
         has_role = self.union.functions.hasRole
         self.check(
             "the stolen key is no attester, the new one is",

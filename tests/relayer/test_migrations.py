@@ -195,6 +195,20 @@ def dump(url):
         engine.dispose()
 
 
+def upgraded(rows):
+    """`dump` of a baseline database as the later revisions leave it: 0002 turns a posted epoch
+    into a finished one (finished when posted), with no due time."""
+    epochs = []
+    for row in rows["epochs"]:
+        row = dict(row)
+        if row["status"] == "posted":
+            row.update(status="finished", finished_at=row["posted_at"])
+        row.setdefault("due_at", None)
+        row.setdefault("finished_at", None)
+        epochs.append(row)
+    return {**rows, "epochs": epochs}
+
+
 def schema(url):
     """Everything the database says about its tables: columns, keys, constraints, indexes."""
     engine = create_engine(url)
@@ -336,7 +350,7 @@ def test_a_database_made_before_migrations_is_recognised_and_upgraded_with_every
     assert f"stamped {migrate.BASELINE}" in done.output
     assert revision_of(empty_database_url) == migrate.head()
     after = dump(empty_database_url)
-    assert after == before
+    assert after == upgraded(before)
     assert all(after[table] for table in Base.metadata.tables), "a table without rows"
 
 
@@ -442,3 +456,14 @@ def test_serve_and_the_database_commands_refuse_a_database_that_is_behind(
     assert "no schema revision" in results[1].stderr
     assert dump(empty_database_url) == {}
     assert dump(legacy_url) == before
+
+
+@pytest.mark.both_databases
+def test_revision_0002_turns_a_posted_epoch_finished_and_adds_the_due_time(empty_database_url):
+    make_legacy_database(empty_database_url, legacy_rows())
+    assert db_command(empty_database_url, "upgrade").exit_code == 0
+
+    (epoch,) = dump(empty_database_url)["epochs"]
+
+    assert (epoch["status"], epoch["due_at"]) == ("finished", None)
+    assert epoch["finished_at"] == epoch["posted_at"] is not None

@@ -29,7 +29,8 @@ def test_stolen_attester_key_drill_ends_with_the_theft_vetoed_and_members_paid_h
     assert process.returncode == 0, printed[-6000:]
     assert "every check holds" in printed
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["ok"] is True and summary["failure"] is None
+    assert summary["ok"] is True
+    assert summary["failure"] is None
     checks = {c["check"]: c for c in summary["checks"]}
     assert all(c["ok"] for c in checks.values())
     assert checks["finishing the theft at once is refused"]["detail"].startswith(
@@ -45,4 +46,5 @@ def test_stolen_attester_key_drill_ends_with_the_theft_vetoed_and_members_paid_h
     assert summary["facts"]["veto_seconds_after_theft"] <= 3
     watcher_log = (tmp_path / "watcher.log").read_text()
     assert "ALARM epoch 2" in watcher_log
-    assert "ALARM epoch 1" not in watcher_log and "ALARM epoch 3" not in watcher_log
+    assert "ALARM epoch 1" not in watcher_log
+    assert "ALARM epoch 3" not in watcher_log
