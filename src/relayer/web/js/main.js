@@ -9,6 +9,7 @@ import "../style.css";
 import { calldata, revenueDeposited, uint } from "./abi.js";
 import { checksummed, short } from "./address.js";
 import { renderEarnings } from "./chart.js";
+import { STATE, checkReport, countdown, decodeState } from "./epoch.js";
 import * as relayer from "./relayer.js";
 import { claimDocument, deletionDocument, permitDocument, splitSignature } from "./typed.js";
 import { formatUnits, parseUnits } from "./units.js";
@@ -18,9 +19,9 @@ const $ = (id) => document.getElementById(id);
 const CLAIM_VALIDITY = 3600n; // seconds of chain time a signed claim or permit stays valid
 const DELETION_VALIDITY = 1800; // seconds; the relayer accepts at most an hour ahead
 const LICENSE_RECORD_WAIT = 30_000; // ms to wait for the relayer to index a payment
-const MEMBER_SECTIONS = ["member", "claim-panel", "membership"];
+const MEMBER_SECTIONS = ["member", "epoch-panel", "claim-panel", "membership"];
 
-const state = { config: null, account: null, onChain: false };
+const state = { config: null, account: null, onChain: false, epoch: null, ticker: null };
 
 /** A message for the person that is not a failure of the request (e.g. nothing to claim). */
 class Notice extends Error {}
@@ -204,6 +205,7 @@ async function refresh() {
   figure("shares", shares.toLocaleString("en"), shares);
   figure("share-of-union", total ? percent(Number((shares * 10n ** 12n) / total) / 1e12) : "0%");
   figure("claimable", money(claimable), claimable);
+  await renderEpoch();
   let summary = null;
   try {
     summary = await relayer.get(`/v1/members/${account}`);
@@ -223,6 +225,106 @@ async function refresh() {
     figure("lifetime", "unavailable");
     $("history-note").textContent = "The history needs the relayer.";
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The epoch: pending (with its countdown), vetoed or in effect; the member's own check
+// ---------------------------------------------------------------------------------------------
+
+function utc(seconds) {
+  return new Date(Number(seconds) * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC";
+}
+
+/** Seconds until the pending epoch is due, on the chain's clock (its latest block's time when
+ * read, plus the time since). */
+function secondsLeft(epoch) {
+  const now = Number(epoch.chainNow) + (Date.now() - epoch.readAt) / 1000;
+  return Math.ceil(Number(epoch.dueAt) - now);
+}
+
+function tick() {
+  const epoch = state.epoch;
+  const line = $("epoch-countdown");
+  if (!epoch || epoch.state !== STATE.PENDING) {
+    line.hidden = true;
+    return;
+  }
+  const left = secondsLeft(epoch);
+  line.hidden = false;
+  line.dataset.secondsLeft = String(Math.max(left, 0));
+  line.textContent =
+    left > 0
+      ? `Takes effect in ${countdown(left)} (once finished), unless the guardian vetoes it.`
+      : "Due now: anyone may finish it, and its shares then take effect.";
+}
+
+async function renderEpoch() {
+  const { union } = state.config;
+  const [raw, reportHash, chainNow] = await Promise.all([
+    wallet.call(union, calldata("attributionState")),
+    wallet.call(union, calldata("currentReportHash")),
+    wallet.latestBlockTime(),
+  ]);
+  const epoch = { ...decodeState(raw), reportHash: reportHash.slice(0, 66), chainNow, readAt: Date.now() };
+  state.epoch = epoch;
+  const line = $("epoch-state");
+  const n = epoch.epoch;
+  let kind = "finished";
+  if (n === 0n) {
+    kind = "none";
+    line.textContent = "No attribution epoch has been posted yet.";
+  } else if (epoch.state === STATE.PENDING) {
+    kind = "pending";
+    line.textContent =
+      `Epoch ${n} is pending: due ${utc(epoch.dueAt)}. Revenue arriving now is held and will be ` +
+      "split by its shares once it takes effect.";
+  } else if (epoch.state === STATE.VETOED) {
+    kind = "vetoed";
+    line.textContent =
+      `Epoch ${n} was vetoed by the guardian: its shares never take effect. Revenue stays held ` +
+      "for the next epoch, and nothing already earned moves.";
+  } else {
+    line.textContent = `Epoch ${n} is in effect: revenue is split by its shares.`;
+  }
+  line.dataset.state = kind;
+  line.dataset.epoch = String(n);
+  if (kind === "pending") line.dataset.dueAt = String(epoch.dueAt);
+  else delete line.dataset.dueAt;
+  $("check-epoch").hidden = kind === "none";
+  tick();
+  if (!state.ticker) state.ticker = setInterval(tick, 1000);
+}
+
+async function checkEpoch() {
+  const { union } = state.config;
+  const account = state.account;
+  await renderEpoch();
+  const epoch = state.epoch;
+  status("epoch-check", "pending", `Fetching epoch ${epoch.epoch}'s report and checking it…`);
+  const [bytes, shares] = await Promise.all([
+    relayer.bytes(`/v1/epochs/${epoch.epoch}/report`),
+    read(union, calldata("sharesOf", account)),
+  ]);
+  const checks = checkReport(bytes, { ...epoch, account, shares });
+  const agrees = checks.every((c) => c.ok);
+  status(
+    "epoch-check",
+    agrees ? "confirmed" : "failed",
+    agrees
+      ? `Epoch ${epoch.epoch} checks out: the report is the one on-chain and your shares follow from it.`
+      : `Epoch ${epoch.epoch} does not check out: the report and the chain disagree. Tell the union's guardian.`,
+  );
+  const list = document.createElement("ul");
+  list.className = "checks";
+  list.id = "epoch-checks";
+  list.dataset.result = agrees ? "agrees" : "disagrees";
+  for (const check of checks) {
+    const item = document.createElement("li");
+    item.dataset.ok = String(check.ok);
+    item.textContent = `${check.ok ? "✓" : "✗"} ${check.what}`;
+    list.append(item);
+  }
+  $("epoch-check").append(list);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -479,6 +581,7 @@ function wire() {
     event.preventDefault();
     guarded("claim-panel", "claim-status", claimDirect);
   });
+  $("check-epoch").addEventListener("click", () => guarded("epoch-panel", "epoch-check", checkEpoch));
   $("claim-gasless").addEventListener("click", () =>
     guarded("claim-panel", "claim-status", claimGasless),
   );

@@ -58,3 +58,9 @@ export async function download(path) {
   const response = await fetchOrUnreachable(path, { headers: { Accept: "text/csv" } });
   return response.blob();
 }
+
+/** A response's exact bytes (a report: its keccak256 is checked against the chain). */
+export async function bytes(path) {
+  const response = await fetchOrUnreachable(path, { headers: { Accept: "application/json" } });
+  return new Uint8Array(await response.arrayBuffer());
+}
