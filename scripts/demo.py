@@ -12,9 +12,11 @@ chart land in demo-output/. Exits 0 only if everything reconciles.
 """
 
 import argparse
+import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -177,13 +179,13 @@ class Demo:
         with tqdm(total=closed["batches"], desc="   batches", unit="tx", file=sys.stdout) as bar:
             epoch = closed
             deadline = time.monotonic() + 120
-            while epoch["status"] not in ("posted", "failed"):
+            while epoch["status"] not in ("pending", "failed"):
                 if time.monotonic() > deadline:
                     raise DemoError(f"epoch {number} still {epoch['status']} after 120 s")
                 time.sleep(0.1)
                 epoch = self.relayer.call("GET", f"/v1/epochs/{number}", 200)
                 bar.update(epoch["batches_confirmed"] - bar.n)
-        if epoch["status"] != "posted":
+        if epoch["status"] != "pending":
             raise DemoError(f"epoch {number} failed: {epoch['error']}")
         report = self.relayer.call("GET", f"/v1/epochs/{number}/report", 200, raw=True)
         verified = verify_report(report)
@@ -197,6 +199,25 @@ class Demo:
             f"   posted in {epoch['batches']} transaction(s); report verified from its bytes "
             f"alone; hash on-chain {'matches' if on_chain == verified.report_hash else 'DIFFERS'}"
         )
+        say(
+            f"   pending until {epoch['due_at']}: revenue arriving meanwhile is held, and the "
+            "guardian can veto the epoch"
+        )
+        watched = self.watch()
+        say(f"   the watcher (only the RPC URL, the union's address, the report route): {watched}")
+        delay = int(self.union.functions.ATTRIBUTION_DELAY().call())
+        self.anvil.rpc("evm_increaseTime", delay)
+        self.anvil.rpc("evm_mine")
+        say(f"   anvil's clock moves {delay // 3600} h ahead (evm_increaseTime) instead of waiting")
+        deadline = time.monotonic() + 60
+        while epoch["status"] == "pending":
+            if time.monotonic() > deadline:
+                raise DemoError(f"epoch {number} was not finished 60 s after its due time")
+            time.sleep(0.1)
+            epoch = self.relayer.call("GET", f"/v1/epochs/{number}", 200)
+        if epoch["status"] != "finished":
+            raise DemoError(f"epoch {number} is {epoch['status']}: {epoch['error']}")
+        say(f"   the relayer finished it once due: epoch {number}'s shares are in effect")
         self.epochs.append(
             {
                 "number": number,
@@ -206,9 +227,25 @@ class Demo:
                 "total_shares": sum(verified.shares.values()),
                 "shares_differ_on_chain": mismatched,
                 "batches": epoch["batches"],
+                "watcher": watched,
                 "report": report.decode(),
             }
         )
+
+    def watch(self) -> str:
+        """`relayer watch --once`, as an outsider runs it: the chain, the union, the reports."""
+        command = [
+            str(Path(sys.executable).with_name("relayer")),
+            "watch",
+            "--once",
+            *("--rpc-url", self.anvil.url, "--union", self.union.address),
+            *("--reports", self.relayer.url, "--status-file", str(self.output / "watch.json")),
+        ]
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("RELAYER_")}
+        done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            return f"ALARM (exit {done.returncode}): {done.stderr.strip()[-400:]}"
+        return "the report and the chain agree"
 
     def pay(self, buyer_name: str, offer: cast.Offer | None, how: str, amount: int) -> None:
         """A buyer pays; the ideal split is computed here from the shares at that moment."""

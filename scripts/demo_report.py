@@ -163,6 +163,12 @@ def reconcile(demo: Any) -> dict[str, Any]:
         ),
         "",
     )
+    watched = [e["watcher"] for e in demo.epochs]
+    check(
+        "the watcher, from the chain and the reports alone, found every epoch as reported",
+        all(w == "the report and the chain agree" for w in watched),
+        "; ".join(watched),
+    )
     return {
         "ok": all(c["ok"] for c in checks),
         "checks": checks,

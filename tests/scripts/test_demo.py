@@ -40,7 +40,7 @@ def test_demo_runs_end_to_end_and_every_figure_reconciles(tmp_path):
     assert "every figure reconciles" in printed
     summary = json.loads((output / "summary.json").read_text())
     assert summary["ok"] is True
-    assert len(summary["checks"]) == 13
+    assert len(summary["checks"]) == 14
     assert all(check["ok"] for check in summary["checks"])
     assert len(summary["members"]) == 20
     assert [d["method"] for d in summary["deposits"]] == [
@@ -49,6 +49,9 @@ def test_demo_runs_end_to_end_and_every_figure_reconciles(tmp_path):
         "transfer",
         "approve",
     ]
+    assert "the watcher, from the chain and the reports alone" in summary["checks"][-1]["check"]
+    assert "pending until" in printed
+    assert "evm_increaseTime" in printed
     assert (output / "earnings_by_type.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for epoch in summary["epochs"]:
         report = (output / f"epoch-{epoch['number']}-report.json").read_bytes()
