@@ -38,6 +38,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 
+from relayer import migrate
 from relayer.chain import UnionChain
 from relayer.context import Context
 from relayer.service import Service
@@ -157,11 +158,13 @@ class Drill:
         return response.json()
 
     def start_relayer(self, key_name: str, port: int) -> None:
+        database_url = f"sqlite:///{self.output / 'relayer.db'}"
+        migrate.upgrade(database_url)  # `relayer db upgrade`: nothing to do the second time
         settings = Settings(
             rpc_url=self.anvil.url,
             chain_id=self.w3.eth.chain_id,
             contract_address=self.union.address,
-            database_url=f"sqlite:///{self.output / 'relayer.db'}",
+            database_url=database_url,
             private_key="0x" + bytes(self.people[key_name].key).hex(),
             operator_token=self.operator_token,
             confirmations=0,
