@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from fixtures.api import assert_error, contribution, index
 from fixtures.epochs import finish_when_due
 from fixtures.union import finish_when_due as finish_on_chain
-from fixtures.union import pay, wait_until
+from fixtures.union import pay, post, sign_claim, wait_until
 from relayer import lifecycle
 from relayer.attribution import verify_report
 from relayer.db import OutboxTx
@@ -193,3 +193,28 @@ def test_after_a_vetoed_theft_the_next_epoch_reposts_the_table_and_zeroes_the_th
     assert union.claimable(rando) == 0
     for member in (alice, bob):
         assert abs(union.claimable(member) - net * report.shares[member.address] // total) <= 1
+
+
+def test_a_gasless_claim_is_relayed_while_an_epoch_is_pending(
+    api, union, stablecoin, attester, buyer, alice, bob
+):
+    post(union, attester, 1, {alice: 100, bob: 100})
+    pay(stablecoin, union, buyer, REVENUE)
+    post(union, attester, 2, {alice: 300}, finish=False)
+    assert union.attributionState()[1] == 1  # pending
+    amount = union.claimable(alice)
+    signature, deadline = sign_claim(union, alice, alice, amount)
+    body = {
+        "member": alice.address,
+        "to": alice.address,
+        "amount": amount,
+        "deadline": deadline,
+        "signature": "0x" + bytes(signature).hex(),
+    }
+
+    relayed = api.post("/v1/claims", json=body)
+
+    assert relayed.status_code == 202, relayed.text
+    assert web3.eth.get_transaction_receipt(relayed.json()["tx_hash"])["status"] == 1
+    assert stablecoin.balanceOf(alice) == amount
+    assert union.attributionState()[1] == 1  # still pending

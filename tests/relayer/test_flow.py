@@ -8,6 +8,7 @@ from brownie import chain
 from eth_account import Account
 
 from fixtures.api import contribution, index
+from fixtures.epochs import finish_when_due
 from fixtures.union import pay
 from relayer.attribution import verify_report
 from relayer.claims import claim_document
@@ -34,8 +35,10 @@ def test_contributions_become_shares_revenue_and_a_gasless_claim(
     closed = api.post("/v1/epochs/close", headers=operator_headers)
     assert closed.status_code == 202, closed.text
     number = closed.json()["number"]
+    assert api.get(f"/v1/epochs/{number}").json()["status"] == "pending"
+    finish_when_due(context, number)
     epoch = api.get(f"/v1/epochs/{number}").json()
-    assert epoch["status"] == "posted", epoch
+    assert epoch["status"] == "finished", epoch
     assert epoch["batches"] == epoch["batches_confirmed"] == 1
 
     report = api.get(f"/v1/epochs/{number}/report").content

@@ -9,7 +9,7 @@ from brownie import chain
 from eth_utils import to_checksum_address
 
 from fixtures.api import index
-from fixtures.union import pay, post
+from fixtures.union import finish_when_due, pay, post
 
 AMOUNT = 1_000_000  # 1 token of 6 decimals; the 5% fee leaves 950_000 for the members
 
@@ -99,7 +99,7 @@ def test_revenue_held_while_an_epoch_is_posted_is_credited_by_its_final_shares(
     post(union, attester, 2, {alice: 300}, finish=False)
     pay(stablecoin, union, buyer, AMOUNT)  # held: split when epoch 2 is finished
     post(union, attester, 2, {bob: 300}, finish=False)  # a second batch of epoch 2
-    union.finishAttribution(2, {"from": attester})
+    finish_when_due(union, 2, attester)
     index(context)
 
     history = member(api, alice)["history"]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from web3.exceptions import TransactionNotFound
 
 from fixtures.relayer import relayer_settings
-from fixtures.union import pay, post, sign_claim
+from fixtures.union import pay, post, sign_claim, wait_until
 from relayer.context import Context
 from relayer.db import Epoch, OutboxTx
 from relayer.errors import ChainError
@@ -39,8 +39,9 @@ def three_batches():
     return [{member(3 * b + i): 100 * (b + 1) + i for i in range(3)} for b in range(3)]
 
 
-def plan_epoch(context, number, batches, finish=True):
-    """Record epoch `number` and enqueue its batches (numbered from 1), then its finish."""
+def plan_epoch(context, number, batches, finish=False):
+    """Record epoch `number` and enqueue its batches (numbered from 1), and with `finish` its
+    finish right after them (the relayer sends it only once the epoch is due)."""
     with context.db.session() as session:
         session.add(
             Epoch(
@@ -152,6 +153,11 @@ def test_batches_of_an_epoch_are_posted_in_order_then_finished(context, union, r
     progressed = []
 
     finished = context.outbox.process(progress=progressed.append)
+    wait_until(union.attributionState()[2])  # the finish goes out once the epoch is due
+    with context.db.session() as session:
+        data = context.chain.calldata("finishAttribution", 1)
+        context.outbox.enqueue(session, "finish", data, epoch=1)
+    finished += context.outbox.process(progress=progressed.append)
 
     rows = outbox_rows(context)
     assert [row.id for row in finished] == [row.id for row in progressed] == [r.id for r in rows]
@@ -172,8 +178,9 @@ def test_batches_of_an_epoch_are_posted_in_order_then_finished(context, union, r
 def test_reverting_batch_fails_with_its_custom_error_and_holds_back_its_epoch(
     context, union, attester, relayer_account, alice
 ):
-    post(union, attester, 5, {alice: 1})  # the union is past epoch 3 already
-    plan_epoch(context, 3, three_batches()[:2])
+    for epoch in range(1, 6):  # the union is past epoch 3 already
+        post(union, attester, epoch, {alice: 1})
+    plan_epoch(context, 3, three_batches()[:2], finish=True)
     nonce_before = chain_nonce(relayer_account, "pending")
 
     finished = context.outbox.process()
@@ -192,18 +199,15 @@ def test_reverting_batch_fails_with_its_custom_error_and_holds_back_its_epoch(
 def test_failed_epoch_does_not_hold_back_rows_of_another_epoch(
     context, union, attester, relayer_account, alice
 ):
-    post(union, attester, 5, {alice: 1})
+    for epoch in range(1, 6):
+        post(union, attester, epoch, {alice: 1})
     stale, current = three_batches()[:1], three_batches()[1:2]
     plan_epoch(context, 3, stale)
     plan_epoch(context, 6, current)
 
     finished = context.outbox.process()
 
-    assert [(row.epoch, row.status) for row in finished] == [
-        (3, "failed"),
-        (6, "confirmed"),
-        (6, "confirmed"),
-    ]
+    assert [(row.epoch, row.status) for row in finished] == [(3, "failed"), (6, "confirmed")]
     assert_shares(union, current)
     assert union.currentEpoch() == 6
 
@@ -223,7 +227,7 @@ def test_poster_killed_mid_epoch_resumes_without_double_posting_or_gaps(
 
     assert killed.returncode == KILLED, killed.stderr
     rows = outbox_rows(context)
-    assert [row.status for row in rows] == ["confirmed", stage, "pending", "pending"]
+    assert [row.status for row in rows] == ["confirmed", stage, "pending"]
     crashed = rows[1]
     assert crashed.nonce == first_nonce + 1
     assert [attempt.tx_hash for attempt in crashed.attempts] == [crashed.tx_hash]
@@ -238,13 +242,13 @@ def test_poster_killed_mid_epoch_resumes_without_double_posting_or_gaps(
     context.outbox.process()
 
     rows = outbox_rows(context)
-    assert [row.status for row in rows] == ["confirmed"] * 4
-    assert [row.nonce for row in rows] == list(range(first_nonce, first_nonce + 4))
-    assert chain_nonce(relayer_account) == first_nonce + 4
+    assert [row.status for row in rows] == ["confirmed"] * 3
+    assert [row.nonce for row in rows] == list(range(first_nonce, first_nonce + 3))
+    assert chain_nonce(relayer_account) == first_nonce + 3
     assert all(len(row.attempts) == 1 for row in rows)
     assert mined_from(relayer_account, first_block) == [(row.nonce, row.data) for row in rows]
     assert_shares(union, batches)
-    assert not union.attributionInProgress()
+    assert [int(v) for v in union.attributionState()][:2] == [1, 1]  # all in, pending
 
 
 class Interrupted(Exception):
@@ -254,7 +258,7 @@ class Interrupted(Exception):
 def test_row_whose_nonce_another_transaction_used_fails_and_holds_back_its_epoch(
     context, union, relayer_account, admin
 ):
-    plan_epoch(context, 1, three_batches())
+    plan_epoch(context, 1, three_batches(), finish=True)
 
     def interrupt(stage, row):
         if (stage, row.batch) == ("signed", 2):
@@ -283,7 +287,7 @@ def test_stuck_transaction_is_repriced_with_its_nonce_and_lands_once(
     )
     context = Context.from_settings(settings)
     batch = three_batches()[0]
-    plan_epoch(context, 1, [batch], finish=False)
+    plan_epoch(context, 1, [batch])
     repriced = threading.Event()
     finished = []
 

@@ -7,6 +7,7 @@ from functools import partial
 from brownie import chain
 
 from fixtures.api import contribution, index
+from fixtures.epochs import finish_when_due
 from fixtures.union import CLAIM_FIELDS, pay, sign_typed
 
 REVENUE = 1_000_000
@@ -55,7 +56,9 @@ def test_secrets_never_reach_a_log_record_or_a_response_body(
     contributions = {"contributions": [item(alice, "a"), item(bob, "b")]}
     call("POST", "/v1/contributions", 201, json=contributions, headers=operator_headers)
     number = call("POST", "/v1/epochs/close", 202, headers=operator_headers).json()["number"]
-    assert call("GET", f"/v1/epochs/{number}", 200).json()["status"] == "posted"
+    assert call("GET", f"/v1/epochs/{number}", 200).json()["status"] == "pending"
+    finish_when_due(context, number)
+    assert call("GET", f"/v1/epochs/{number}", 200).json()["status"] == "finished"
     pay(stablecoin, union, buyer, REVENUE)
     index(context)
     call("GET", f"/v1/members/{alice.address}", 200)
