@@ -323,10 +323,12 @@ def corpus(context, operator_headers, alice, bob, union, rando):
     for headers in [{}, {"Authorization": "Bearer wrong"}]:
         add(f"close epoch without token {headers}", "POST", "/v1/epochs/close", headers=headers)
         add(f"post epoch without token {headers}", "POST", "/v1/epochs/1/post", headers=headers)
+        add(f"finish epoch without token {headers}", "POST", "/v1/epochs/1/finish", headers=headers)
     for number in ["0", "-1", "x", "1.5", str(2**64), "99"]:
         add(f"get epoch {number}", "GET", f"/v1/epochs/{number}")
         add(f"get report {number}", "GET", f"/v1/epochs/{number}/report")
         add(f"post epoch {number}", "POST", f"/v1/epochs/{number}/post", headers=op)
+        add(f"finish epoch {number}", "POST", f"/v1/epochs/{number}/finish", headers=op)
 
     # Members, statements, estimates.
     for address in BAD_ADDRESSES[:10]:

@@ -101,6 +101,7 @@ def test_operator_routes_refuse_a_request_without_the_token(api, context, alice)
     for path, body in (
         ("/v1/epochs/close", None),
         ("/v1/epochs/1/post", None),
+        ("/v1/epochs/1/finish", None),
         ("/v1/licenses", license_offer),
     ):
         assert_error(api.post(path, json=body), 401, "unauthorized")
