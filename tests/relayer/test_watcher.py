@@ -11,6 +11,7 @@ from pathlib import Path
 
 import brownie
 import pytest
+import requests
 from brownie import chain
 from web3 import Web3
 
@@ -23,6 +24,9 @@ from relayer.attribution import (
     canonical,
     report_hash,
 )
+from relayer.chain import UnionChain
+from relayer.watch_io import ReportSource, StatusBoard
+from relayer.watcher import Watcher
 
 RELAYER = Path(sys.executable).with_name("relayer")
 GUARDIAN_ROLE = Web3.keccak(text="GUARDIAN_ROLE")
@@ -251,3 +255,32 @@ def test_the_rpc_url_and_the_guardian_key_never_reach_the_output(
     assert SECRET not in everything
     assert watch_guardian.private_key.removeprefix("0x") not in everything
     assert "127.0.0.1" in done.stderr  # the host is shown, the rest is not
+
+
+def test_the_status_endpoint_on_loopback_answers_503_while_in_alarm_and_200_when_all_agree(
+    union, attester, alice, bob, rando, reports
+):
+    raw = report(union, 1, [alice, bob])
+    (reports / "epoch-1.json").write_bytes(raw)
+    board = StatusBoard(port=0)
+    try:
+        watcher = Watcher(
+            UnionChain(brownie.web3, union.address),
+            ReportSource(str(reports / "epoch-{epoch}.json")),
+            status=board,
+            from_block=0,
+        )
+        post(union, attester, 1, raw, table(raw))
+        watcher.poll()
+        healthy = requests.get(f"http://127.0.0.1:{board.port}/status", timeout=10)
+        assert (healthy.status_code, healthy.json()["alarm"]) == (200, False)
+
+        union.postAttribution(
+            1, bytes.fromhex(report_hash(raw)[2:]), [rando], [1], {"from": attester}
+        )
+        watcher.poll()
+        alarmed = requests.get(f"http://127.0.0.1:{board.port}/status", timeout=10)
+        assert (alarmed.status_code, alarmed.json()["alarm"]) == (503, True)
+        assert alarmed.json()["epochs"][0]["problems"][0].startswith("shares_outside_report")
+    finally:
+        board.close()
