@@ -9,25 +9,32 @@ Only members whose shares differ from what the chain holds are sent (shares are 
 the others already hold the right figure); the report itself lists everyone.
 """
 
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 
 from eth_typing import HexStr
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from web3.exceptions import Web3Exception
 
 from relayer.attribution import ContributionInput, build_report, canonical, report_hash
 from relayer.chain import UnionChain
 from relayer.context import Context
 from relayer.db import ChainEvent, Contribution, Epoch, IndexerCursor, OutboxTx, utcnow
-from relayer.errors import Conflict, NotFound
+from relayer.errors import ChainError, Conflict, NotFound, RelayerError
 from relayer.indexer import CURSOR_ID
 from relayer.schemas import EpochOut, TxOut
 
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("closed", "posting")
+#: The first pause of a background posting after a node failure; it doubles up to the last.
+RETRY_FIRST_PAUSE = 0.5
+RETRY_MAX_PAUSE = 30.0
 
 
 def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int]:
@@ -157,6 +164,7 @@ def post(
                     session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch
                 )
         epoch.status, epoch.error = "posting", None
+    _check_balance(context)
     context.outbox.process(progress=progress)
     with context.db.session() as session:
         epoch = session.get(Epoch, number)
@@ -169,6 +177,70 @@ def post(
         log.info("epoch %d %s", number, epoch.status)
     with context.db.session() as session:
         return describe(session, number)
+
+
+def post_in_background(context: Context, number: int) -> None:
+    """`post` for the API's background task, which no one waits on: node failures (an HTTP
+    error, a lost connection, a node restarted from its state, a transaction not confirmed in
+    time) are retried with a doubling pause for `post_retry_seconds`, each one shown on the epoch
+    while it lasts; then the posting stops with the error on the epoch, and posting it again
+    resumes where it stopped. Each retry resumes through the outbox, so nothing is sent twice."""
+    started = time.monotonic()
+    deadline = started + context.settings.post_retry_seconds
+    pause = RETRY_FIRST_PAUSE
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            post(context, number)
+            return
+        except (ChainError, Web3Exception, OSError, SQLAlchemyError) as exc:
+            reason = _reason(exc)
+            if time.monotonic() + pause > deadline:
+                _note(
+                    context,
+                    number,
+                    f"posting stopped after {tries} tries in {time.monotonic() - started:.0f} s: "
+                    f"{reason}; post the epoch again to resume",
+                )
+                log.error("epoch %d: posting stopped after %d tries: %s", number, tries, reason)
+                return
+            _note(context, number, f"retrying (try {tries + 1} in {pause:g} s) after: {reason}")
+            log.warning(
+                "epoch %d: posting interrupted (%s); retrying in %g s", number, reason, pause
+            )
+        except RelayerError as exc:  # not a node failure (the epoch is gone): nothing to retry
+            log.error("epoch %d: posting stopped: %s", number, exc)
+            return
+        time.sleep(pause)
+        pause = min(2 * pause, RETRY_MAX_PAUSE)
+
+
+def _reason(exc: Exception) -> str:
+    """What failed, without what a library puts in its message (a requests error carries the
+    node's URL, which may hold a provider's API key)."""
+    if isinstance(exc, RelayerError):
+        return str(exc)
+    return f"the node or database failed ({type(exc).__name__})"
+
+
+def _note(context: Context, number: int, error: str) -> None:
+    try:
+        with context.db.session() as session:
+            session.execute(
+                update(Epoch)
+                .where(Epoch.number == number, Epoch.status != "posted")
+                .values(error=error)
+            )
+    except SQLAlchemyError:
+        log.warning("epoch %d: could not record the posting error", number)
+
+
+def _check_balance(context: Context) -> None:
+    outbox = context.outbox
+    # A node failure here is met, and reported, by the posting itself.
+    with contextlib.suppress(Web3Exception, OSError):
+        context.alarms.check_balance(outbox.role, outbox.signer.address, outbox.sender.balance())
 
 
 def describe(session: Session, number: int) -> EpochOut:

@@ -101,20 +101,6 @@ def assert_shares(union, batches):
             assert union.sharesOf(address) == shares
 
 
-@pytest.fixture
-def mining():
-    """Switches anvil's automine; afterwards it is back on and any pooled transaction mined."""
-
-    def automine(on):
-        brownie.web3.provider.make_request("evm_setAutomine", [on])
-
-    try:
-        yield automine
-    finally:
-        automine(True)
-        brownie.web3.provider.make_request("evm_mine", [])
-
-
 def run_poster(settings, crash_at, pause_mining_at=None):
     """Run the outbox in a subprocess configured like the relayer, killed at `crash_at`."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("RELAYER_")}

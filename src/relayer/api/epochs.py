@@ -28,7 +28,7 @@ class EpochList(BaseModel):
 )
 def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
     epoch = epochs.close(context)
-    background.add_task(epochs.post, context, epoch.number)
+    background.add_task(epochs.post_in_background, context, epoch.number)
     with context.db.session() as session:
         return epochs.describe(session, epoch.number)
 
@@ -43,7 +43,7 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
 def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
     with context.db.session() as session:
         described = epochs.describe(session, number)
-    background.add_task(epochs.post, context, number)
+    background.add_task(epochs.post_in_background, context, number)
     return described
 
 
