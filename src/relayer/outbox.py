@@ -70,6 +70,8 @@ IN_FLIGHT = (TxStatus.SIGNED, TxStatus.SENT)
 UNFINISHED = (TxStatus.PENDING, *IN_FLIGHT)
 #: Tries at storing a nonce when another process keeps taking the one computed.
 NONCE_RETRIES = 3
+#: Least time between two alarm lines about the same refused transaction.
+ALARM_REPEAT_SECONDS = 60.0
 
 #: `on_stage(stage, row)` hook: "signed" (stored, not broadcast yet), "sent" (broadcast, also
 #: after a resumed re-broadcast) and "repriced" (a higher-fee attempt broadcast).
@@ -152,6 +154,7 @@ class Outbox:
         self.drives_unsigned = drives_unsigned
         #: Set while the node refuses this key's transactions; cleared when it takes one.
         self.alarm: SendAlarm | None = None
+        self._alarm_logged = 0.0
         self._send_lock = threading.Lock()
         self._drive_lock = threading.Lock()
 
@@ -351,21 +354,27 @@ class Outbox:
             pause = min(2 * pause, self.settings.send_backoff_max)
 
     def _broadcast(self, row: OutboxTx, raw: str) -> None:
-        """Broadcast, keeping `alarm` in step: raised on a refusal, cleared when taken."""
+        """Broadcast, keeping `alarm` in step: raised on a refusal, cleared when taken. The alarm
+        line is logged when it is raised and then at most once a minute while it lasts."""
         try:
             self.sender.broadcast(raw)
         except Refused as exc:
+            now = time.time()
             if self.alarm is None or self.alarm.row != row.id:
-                self.alarm = SendAlarm(row.id, row.nonce, str(exc), time.time())
+                self.alarm = SendAlarm(row.id, row.nonce, str(exc), now)
+                logged = None
             else:
                 self.alarm.message = str(exc)
-            log.error(
-                "ALARM %s key %s: %s refused: %s",
-                self.role,
-                self.signer.address,
-                describe(row),
-                exc,
-            )
+                logged = self._alarm_logged
+            if logged is None or now - logged >= ALARM_REPEAT_SECONDS:
+                self._alarm_logged = now
+                log.error(
+                    "ALARM %s key %s: %s refused: %s; re-sent at the same fee until it is taken",
+                    self.role,
+                    self.signer.address,
+                    describe(row),
+                    exc,
+                )
             raise
         if self.alarm is not None:
             log.warning(
