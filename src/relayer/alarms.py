@@ -4,6 +4,7 @@ lasts, so a log watcher can page someone) and an entry of `GET /v1/status`; neit
 anything by itself. The thresholds sit above what a transaction needs, so the alarm comes first.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ from relayer.errors import RelayerError
 
 if TYPE_CHECKING:
     from relayer.context import Context
+    from relayer.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,16 @@ class Alarms:
             f"alarm threshold {Decimal(threshold) / WEI}: fund it before its transactions fail",
         )
         return True
+
+    def check_outbox(self, outbox: "Outbox") -> None:
+        check_outbox_balance(self, outbox)
+
+
+def check_outbox_balance(alarms: Alarms, outbox: "Outbox") -> None:
+    """Raise the alarm for `outbox`'s key if its balance is low; a node failure here is left to
+    whatever uses the outbox next, which meets it and reports it."""
+    with contextlib.suppress(Web3Exception, OSError, RelayerError):
+        alarms.check_balance(outbox.role, outbox.signer.address, outbox.sender.balance())
 
 
 def status(context: "Context") -> Status:

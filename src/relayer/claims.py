@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session, selectinload
 from web3.exceptions import Web3Exception
 
 from relayer import claim_policy, eip712
-from relayer.context import Context
-from relayer.db import OutboxTx, RelayedClaim, utcnow
+from relayer.alarms import Alarms
+from relayer.chain import UnionChain
+from relayer.db import Database, OutboxTx, RelayedClaim, utcnow
 from relayer.errors import (
     Conflict,
     Forbidden,
@@ -36,7 +37,10 @@ from relayer.errors import (
     RelayerError,
     Unfunded,
 )
+from relayer.outbox import Outbox
 from relayer.schemas import ClaimIn
+from relayer.settings import Settings
+from relayer.states import TxPurpose
 
 log = logging.getLogger(__name__)
 
@@ -105,19 +109,28 @@ def describe(claim: RelayedClaim) -> ClaimOut:
     )
 
 
-def get(context: Context, claim_id: int) -> ClaimOut:
-    with context.db.session() as session:
+def get(db: Database, claim_id: int) -> ClaimOut:
+    with db.session() as session:
         claim = session.get(RelayedClaim, claim_id, options=[selectinload(RelayedClaim.outbox)])
         if claim is None:
             raise NotFound(f"no claim {claim_id}")
         return describe(claim)
 
 
-def relay(context: Context, claim: ClaimIn) -> tuple[ClaimOut, bool]:
+def relay(
+    db: Database,
+    chain: UnionChain,
+    outbox: Outbox,
+    claim: ClaimIn,
+    *,
+    settings: Settings,
+    alarms: Alarms,
+) -> tuple[ClaimOut, bool]:
     """Relay the member's signed claim, or answer from the record: (the claim, whether this
-    request relayed it). Node failures are 503, never a 500 or a misleading 4xx."""
+    request relayed it). `outbox` is the claim key's. Node failures are 503, never a 500 or a
+    misleading 4xx."""
     try:
-        return _relay(context, claim)
+        return _relay(db, chain, outbox, claim, settings, alarms)
     except RelayerError:
         raise
     except (Web3Exception, OSError) as exc:
@@ -126,9 +139,14 @@ def relay(context: Context, claim: ClaimIn) -> tuple[ClaimOut, bool]:
         ) from None
 
 
-def _relay(context: Context, claim: ClaimIn) -> tuple[ClaimOut, bool]:
-    chain = context.chain
-    settings = context.settings
+def _relay(
+    db: Database,
+    chain: UnionChain,
+    claim_outbox: Outbox,
+    claim: ClaimIn,
+    settings: Settings,
+    alarms: Alarms,
+) -> tuple[ClaimOut, bool]:
     member: ChecksumAddress = to_checksum_address(claim.member)
     # The contract compares the deadline with the block's time, so the check here does too.
     if claim.deadline < int(chain.w3.eth.get_block("latest")["timestamp"]):
@@ -136,10 +154,10 @@ def _relay(context: Context, claim: ClaimIn) -> tuple[ClaimOut, bool]:
     if to_checksum_address(claim.to) == chain.address:
         raise InvalidInput("the union itself cannot receive a claim")
     current = int(chain.view("nonces", member))
-    nonce = _signed_nonce(context, claim, member, current)
+    nonce = _signed_nonce(db, chain, settings.chain_id, claim, member, current)
     digest = eip712.digest(claim_document(settings.chain_id, chain.address, claim, nonce))
 
-    with context.db.session() as session:
+    with db.session() as session:
         known = _reserved(session, member, nonce)
         if known is not None:
             return _answer_known(known, digest), False
@@ -154,10 +172,9 @@ def _relay(context: Context, claim: ClaimIn) -> tuple[ClaimOut, bool]:
             f"the claim is signed for nonce {nonce}, the member's current nonce is {current}"
         )
 
-    claim_outbox = context.claim_outbox
     decimals = chain.token_decimals
     claim_policy.check_amount(settings, decimals, claim.amount)
-    with context.db.session() as session:
+    with db.session() as session:
         claim_policy.check_member_rate(session, settings, member)
     data = chain.calldata(
         "claimWithSig",
@@ -169,17 +186,17 @@ def _relay(context: Context, claim: ClaimIn) -> tuple[ClaimOut, bool]:
     )
     gas = claim_outbox.sender.gas(data)  # the contract's refusal surfaces here, before any gas
     cost = gas * claim_outbox.sender.initial_fees().max_fee
-    with context.db.session() as session:
+    with db.session() as session:
         claim_policy.check_budget(session, settings, cost)
     balance = claim_outbox.sender.balance()
-    context.alarms.check_balance(claim_outbox.role, claim_outbox.signer.address, balance)
+    alarms.check_balance(claim_outbox.role, claim_outbox.signer.address, balance)
     if balance < cost:
         raise Unfunded(
             f"the relayer's claim key cannot pay for this claim now (needs up to {cost} wei); "
             "claim from the wallet, or try later"
         )
 
-    reserved = _reserve(context, claim, member, nonce, digest, cost)
+    reserved = _reserve(db, claim, member, nonce, digest, cost)
     if not isinstance(reserved, int):
         return reserved, False
 
@@ -189,11 +206,11 @@ def _relay(context: Context, claim: ClaimIn) -> tuple[ClaimOut, bool]:
         )
 
     try:
-        claim_outbox.submit("claim", data, gas=gas, on_stored=link)
+        claim_outbox.submit(TxPurpose.CLAIM, data, gas=gas, on_stored=link)
     except Exception:
         # Nothing was stored (submit stores the transaction and the link together, then cannot
         # fail): free the nonce for a corrected claim.
-        with context.db.session() as session:
+        with db.session() as session:
             session.execute(
                 delete(RelayedClaim).where(
                     RelayedClaim.id == reserved, RelayedClaim.outbox_id.is_(None)
@@ -201,13 +218,19 @@ def _relay(context: Context, claim: ClaimIn) -> tuple[ClaimOut, bool]:
             )
         raise
     log.info("claim %d of %s (nonce %d) relayed", reserved, member, nonce)
-    return get(context, reserved), True
+    return get(db, reserved), True
 
 
-def _signed_nonce(context: Context, claim: ClaimIn, member: ChecksumAddress, current: int) -> int:
+def _signed_nonce(
+    db: Database,
+    chain: UnionChain,
+    chain_id: int,
+    claim: ClaimIn,
+    member: ChecksumAddress,
+    current: int,
+) -> int:
     """The nonce the member signed the claim for: the current one, the next (while a claim is
     in flight), or one already used. Forbidden if it is none of them, or not the member's."""
-    chain = context.chain
     if chain.w3.eth.get_code(member):
         return current  # a contract wallet: its signature is the contract's to check
     candidates = [
@@ -217,13 +240,13 @@ def _signed_nonce(context: Context, claim: ClaimIn, member: ChecksumAddress, cur
     ]
     signer = None
     for nonce in candidates:
-        document = claim_document(context.settings.chain_id, chain.address, claim, nonce)
+        document = claim_document(chain_id, chain.address, claim, nonce)
         recovered = eip712.recover(document, claim.signature)
         if nonce == current:
             signer = recovered
         if recovered == member:
             if nonce == current + 1:
-                with context.db.session() as session:
+                with db.session() as session:
                     in_flight = _reserved(session, member, current)
                 if in_flight is None:
                     break  # signed ahead of a nonce nobody is using: a plain wrong nonce
@@ -259,13 +282,13 @@ def _answer_known(known: RelayedClaim, digest: str) -> ClaimOut:
 
 
 def _reserve(
-    context: Context, claim: ClaimIn, member: str, nonce: int, digest: str, cost: int
+    db: Database, claim: ClaimIn, member: str, nonce: int, digest: str, cost: int
 ) -> int | ClaimOut:
     """Take the (member, nonce) pair, atomically: the new reservation's id, or, when another
     request holds the pair, that claim (identical) or a Conflict (different)."""
     for _ in range(2):
         try:
-            with context.db.session() as session:
+            with db.session() as session:
                 row = RelayedClaim(
                     member=member,
                     nonce=str(nonce),
@@ -280,7 +303,7 @@ def _reserve(
                 return int(row.id)
         except IntegrityError:
             pass
-        with context.db.session() as session:
+        with db.session() as session:
             known = _reserved(session, member, nonce)
             if known is None:
                 continue  # freed meanwhile (its send was refused): try again

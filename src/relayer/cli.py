@@ -20,6 +20,7 @@ from relayer import attribution, epochs, estimator
 from relayer.context import Context
 from relayer.errors import RelayerError
 from relayer.settings import Settings
+from relayer.states import EpochStatus
 
 
 def _fail(message: str) -> NoReturn:
@@ -76,10 +77,13 @@ def epoch() -> None:
 def _post_with_progress(context: Context, number: int) -> None:
     with context.db.session() as session:
         total = len(epochs.describe(session, number).transactions)
+    context.alarms.check_outbox(context.outbox)
     with tqdm(total=total, unit="tx", desc=f"epoch {number}", file=sys.stderr) as bar:
-        outcome = epochs.post(context, number, progress=lambda _tx: bar.update(1))
+        outcome = epochs.post(
+            context.db, context.outbox, number, progress=lambda _tx: bar.update(1)
+        )
     click.echo(outcome.model_dump_json(indent=2))
-    if outcome.status != "posted":
+    if outcome.status != EpochStatus.POSTED:
         _fail(f"epoch {number} is {outcome.status}: {outcome.error}")
 
 
@@ -90,7 +94,8 @@ def epoch_close(no_post: bool) -> None:
     context = _context()
     try:
         context.indexer.run_once()
-        closed = epochs.close(context)
+        with context.db.session() as session:
+            closed = epochs.close(session, context.chain, context.outbox, context.settings)
         click.echo(f"epoch {closed.number} closed: report {closed.report_hash}", err=True)
         if not no_post:
             _post_with_progress(context, closed.number)

@@ -9,11 +9,11 @@ Only members whose shares differ from what the chain holds are sent (shares are 
 the others already hold the right figure); the report itself lists everyone.
 """
 
-import contextlib
 import json
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from eth_typing import HexStr
 from sqlalchemy import func, select, update
@@ -23,15 +23,27 @@ from web3.exceptions import Web3Exception
 
 from relayer.attribution import ContributionInput, build_report, canonical, report_hash
 from relayer.chain import UnionChain
-from relayer.context import Context
-from relayer.db import ChainEvent, Contribution, Epoch, IndexerCursor, OutboxTx, utcnow
+from relayer.db import (
+    CURSOR_ID,
+    ChainEvent,
+    Contribution,
+    Database,
+    Epoch,
+    IndexerCursor,
+    OutboxTx,
+    utcnow,
+)
 from relayer.errors import ChainError, Conflict, NotFound, RelayerError
-from relayer.indexer import CURSOR_ID
+from relayer.outbox import Outbox
 from relayer.schemas import EpochOut, TxOut
+from relayer.settings import Settings
+from relayer.states import SETTLED_TX, UNFINISHED_EPOCH, EpochStatus, TxPurpose, TxStatus
+
+if TYPE_CHECKING:
+    from relayer.alarms import Alarms
 
 log = logging.getLogger(__name__)
 
-OPEN_STATUSES = ("closed", "posting")
 #: The first pause of a background posting after a node failure; it doubles up to the last.
 RETRY_FIRST_PAUSE = 0.5
 RETRY_MAX_PAUSE = 30.0
@@ -69,143 +81,149 @@ def _live_contributions(session: Session, departed: dict[str, int]) -> list[Cont
 
 
 def _posted_shares(session: Session) -> dict[str, int]:
-    last = session.scalars(
-        select(Epoch).where(Epoch.status == "posted").order_by(Epoch.number.desc()).limit(1)
-    ).first()
+    posted = select(Epoch).where(Epoch.status == EpochStatus.POSTED)
+    last = session.scalars(posted.order_by(Epoch.number.desc()).limit(1)).first()
     if last is None:
         return {}
     return {m["address"]: int(m["shares"]) for m in json.loads(last.report)["members"]}
 
 
-def close(context: Context) -> Epoch:
-    """Freeze the next epoch's report and plan its transactions. Conflict while an earlier
-    epoch is still being posted or has failed (resume or fix it first)."""
-    settings = context.settings
-    chain = context.chain
+def close(session: Session, chain: UnionChain, outbox: Outbox, settings: Settings) -> Epoch:
+    """Freeze the next epoch's report and plan its transactions in `session` (committed by the
+    caller, all together). Conflict while an earlier epoch is still being posted or has failed
+    (resume or fix it first)."""
     head = chain.head()
     chain_epoch = int(chain.view("currentEpoch", block=head))
-    with context.db.session() as session:
-        unfinished = session.scalars(
-            select(Epoch).where(Epoch.status.in_((*OPEN_STATUSES, "failed")))
-        ).first()
-        if unfinished is not None:
-            raise Conflict(f"epoch {unfinished.number} is {unfinished.status}; post it first")
-        last = session.scalar(select(func.max(Epoch.number))) or 0
-        number = max(chain_epoch, last) + 1
-        previous = _posted_shares(session)
-        report = build_report(
-            chain_id=settings.chain_id,
-            union=chain.address,
-            epoch=number,
-            contributions=_live_contributions(session, _departures(session, chain, head)),
-            params=settings.parameters,
-            zeroed=[member for member, shares in previous.items() if shares > 0],
-        )
-        if not report["members"]:
-            raise Conflict("there is nothing to attribute yet: no contributions")
-        raw = canonical(report)
-        digest = report_hash(raw)
-        # Compared with the chain itself, not the last report: what is sent is what differs.
-        wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
-        onchain = chain.shares_of(list(wanted), head)
-        changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [
-            next(iter(wanted.items()))
-        ]
-        epoch = Epoch(
-            number=number,
-            status="closed",
-            report=raw.decode(),
-            report_hash=digest,
-            members=len(report["members"]),
-            total_shares=int(report["totals"]["shares"]),
-        )
-        session.add(epoch)
-        session.flush()
-        size = settings.batch_size
-        for batch, start in enumerate(range(0, len(changed), size)):
-            chunk = changed[start : start + size]
-            data = chain.calldata(
-                "postAttribution",
-                number,
-                bytes.fromhex(digest[2:]),
-                [member for member, _ in chunk],
-                [shares for _, shares in chunk],
-            )
-            context.outbox.enqueue(session, "attribution", data, epoch=number, batch=batch)
-        context.outbox.enqueue(
-            session, "finish", chain.calldata("finishAttribution", number), epoch=number
-        )
-        log.info(
-            "epoch %d closed: %d members, %d changed, report %s",
+    unfinished = session.scalars(select(Epoch).where(Epoch.status.in_(UNFINISHED_EPOCH))).first()
+    if unfinished is not None:
+        raise Conflict(f"epoch {unfinished.number} is {unfinished.status}; post it first")
+    last = session.scalar(select(func.max(Epoch.number))) or 0
+    number = max(chain_epoch, last) + 1
+    previous = _posted_shares(session)
+    report = build_report(
+        chain_id=settings.chain_id,
+        union=chain.address,
+        epoch=number,
+        contributions=_live_contributions(session, _departures(session, chain, head)),
+        params=settings.parameters,
+        zeroed=[member for member, shares in previous.items() if shares > 0],
+    )
+    if not report["members"]:
+        raise Conflict("there is nothing to attribute yet: no contributions")
+    raw = canonical(report)
+    digest = report_hash(raw)
+    # Compared with the chain itself, not the last report: what is sent is what differs.
+    wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
+    onchain = chain.shares_of(list(wanted), head)
+    changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [next(iter(wanted.items()))]
+    epoch = Epoch(
+        number=number,
+        status=EpochStatus.CLOSED,
+        report=raw.decode(),
+        report_hash=digest,
+        members=len(report["members"]),
+        total_shares=int(report["totals"]["shares"]),
+    )
+    session.add(epoch)
+    session.flush()
+    size = settings.batch_size
+    for batch, start in enumerate(range(0, len(changed), size)):
+        chunk = changed[start : start + size]
+        data = chain.calldata(
+            "postAttribution",
             number,
-            len(report["members"]),
-            len(changed),
-            digest,
+            bytes.fromhex(digest[2:]),
+            [member for member, _ in chunk],
+            [shares for _, shares in chunk],
         )
-        return epoch
+        outbox.enqueue(session, TxPurpose.ATTRIBUTION, data, epoch=number, batch=batch)
+    outbox.enqueue(
+        session, TxPurpose.FINISH, chain.calldata("finishAttribution", number), epoch=number
+    )
+    log.info(
+        "epoch %d closed: %d members, %d changed, report %s",
+        number,
+        len(report["members"]),
+        len(changed),
+        digest,
+    )
+    return epoch
 
 
 def post(
-    context: Context, number: int, progress: Callable[[OutboxTx], None] | None = None
+    db: Database,
+    outbox: Outbox,
+    number: int,
+    progress: Callable[[OutboxTx], None] | None = None,
 ) -> EpochOut:
-    """Send (or resume sending) the epoch's planned transactions and settle its status."""
-    with context.db.session() as session:
+    """Send (or resume sending) the epoch's planned transactions and settle its status. Takes
+    the database rather than a session: the outbox commits each transaction's progress on its
+    own, between the re-plan before and the settling after."""
+    with db.session() as session:
         epoch = session.get(Epoch, number)
         if epoch is None:
             raise NotFound(f"no epoch {number}")
-        if epoch.status == "posted":
+        if epoch.status == EpochStatus.POSTED:
             return describe(session, number)
-        if any(tx.status == "failed" for tx in epoch.transactions):
+        if any(tx.status == TxStatus.FAILED for tx in epoch.transactions):
             # A retry re-plans every unconfirmed transaction, in the original order, under new
             # outbox rows: a failed one may have spent its nonce, and `finish` must stay last.
-            for tx in [tx for tx in epoch.transactions if tx.status in ("failed", "pending")]:
-                tx.status = "superseded"
-                context.outbox.enqueue(
-                    session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch
-                )
-        epoch.status, epoch.error = "posting", None
-    _check_balance(context)
-    context.outbox.process(progress=progress)
-    with context.db.session() as session:
+            replanned = (TxStatus.FAILED, TxStatus.PENDING)
+            for tx in [tx for tx in epoch.transactions if tx.status in replanned]:
+                tx.status = TxStatus.SUPERSEDED
+                outbox.enqueue(session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch)
+        epoch.status, epoch.error = EpochStatus.POSTING, None
+    outbox.process(progress=progress)
+    with db.session() as session:
         epoch = session.get(Epoch, number)
         assert epoch is not None
-        failed = [tx for tx in epoch.transactions if tx.status == "failed"]
+        failed = [tx for tx in epoch.transactions if tx.status == TxStatus.FAILED]
         if failed:
-            epoch.status, epoch.error = "failed", failed[0].error
-        elif all(tx.status in ("confirmed", "superseded") for tx in epoch.transactions):
-            epoch.status, epoch.posted_at = "posted", utcnow()
+            epoch.status, epoch.error = EpochStatus.FAILED, failed[0].error
+        elif all(tx.status in SETTLED_TX for tx in epoch.transactions):
+            epoch.status, epoch.posted_at = EpochStatus.POSTED, utcnow()
         log.info("epoch %d %s", number, epoch.status)
-    with context.db.session() as session:
+    with db.session() as session:
         return describe(session, number)
 
 
-def post_in_background(context: Context, number: int) -> None:
+def post_in_background(
+    db: Database,
+    outbox: Outbox,
+    number: int,
+    *,
+    retry_seconds: float,
+    alarms: "Alarms | None" = None,
+) -> None:
     """`post` for the API's background task, which no one waits on: node failures (an HTTP
     error, a lost connection, a node restarted from its state, a transaction not confirmed in
-    time) are retried with a doubling pause for `post_retry_seconds`, each one shown on the epoch
-    while it lasts; then the posting stops with the error on the epoch, and posting it again
-    resumes where it stopped. Each retry resumes through the outbox, so nothing is sent twice."""
+    time) are retried with a doubling pause for `retry_seconds`, each one shown on the epoch while
+    it lasts; then the posting stops with the error on the epoch, and posting it again resumes
+    where it stopped. Each retry resumes through the outbox, so nothing is sent twice. `alarms`,
+    if given, checks the key's balance first."""
+    if alarms is not None:
+        alarms.check_outbox(outbox)
     started = time.monotonic()
-    deadline = started + context.settings.post_retry_seconds
+    deadline = started + retry_seconds
     pause = RETRY_FIRST_PAUSE
     tries = 0
     while True:
         tries += 1
         try:
-            post(context, number)
+            post(db, outbox, number)
             return
         except (ChainError, Web3Exception, OSError, SQLAlchemyError) as exc:
             reason = _reason(exc)
             if time.monotonic() + pause > deadline:
                 _note(
-                    context,
+                    db,
                     number,
                     f"posting stopped after {tries} tries in {time.monotonic() - started:.0f} s: "
                     f"{reason}; post the epoch again to resume",
                 )
                 log.error("epoch %d: posting stopped after %d tries: %s", number, tries, reason)
                 return
-            _note(context, number, f"retrying (try {tries + 1} in {pause:g} s) after: {reason}")
+            _note(db, number, f"retrying (try {tries + 1} in {pause:g} s) after: {reason}")
             log.warning(
                 "epoch %d: posting interrupted (%s); retrying in %g s", number, reason, pause
             )
@@ -224,31 +242,24 @@ def _reason(exc: Exception) -> str:
     return f"the node or database failed ({type(exc).__name__})"
 
 
-def _note(context: Context, number: int, error: str) -> None:
+def _note(db: Database, number: int, error: str) -> None:
     try:
-        with context.db.session() as session:
+        with db.session() as session:
             session.execute(
                 update(Epoch)
-                .where(Epoch.number == number, Epoch.status != "posted")
+                .where(Epoch.number == number, Epoch.status != EpochStatus.POSTED)
                 .values(error=error)
             )
     except SQLAlchemyError:
         log.warning("epoch %d: could not record the posting error", number)
 
 
-def _check_balance(context: Context) -> None:
-    outbox = context.outbox
-    # A node failure here is met, and reported, by the posting itself.
-    with contextlib.suppress(Web3Exception, OSError):
-        context.alarms.check_balance(outbox.role, outbox.signer.address, outbox.sender.balance())
-
-
 def describe(session: Session, number: int) -> EpochOut:
     epoch = session.get(Epoch, number)
     if epoch is None:
         raise NotFound(f"no epoch {number}")
-    txs = [tx for tx in epoch.transactions if tx.status != "superseded"]
-    batches = [tx for tx in txs if tx.purpose == "attribution"]
+    txs = [tx for tx in epoch.transactions if tx.status != TxStatus.SUPERSEDED]
+    batches = [tx for tx in txs if tx.purpose == TxPurpose.ATTRIBUTION]
     return EpochOut(
         number=epoch.number,
         status=epoch.status,
@@ -258,7 +269,7 @@ def describe(session: Session, number: int) -> EpochOut:
         closed_at=epoch.closed_at,
         posted_at=epoch.posted_at,
         batches=len(batches),
-        batches_confirmed=sum(tx.status == "confirmed" for tx in batches),
+        batches_confirmed=sum(tx.status == TxStatus.CONFIRMED for tx in batches),
         error=epoch.error,
         transactions=[
             TxOut(

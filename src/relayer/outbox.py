@@ -14,6 +14,10 @@ A transaction is an `OutboxTx` row, written before anything is signed:
   the same nonce is re-signed with higher fees; every attempt is stored before it is broadcast,
   and a receipt of any of them settles the row. Attempts share their nonce, so at most one of
   them is ever mined.
+- *superseded*: set by `relayer.epochs` when a retry re-plans a failed or pending transaction of
+  an epoch under a new row; the outbox never picks such a row up again.
+
+The states are `relayer.states.TxStatus`.
 
 A node that refuses a broadcast (an underfunded key, a full pool) is a fault of the sender, not a
 price problem: the row keeps its nonce and its fee, an alarm is raised (`alarm`, an error-level
@@ -34,7 +38,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 from eth_account.signers.local import LocalAccount
@@ -51,23 +54,13 @@ from relayer.db import Database, OutboxTx, TxAttempt
 from relayer.errors import ChainError, RelayerError, Reverted
 from relayer.sender import Fees, Refused, Sender, SignedTx
 from relayer.settings import Settings
+from relayer.states import IN_FLIGHT, UNFINISHED_TX, TxPurpose, TxStatus
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class TxStatus(StrEnum):
-    PENDING = "pending"
-    SIGNED = "signed"
-    SENT = "sent"
-    CONFIRMED = "confirmed"
-    FAILED = "failed"
-
-
-#: Rows that hold a nonce and wait for their fate.
-IN_FLIGHT = (TxStatus.SIGNED, TxStatus.SENT)
-UNFINISHED = (TxStatus.PENDING, *IN_FLIGHT)
 #: Tries at storing a nonce when another process keeps taking the one computed.
 NONCE_RETRIES = 3
 #: Least time between two alarm lines about the same refused transaction.
@@ -161,7 +154,7 @@ class Outbox:
     def enqueue(
         self,
         session: Session,
-        purpose: str,
+        purpose: TxPurpose,
         data: HexStr,
         *,
         epoch: int | None = None,
@@ -189,7 +182,7 @@ class Outbox:
         returned). A node that refuses a broadcast outright raises ChainError; the row keeps its
         nonce and the next call resumes it.
         """
-        return self._drive(UNFINISHED, progress, _Drive(on_stage))
+        return self._drive(UNFINISHED_TX, progress, _Drive(on_stage))
 
     def confirm_pending(self, progress: ProgressHook | None = None) -> list[OutboxTx]:
         """Finish the rows that already hold a nonce (signed or sent, e.g. by `submit`), never
@@ -208,7 +201,7 @@ class Outbox:
 
     def submit(
         self,
-        purpose: str,
+        purpose: TxPurpose,
         data: HexStr,
         *,
         gas: int | None = None,

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from relayer.attribution import is_checksummed
+from relayer.states import EpochStatus, TxPurpose, TxStatus
 
 MAX_UINT256 = 2**256 - 1
 HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -123,8 +124,8 @@ class ClaimIn(Request):
 
 
 class TxOut(BaseModel):
-    purpose: str
-    status: str
+    purpose: TxPurpose
+    status: TxStatus
     epoch: int | None
     batch: int | None
     nonce: int | None
@@ -136,7 +137,7 @@ class TxOut(BaseModel):
 
 class EpochOut(BaseModel):
     number: int
-    status: str = Field(description="closed → posting → posted, or failed")
+    status: EpochStatus = Field(description="closed → posting → posted, or failed")
     report_hash: str
     members: int
     total_shares: str

@@ -208,7 +208,9 @@ def test_background_posting_outlives_node_failures_and_completes_by_itself(
 
     flipper = _after_first_send(fault_proxy, fault, 10 if fault == "503" else 5, lost_pool)
     started = time.monotonic()
-    epochs.post_in_background(context, 1)
+    epochs.post_in_background(
+        context.db, context.outbox, 1, retry_seconds=context.settings.post_retry_seconds
+    )
     took = time.monotonic() - started
     flipper.join(30)
 

@@ -26,10 +26,17 @@ ClaimId = Annotated[int, Path(ge=1, le=2**63 - 1)]
     "nonce; 422/429 when the gasless claim policy (GET /v1/union `claim_policy`) refuses it.",
 )
 def post_claim(claim: ClaimIn, context: ContextDep) -> JSONResponse:
-    described, relayed = claims.relay(context, claim)
+    described, relayed = claims.relay(
+        context.db,
+        context.chain,
+        context.claim_outbox,
+        claim,
+        settings=context.settings,
+        alarms=context.alarms,
+    )
     return JSONResponse(described.model_dump(mode="json"), status_code=202 if relayed else 200)
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut, summary="A relayed claim's progress")
 def get_claim(claim_id: ClaimId, context: ContextDep) -> ClaimOut:
-    return claims.get(context, claim_id)
+    return claims.get(context.db, claim_id)
