@@ -26,7 +26,7 @@ from tqdm import tqdm
 from web3 import Web3
 from web3.contract import Contract
 
-from relayer import attribution, epochs
+from relayer import attribution, epochs, migrate
 from relayer.attribution import ContributionInput
 from relayer.context import Context
 from relayer.db import Contribution
@@ -126,7 +126,9 @@ def relayer_settings(chain: LocalUnion, database_url: str, **overrides: Any) -> 
 
 
 def bench_posting(chain: LocalUnion, members: int, workdir: Path) -> dict[str, Any]:
-    context = Context.from_settings(relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}"))
+    settings = relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}")
+    migrate.upgrade(settings.database_url)  # as a deploy does before starting the relayer
+    context = Context.from_settings(settings)
     with context.db.session() as session:
         session.add_all(
             Contribution(
@@ -195,6 +197,7 @@ async def _load(port: int, paths: list[str], requests: int, connections: int) ->
 
 def bench_reads(chain: LocalUnion, workdir: Path, members: int, requests: int) -> dict[str, Any]:
     settings = relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}")
+    migrate.upgrade(settings.database_url)
     port = free_port()
     env = {
         **os.environ,
