@@ -65,9 +65,13 @@ class Alarms:
             self._last[(role, cause)] = now
         log.error("ALARM %s", message)
 
+    def threshold(self, role: str) -> int:
+        """A key's threshold in wei; a key with two roles ("attester+claims") takes the higher."""
+        return max(self.thresholds[part] for part in role.split("+"))
+
     def check_balance(self, role: str, address: str, balance: int) -> bool:
         """True (and an alarm) if `balance` is below `role`'s threshold."""
-        threshold = self.thresholds[role.split("+")[0]]
+        threshold = self.threshold(role)
         if balance >= threshold:
             return False
         self.alarm(
@@ -101,7 +105,7 @@ def status(context: "Context") -> Status:
             balance = None
             alarms.append(f"{outbox.role} key {outbox.signer.address}: balance unreadable")
         role = outbox.role
-        threshold = context.alarms.thresholds[role.split("+")[0]]
+        threshold = context.alarms.threshold(role)
         low = balance is not None and context.alarms.check_balance(
             role, outbox.signer.address, balance
         )

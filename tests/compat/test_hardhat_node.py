@@ -21,7 +21,7 @@ from web3 import Web3
 
 from fixtures.api import contribution
 from fixtures.postgres import free_loopback_port
-from relayer import eip712, epochs
+from relayer import eip712, epochs, migrate
 from relayer.api.app import create_app
 from relayer.context import Context
 from relayer.db import ChainEvent
@@ -159,12 +159,14 @@ def test_deploy_epoch_deposit_claims_and_index_on_hardhat_with_interval_mining(n
         2 * 24 * 3600,
     )
     started_at = w3.eth.get_block("latest")["number"]
+    database_url = f"sqlite:///{tmp_path / 'relayer.db'}"
+    migrate.upgrade(database_url)
     settings = Settings(
         rpc_url=url,
         chain_id=CHAIN_ID,
         contract_address=union.address,
         start_block=started_at - 2,
-        database_url=f"sqlite:///{tmp_path / 'relayer.db'}",
+        database_url=database_url,
         private_key=KEYS[1],
         operator_token="compat-" + "9f3c2a7b4e1d6f80" * 3,
         confirmations=1,
