@@ -7,7 +7,6 @@ sent as signed raw transactions from well-known Hardhat development keys, so not
 the node's own accounts or on brownie. `make compat` runs this file alone.
 """
 
-import json
 import os
 import subprocess
 import time
@@ -20,6 +19,7 @@ from fastapi.testclient import TestClient
 from web3 import Web3
 
 from fixtures.api import contribution
+from fixtures.evm import KEYS, Wallet
 from fixtures.postgres import free_loopback_port
 from relayer import eip712, epochs, migrate
 from relayer.api.app import create_app
@@ -30,17 +30,8 @@ from relayer.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 HARDHAT = ROOT / "node_modules" / ".bin" / "hardhat"
 CONFIG = Path(__file__).with_name("hardhat.config.js")
-BUILD = ROOT / "build" / "contracts"
 CHAIN_ID = 31337
 BLOCK_SECONDS = 1
-#: Hardhat's documented development keys (accounts #0-#4 of its test mnemonic).
-KEYS = [
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
-    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
-]
 TOKEN = 10**6
 
 pytestmark = pytest.mark.skipif(not HARDHAT.exists(), reason="hardhat is not installed (npm ci)")
@@ -87,47 +78,6 @@ def node(tmp_path_factory):
     process.terminate()
     process.wait(10)
     log.close()
-
-
-def artifact(name):
-    data = json.loads((BUILD / f"{name}.json").read_text())
-    return data["abi"], data["bytecode"]
-
-
-class Wallet:
-    """Signs and sends raw transactions from one key, waiting (with a deadline) for receipts."""
-
-    def __init__(self, w3, key):
-        self.w3 = w3
-        self.account = Account.from_key(key)
-        self.address = self.account.address
-
-    def send(self, tx):
-        tx = {
-            "chainId": CHAIN_ID,
-            "nonce": self.w3.eth.get_transaction_count(self.address, "pending"),
-            "maxFeePerGas": 2 * self.w3.eth.get_block("latest")["baseFeePerGas"] + 10**9,
-            "maxPriorityFeePerGas": 10**9,
-            **tx,
-        }
-        tx.setdefault("gas", self.w3.eth.estimate_gas({**tx, "from": self.address}))
-        signed = self.account.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.2)
-        assert receipt["status"] == 1, receipt
-        return receipt
-
-    def call(self, contract, name, *args):
-        data = contract.encode_abi(name, args=list(args))
-        return self.send({"to": contract.address, "data": data, "value": 0})
-
-    def deploy(self, name, *args):
-        abi, bytecode = artifact(name)
-        data = (
-            self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args).data_in_transaction
-        )
-        receipt = self.send({"data": data, "value": 0})
-        return self.w3.eth.contract(address=receipt["contractAddress"], abi=abi)
 
 
 def wait_for_block_after(w3, number, timeout=10):

@@ -4,19 +4,27 @@ and a posting started through the API that outlives node failures, or shows why 
 Against the real chain, with a loopback JSON-RPC fault proxy in front of it where a fault is
 needed."""
 
+import signal
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import brownie
 import pytest
 from web3 import Web3
 
 from fixtures.accounts import local_account
+from fixtures.evm import CHAIN_ID, KEYS, Wallet
 from fixtures.outbox import assert_shares, chain_nonce, outbox_rows, plan_epoch, three_batches
+from fixtures.postgres import free_loopback_port
 from fixtures.relayer import ATTESTER_ROLE, relayer_settings
 from relayer import alarms, epochs
 from relayer.context import Context
 from relayer.outbox import NotConfirmed
+from relayer.settings import Settings
+
+ANVIL = str(Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "anvil")
 
 
 def context_for(union, account, database_url, operator_token, **overrides):
@@ -186,7 +194,7 @@ def _after_first_send(proxy, fault, seconds, also=None):
 
 @pytest.mark.parametrize(
     ("fault", "what"),
-    [("503", "the node answers 503 for 10 s"), ("drop", "the node restarts: gone 5 s, pool lost")],
+    [("503", "the node answers 503 for 10 s"), ("drop", "the node is gone 5 s and loses its pool")],
 )
 def test_background_posting_outlives_node_failures_and_completes_by_itself(
     fault, what, union, relayer_account, database_url, operator_token, fault_proxy, mining
@@ -296,3 +304,101 @@ def test_funded_keys_raise_no_alarm(api):
 
     assert (status["ok"], status["alarms"]) == (True, [])
     assert status["keys"][0]["low_balance"] is False
+
+
+class OwnAnvil:
+    """An anvil of the test's own on a free port, keeping its chain in `state` across restarts
+    (`--state`: loaded at start, written when it stops)."""
+
+    def __init__(self, state):
+        self.state = state
+        self.port = free_loopback_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [ANVIL, "--quiet", "--port", str(self.port), "--state", str(self.state)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 5}))
+        deadline = time.monotonic() + 20
+        while not w3.is_connected():
+            assert time.monotonic() < deadline, "anvil did not start"
+            time.sleep(0.05)
+        return w3
+
+    def stop(self):
+        self.process.send_signal(signal.SIGINT)  # a clean stop writes the state file
+        self.process.wait(20)
+
+
+def test_background_posting_outlives_a_node_restarted_from_its_saved_state(
+    tmp_path, database_url, operator_token
+):
+    node = OwnAnvil(tmp_path / "anvil-state.json")
+    w3 = node.start()
+    try:
+        admin, relayer = Wallet(w3, KEYS[0]), Wallet(w3, KEYS[1])
+        token = admin.deploy("MockStablecoin")
+        union = admin.deploy(
+            "DataUnion",
+            token.address,
+            admin.address,
+            relayer.address,
+            admin.address,
+            admin.address,
+            500,
+            2 * 24 * 3600,
+        )
+        context = Context.from_settings(
+            Settings(
+                rpc_url=node.url,
+                chain_id=CHAIN_ID,
+                contract_address=union.address,
+                database_url=database_url,
+                private_key=KEYS[1],
+                operator_token=operator_token,
+                confirmations=0,
+                poll_interval=0.05,
+                tx_timeout=5,
+                read_cache_seconds=0,
+            )
+        )
+        batches = three_batches()
+        plan_epoch(context, 1, batches)
+        restarted = []
+
+        def restart_after_the_first_batch():
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                rows = outbox_rows(context)
+                if rows and rows[0].status == "confirmed":
+                    break
+                time.sleep(0.01)
+            node.stop()
+            time.sleep(2)
+            node.start()
+            restarted.append([row.status for row in outbox_rows(context)])
+
+        restarter = threading.Thread(target=restart_after_the_first_batch)
+        restarter.start()
+        epochs.post_in_background(context.db, context.outbox, 1, retry_seconds=60)
+        restarter.join(30)
+        with context.db.session() as session:
+            described = epochs.describe(session, 1)
+        context.close()
+
+        # The node went away with the first batch mined and the rest still to come.
+        [statuses] = restarted
+        assert statuses[0] == "confirmed"
+        assert statuses != ["confirmed"] * 4
+        assert described.status == "posted", described.error
+        assert [tx.nonce for tx in described.transactions] == [0, 1, 2, 3]
+        assert w3.eth.get_transaction_count(relayer.address) == 4
+        for batch in batches:
+            for member_address, shares in batch.items():
+                assert union.functions.sharesOf(member_address).call() == shares
+    finally:
+        node.stop()
