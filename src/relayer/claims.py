@@ -159,7 +159,7 @@ def _relay(
 
     with db.session() as session:
         known = _reserved(session, member, nonce)
-        if known is not None:
+        if known is not None and not _abandoned(known):
             return _answer_known(known, digest), False
     if nonce < current:
         raise Conflict(
@@ -270,6 +270,11 @@ def _reserved(session: Session, member: str, nonce: int) -> RelayedClaim | None:
     ).first()
 
 
+def _abandoned(known: RelayedClaim) -> bool:
+    """A reservation that never got its transaction (a crash between reserving and signing)."""
+    return known.outbox_id is None and known.created_at < utcnow() - STALE_RESERVATION
+
+
 def _answer_known(known: RelayedClaim, digest: str) -> ClaimOut:
     """An identical claim gets the record; a different one for the same nonce is a conflict."""
     if known.digest == digest:
@@ -307,7 +312,7 @@ def _reserve(
             known = _reserved(session, member, nonce)
             if known is None:
                 continue  # freed meanwhile (its send was refused): try again
-            if known.outbox_id is None and known.created_at < utcnow() - STALE_RESERVATION:
+            if _abandoned(known):
                 log.warning("claim %d: reservation left without a transaction; freed", known.id)
                 session.delete(known)
                 continue

@@ -5,6 +5,7 @@ follow a claim, and node failures answered 503 without a misleading 4xx on the r
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import brownie
@@ -430,3 +431,27 @@ def test_claims_from_many_members_at_once_each_send_one_transaction(
     assert sorted(a.status_code for a in answers) == [200] * 12 + [202] * 6
     assert pending_nonce(relayer_account.address) == nonce_before + 6
     assert all(union.claimable(m) == 0 for m in members)
+
+
+def test_reservation_left_by_a_crash_before_signing_does_not_block_its_nonce(
+    api, context, union, stablecoin, earned, alice
+):
+    with context.db.session() as session:
+        session.add(
+            RelayedClaim(
+                member=alice.address,
+                nonce="0",
+                digest="0x" + "ee" * 32,
+                to=alice.address,
+                amount="1",
+                deadline="1",
+                max_cost="1",
+                created_at=datetime.now(UTC) - timedelta(minutes=10),
+            )
+        )
+
+    accepted = api.post("/v1/claims", json=claim_body(union, alice, alice, earned))
+
+    assert accepted.status_code == 202, accepted.text
+    assert count(context, RelayedClaim) == 1
+    assert stablecoin.balanceOf(alice) == earned
