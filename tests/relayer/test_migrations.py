@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fixtures import legacy_db
@@ -196,8 +197,8 @@ def dump(url):
 
 
 def upgraded(rows):
-    """`dump` of a baseline database as the later revisions leave it: 0002 turns a posted epoch
-    into a finished one (finished when posted), with no due time."""
+    """`dump` of a baseline database as the later revisions leave it: 0003_epoch_lifecycle turns
+    a posted epoch into a finished one (finished when posted), with no due time."""
     epochs = []
     for row in rows["epochs"]:
         row = dict(row)
@@ -350,8 +351,11 @@ def test_a_database_made_before_migrations_is_recognised_and_upgraded_with_every
     assert f"stamped {migrate.BASELINE}" in done.output
     assert revision_of(empty_database_url) == migrate.head()
     after = dump(empty_database_url)
-    assert after == upgraded(before)
-    assert all(after[table] for table in Base.metadata.tables), "a table without rows"
+    assert {table: after[table] for table in before} == upgraded(before)
+    assert all(after[table] for table in before), "a table without rows"
+    # Tables that revisions after the baseline add start empty.
+    assert set(after) - set(before) == set(Base.metadata.tables) - set(before)
+    assert all(after[table] == [] for table in set(after) - set(before))
 
 
 @pytest.mark.both_databases
@@ -459,7 +463,9 @@ def test_serve_and_the_database_commands_refuse_a_database_that_is_behind(
 
 
 @pytest.mark.both_databases
-def test_revision_0002_turns_a_posted_epoch_finished_and_adds_the_due_time(empty_database_url):
+def test_the_epoch_lifecycle_revision_turns_a_posted_epoch_finished_with_no_due_time(
+    empty_database_url,
+):
     make_legacy_database(empty_database_url, legacy_rows())
     assert db_command(empty_database_url, "upgrade").exit_code == 0
 
@@ -467,3 +473,48 @@ def test_revision_0002_turns_a_posted_epoch_finished_and_adds_the_due_time(empty
 
     assert (epoch["status"], epoch["due_at"]) == ("finished", None)
     assert epoch["finished_at"] == epoch["posted_at"] is not None
+
+
+@pytest.mark.both_databases
+def test_relayed_claims_revision_upgrades_a_database_holding_rows_to_one_claim_per_nonce(
+    empty_database_url,
+):
+    make_legacy_database(empty_database_url, legacy_rows())
+    before = dump(empty_database_url)
+    assert "relayed_claims" not in before
+
+    done = db_command(empty_database_url, "upgrade")
+
+    assert done.exit_code == 0, done.output
+    assert "applied 0002_relayed_claims" in done.output
+    after = dump(empty_database_url)
+    assert {table: after[table] for table in before} == upgraded(before)
+    engine = create_engine(empty_database_url)
+    claim = {
+        "member": MEMBER,
+        "digest": tx_hash(30),
+        "to": RECIPIENT,
+        "amount": str(MAX_UINT256),
+        "deadline": "1800000000",
+        "max_cost": "90000000000000",
+        "created_at": WHEN,
+    }
+    insert = text(
+        'INSERT INTO relayed_claims (member, nonce, digest, "to", amount, deadline, max_cost, '
+        "outbox_id, created_at) VALUES (:member, :nonce, :digest, :to, :amount, :deadline, "
+        ":max_cost, :outbox_id, :created_at)"
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert, {**claim, "nonce": "0", "outbox_id": 2})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            # The same member's nonce again, even for another transaction: refused.
+            connection.execute(insert, {**claim, "nonce": "0", "outbox_id": None})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            # One transaction for two claims: refused.
+            connection.execute(insert, {**claim, "nonce": "1", "outbox_id": 2})
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT member, nonce, outbox_id FROM relayed_claims"))
+            assert [tuple(row) for row in rows] == [(MEMBER, "0", 2)]
+    finally:
+        engine.dispose()
