@@ -161,7 +161,7 @@ class UnionMachine(RuleBasedStateMachine):
     @rule(
         picks=st.lists(MEMBER, min_size=1, max_size=N_MEMBERS),
         shares=st.lists(st.integers(0, 10**6), min_size=N_MEMBERS, max_size=N_MEMBERS),
-        step=st.sampled_from([0, 1, 1, 2]),  # same epoch, the next one, or one too far
+        step=st.sampled_from([0, 1, 1, 1, 2]),  # same epoch, the next one, or one too far
     )
     def attribute(self, picks, shares, step):
         # Picks may repeat a member: the last entry of a batch wins, on-chain as in the model.
@@ -202,7 +202,7 @@ class UnionMachine(RuleBasedStateMachine):
             self._set_model_shares(index, new)
         self._step()
 
-    @rule(by_member=MEMBER, wait=st.booleans())
+    @rule(by_member=MEMBER, wait=st.sampled_from([True, True, False]))
     def finish_attribution(self, by_member, wait):
         """Finish the epoch, after travelling past its due time when `wait` (else as it is)."""
         caller = self._by(self.members[by_member])  # anyone may finish a due epoch
@@ -239,6 +239,22 @@ class UnionMachine(RuleBasedStateMachine):
         if self.waiting and sum(self.shares):
             self._distribute(Fraction(0))
         self._step()
+
+    @rule(
+        picks=st.lists(MEMBER, min_size=1, max_size=N_MEMBERS),
+        shares=st.lists(st.integers(0, 10**6), min_size=N_MEMBERS, max_size=N_MEMBERS),
+        by_member=MEMBER,
+        veto=st.booleans(),
+    )
+    def epoch_cycle(self, picks, shares, by_member, veto):
+        """The relayer's whole round: the next epoch's batch, a finish tried at once (refused: not
+        due), then its veto or, once due, its finish. Its parts are rules of their own too; this
+        one makes whole rounds frequent."""
+        self.attribute(picks, shares, 1)
+        self.finish_attribution(by_member, False)
+        if veto:
+            self.veto()
+        self.finish_attribution(by_member, True)
 
     @rule()
     def veto(self):
@@ -359,13 +375,18 @@ class UnionMachine(RuleBasedStateMachine):
         self.finished_shares[who] = 0  # in force at once, whatever the epoch's state
         self._step()
 
-    @rule()
-    def pause_or_unpause(self):
-        if self.paused:
-            self.union.unpause(self._by(self.pauser))
-        else:
-            self.union.pause(self._by(self.pauser))
-        self.paused = not self.paused
+    # Unpausing is asked for three times as often as pausing, so that runs spend most of their
+    # steps unpaused, where attributions and their delay can be exercised.
+    @rule(pause=st.sampled_from([True, False, False, False]))
+    def pause_or_unpause(self, pause):
+        by_pauser = self._by(self.pauser)
+        if pause == self.paused:
+            error = "DataUnionEnforcedPause" if pause else "DataUnionExpectedPause"
+            with reverts_with(error):
+                (self.union.pause if pause else self.union.unpause).call(by_pauser)
+            return self._step()
+        (self.union.pause if pause else self.union.unpause)(by_pauser)
+        self.paused = pause
         self._step()
 
     @rule(fee_bps=st.integers(0, MAX_FEE_BPS + 500), to_mallory=st.booleans())
