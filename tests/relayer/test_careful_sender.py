@@ -19,6 +19,7 @@ from fixtures.evm import CHAIN_ID, KEYS, Wallet
 from fixtures.outbox import assert_shares, chain_nonce, outbox_rows, plan_epoch, three_batches
 from fixtures.postgres import free_loopback_port
 from fixtures.relayer import ATTESTER_ROLE, relayer_settings
+from fixtures.union import grant_delayed_role
 from relayer import alarms, epochs
 from relayer.context import Context
 from relayer.outbox import NotConfirmed
@@ -41,7 +42,7 @@ def test_refused_send_is_never_repriced_raises_an_alarm_and_goes_out_at_its_fee_
     union, admin, database_url, operator_token, caplog
 ):
     poor = local_account("unfunded attester")
-    union.grantRole(ATTESTER_ROLE, poor, {"from": admin})
+    grant_delayed_role(union, ATTESTER_ROLE, poor, admin)
     context = context_for(
         union,
         poor,
