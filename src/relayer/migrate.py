@@ -218,6 +218,21 @@ def upgrade(url: str, target: str = "head") -> UpgradeResult:
         engine.dispose()
 
 
+def downgrade(url: str, target: str) -> str:
+    """Take the database back to revision `target` (a rollback by hand, and the revisions' own
+    tests); returns the revision reached. Not part of any deploy: the relayer refuses to run on
+    a database below its head."""
+    engine = _migration_engine(url)
+    try:
+        with _locked(engine) as connection:
+            command.downgrade(_config(connection), target)
+            if is_sqlite(url):
+                _check_foreign_keys(connection)
+            return state(connection).revision or "base"
+    finally:
+        engine.dispose()
+
+
 @cache
 def baseline_columns() -> dict[str, frozenset[str]]:
     """Table → column names of the baseline revision, read from the revision itself (applied to

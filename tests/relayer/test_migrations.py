@@ -224,6 +224,42 @@ def schema(url):
         engine.dispose()
 
 
+ATTRIBUTIONS = ("AttributionPosted", "AttributionFinished")
+#: The chain-event columns revision 0002 adds.
+NAMED_COLUMNS = ("fee", "recipient", "shares", "total_shares", "report_hash", "members")
+
+
+def moved_by_0002(row):
+    """A chain_events row of the baseline as revision 0002 must leave it: each value of the
+    overloaded `amount`/`extra` in the column of its name (spelled out here independently of
+    the revision)."""
+    moved = dict(row)
+    extra = moved.pop("extra")
+    moved.update(dict.fromkeys(NAMED_COLUMNS))
+    if row["name"] == "RevenueDeposited":
+        moved["fee"] = extra
+    elif row["name"] == "SharesSet":
+        moved["shares"], moved["amount"] = row["amount"], None
+    elif row["name"] in ATTRIBUTIONS:
+        moved["total_shares"], moved["report_hash"], moved["amount"] = row["amount"], extra, None
+    elif row["name"] == "Claimed":
+        moved["recipient"] = extra
+    return moved
+
+
+def events_by_name(tables):
+    return {row["name"]: row for row in tables["chain_events"]}
+
+
+@pytest.fixture
+def another_empty_database(backend, request, tmp_path):
+    """`make()`: the URL of one more empty database on the test's backend."""
+    numbers = iter(range(1_000))
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres_database_factory")
+    return lambda: f"sqlite:///{tmp_path / f'another-{next(numbers)}.db'}"
+
+
 def revision_of(url):
     return migrate.current(url).revision
 
@@ -240,13 +276,9 @@ def db_command(url, *args):
 
 @pytest.mark.both_databases
 def test_the_baseline_is_the_schema_made_before_migrations_exactly(
-    empty_database_url, postgres_database_factory, backend, tmp_path
+    empty_database_url, another_empty_database
 ):
-    legacy_url = (
-        postgres_database_factory()
-        if backend == "postgresql"
-        else f"sqlite:///{tmp_path / 'legacy.db'}"
-    )
+    legacy_url = another_empty_database()
     make_legacy_database(legacy_url)
 
     migrate.upgrade(empty_database_url, migrate.BASELINE)
@@ -336,8 +368,46 @@ def test_a_database_made_before_migrations_is_recognised_and_upgraded_with_every
     assert f"stamped {migrate.BASELINE}" in done.output
     assert revision_of(empty_database_url) == migrate.head()
     after = dump(empty_database_url)
-    assert after == before
     assert all(after[table] for table in Base.metadata.tables), "a table without rows"
+    assert {t: rows for t, rows in after.items() if t != "chain_events"} == {
+        t: rows for t, rows in before.items() if t != "chain_events"
+    }
+    assert after["chain_events"] == [moved_by_0002(row) for row in before["chain_events"]]
+    events = events_by_name(after)
+    assert (events["RevenueDeposited"]["amount"], events["RevenueDeposited"]["fee"]) == (
+        str(MAX_UINT256),
+        str(MAX_UINT256 - 1),
+    )
+    assert events["Claimed"]["recipient"] == RECIPIENT
+    assert events["SharesSet"]["shares"] == "700"
+    assert events["AttributionPosted"]["report_hash"] == REPORT_HASH
+
+
+@pytest.mark.both_databases
+def test_revision_0002_moves_each_chain_event_value_to_its_named_column(empty_database_url):
+    migrate.upgrade(empty_database_url, migrate.BASELINE)
+    make_legacy_database(empty_database_url, legacy_rows())  # the baseline's schema, with rows
+    before = dump(empty_database_url)
+
+    result = migrate.upgrade(empty_database_url)
+
+    assert [step.revision for step in result.applied] == ["0002"]
+    after = dump(empty_database_url)
+    assert after["chain_events"] == [moved_by_0002(row) for row in before["chain_events"]]
+    assert {row["amount"] for row in after["chain_events"] if row["name"] == "SharesSet"} == {None}
+    assert all(row["members"] is None for row in after["chain_events"])  # never stored before
+
+
+@pytest.mark.both_databases
+def test_revision_0002_downgrades_back_to_the_baseline_rows(empty_database_url):
+    make_legacy_database(empty_database_url, legacy_rows())
+    before = dump(empty_database_url)
+    migrate.upgrade(empty_database_url)
+
+    reached = migrate.downgrade(empty_database_url, migrate.BASELINE)
+
+    assert reached == migrate.BASELINE
+    assert dump(empty_database_url) == before
 
 
 @pytest.mark.both_databases
@@ -410,29 +480,30 @@ def test_db_current_shows_the_revision_and_checks_it(database_url, empty_databas
 
 @pytest.mark.both_databases
 def test_serve_and_the_database_commands_refuse_a_database_that_is_behind(
-    union,
-    relayer_account,
-    operator_token,
-    empty_database_url,
-    postgres_database_factory,
-    backend,
-    tmp_path,
+    union, relayer_account, operator_token, empty_database_url, another_empty_database
 ):
-    legacy_url = (
-        postgres_database_factory()
-        if backend == "postgresql"
-        else f"sqlite:///{tmp_path / 'legacy.db'}"
-    )
+    legacy_url = another_empty_database()
+
+    def database_at_baseline():
+        url = another_empty_database()
+        migrate.upgrade(url, migrate.BASELINE)
+        make_legacy_database(url, legacy_rows()[:1])  # a contribution
+        return url
+
     make_legacy_database(legacy_url, legacy_rows())
-    empty_env = relayer_env(union, relayer_account, empty_database_url, operator_token)
-    legacy_env = relayer_env(union, relayer_account, legacy_url, operator_token)
-    before = dump(legacy_url)
+    behind_url = database_at_baseline()
+    empty_env, legacy_env, behind_env = (
+        relayer_env(union, relayer_account, url, operator_token)
+        for url in (empty_database_url, legacy_url, behind_url)
+    )
+    before = {url: dump(url) for url in (legacy_url, behind_url)}
 
     results = run_together(
         (empty_env, ("serve", "--port", "0")),
         (legacy_env, ("serve", "--port", "0")),
-        (legacy_env, ("epoch", "close")),
-        (legacy_env, ("index", "--once")),
+        (behind_env, ("serve", "--port", "0")),
+        (behind_env, ("epoch", "close")),
+        (behind_env, ("index", "--once")),
     )
 
     for done in results:
@@ -440,5 +511,7 @@ def test_serve_and_the_database_commands_refuse_a_database_that_is_behind(
         assert "`relayer db upgrade`" in done.stderr, done.stderr
     assert "the database is empty" in results[0].stderr
     assert "no schema revision" in results[1].stderr
+    assert f"at revision 0001 and this relayer needs {migrate.head()}" in results[2].stderr
     assert dump(empty_database_url) == {}
-    assert dump(legacy_url) == before
+    assert {url: dump(url) for url in before} == before
+    assert revision_of(behind_url) == "0001"
