@@ -3,6 +3,9 @@ upgrades a database made before migrations existed with every row kept, refuses 
 know; the relayer refuses to run on a database that is behind; and the models never drift from
 the head revision. On SQLite and PostgreSQL."""
 
+import os
+import subprocess
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +16,7 @@ from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, text
 from sqlalchemy.orm import Session
 
 from fixtures import legacy_db
-from fixtures.cli import relayer_env, run_together
+from fixtures.cli import RELAYER, relayer_env, run_together
 from relayer import migrate
 from relayer.cli import main
 from relayer.db import Base
@@ -515,3 +518,48 @@ def test_serve_and_the_database_commands_refuse_a_database_that_is_behind(
     assert dump(empty_database_url) == {}
     assert {url: dump(url) for url in before} == before
     assert revision_of(behind_url) == "0001"
+
+
+def test_upgrades_started_together_on_postgresql_take_turns(postgres_server, postgres_database_url):
+    # Two deploys upgrading one database at once: each waits for the upgrade lock, so the
+    # second finds the schema made and applies nothing (without it, both create the tables).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYER_")}
+    env["RELAYER_DATABASE_URL"] = postgres_database_url
+    name = postgres_database_url.rsplit("/", 1)[1]
+    with postgres_server.connect(name) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (migrate.UPGRADE_LOCK,))
+        upgraders = [
+            subprocess.Popen(
+                [str(RELAYER), "db", "upgrade"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        try:
+            deadline = time.monotonic() + 60
+            while waiting_for_lock(holder) < 2:
+                assert time.monotonic() < deadline, "the upgrades never queued on the lock"
+                assert all(u.poll() is None for u in upgraders), "an upgrade did not wait"
+                time.sleep(0.1)
+        finally:
+            holder.execute("SELECT pg_advisory_unlock(%s)", (migrate.UPGRADE_LOCK,))
+        outputs = [u.communicate(timeout=60) for u in upgraders]
+
+    assert [u.returncode for u in upgraders] == [0, 0], outputs
+    applied = sorted(
+        line.split(":")[0]
+        for stdout, _ in outputs
+        for line in stdout.splitlines()
+        if line.startswith("applied ")
+    )
+    assert applied == sorted(f"applied {revision}" for revision in migrate.revisions())
+    assert revision_of(postgres_database_url) == migrate.head()
+
+
+def waiting_for_lock(connection):
+    return connection.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    ).fetchone()[0]
