@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -149,6 +150,12 @@ def require_current(engine: Engine) -> None:
     """Refuse (SchemaError, naming the command to run) unless the database is at the head
     revision: a relayer never runs on a schema it was not written for, nor creates one itself
     (an empty database is as likely a wrong URL as a new union)."""
+    missing = _missing_sqlite_file(engine)
+    if missing is not None:
+        raise SchemaBehind(
+            f"there is no database file at {missing}: create it with `{UPGRADE_COMMAND}` "
+            "(check RELAYER_DATABASE_URL if it should hold a union's data)"
+        )
     with engine.connect() as connection:
         found = state(connection)
     if found.current:
@@ -177,6 +184,8 @@ def require_current(engine: Engine) -> None:
 def current(url: str) -> SchemaState:
     engine = _migration_engine(url)
     try:
+        if _missing_sqlite_file(engine) is not None:  # not created just to be looked at
+            return SchemaState(None, head(), frozenset())
         with engine.connect() as connection:
             return state(connection)
     finally:
@@ -275,6 +284,15 @@ def _require_baseline(connection: Connection) -> None:
             f"baseline schema ({'; '.join(problems)}): refusing to touch it; point "
             "RELAYER_DATABASE_URL at the relayer's own database"
         )
+
+
+def _missing_sqlite_file(engine: Engine) -> Path | None:
+    """The path of a SQLite file that does not exist (connecting would create it empty)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    path = Path(database)
+    return None if path.exists() else path
 
 
 def _migration_engine(url: str) -> Engine:

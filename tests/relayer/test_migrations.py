@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from fixtures import legacy_db
 from fixtures.cli import RELAYER, relayer_env, run_together
+from fixtures.relayer import relayer_settings
 from relayer import migrate
 from relayer.cli import main
+from relayer.context import Context
 from relayer.db import Base
 
 MAX_UINT256 = 2**256 - 1
@@ -260,7 +262,13 @@ def another_empty_database(backend, request, tmp_path):
     numbers = iter(range(1_000))
     if backend == "postgresql":
         return request.getfixturevalue("postgres_database_factory")
-    return lambda: f"sqlite:///{tmp_path / f'another-{next(numbers)}.db'}"
+
+    def make():
+        path = tmp_path / f"another-{next(numbers)}.db"
+        path.touch()
+        return f"sqlite:///{path}"
+
+    return make
 
 
 def revision_of(url):
@@ -518,6 +526,18 @@ def test_serve_and_the_database_commands_refuse_a_database_that_is_behind(
     assert dump(empty_database_url) == {}
     assert {url: dump(url) for url in before} == before
     assert revision_of(behind_url) == "0001"
+
+
+def test_the_relayer_refuses_a_sqlite_path_with_no_database_and_creates_no_file(
+    union, relayer_account, operator_token, tmp_path
+):
+    path = tmp_path / "mistyped.db"
+    settings = relayer_settings(union, relayer_account, f"sqlite:///{path}", operator_token)
+
+    with pytest.raises(migrate.SchemaBehind, match=r"no database file at .*`relayer db upgrade`"):
+        Context.from_settings(settings)
+    assert db_command(f"sqlite:///{path}", "current").output.startswith("empty")
+    assert not path.exists()
 
 
 def test_upgrades_started_together_on_postgresql_take_turns(postgres_server, postgres_database_url):
