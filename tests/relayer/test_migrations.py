@@ -21,7 +21,7 @@ from fixtures.relayer import relayer_settings
 from relayer import migrate
 from relayer.cli import main
 from relayer.context import Context
-from relayer.db import Base
+from relayer.db import Base, Database
 
 MAX_UINT256 = 2**256 - 1
 PAYER = "0x" + "a1" * 20
@@ -538,6 +538,19 @@ def test_the_relayer_refuses_a_sqlite_path_with_no_database_and_creates_no_file(
         Context.from_settings(settings)
     assert db_command(f"sqlite:///{path}", "current").output.startswith("empty")
     assert not path.exists()
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(database_url):
+    # The migrations use an engine of their own; the relayer's keeps SQLite's settings.
+    opened = Database(database_url)
+    try:
+        with opened.session() as session:
+            pragma = session.connection().exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA busy_timeout").scalar() == 30_000
+    finally:
+        opened.dispose()
 
 
 def test_upgrades_started_together_on_postgresql_take_turns(postgres_server, postgres_database_url):
