@@ -29,7 +29,7 @@ RELEASE_ATTRIBUTION_EXAMPLES ?= 5000
 export FUZZ_STEPS
 
 .PHONY: help setup toolchain compile lint slither postgres test test-contracts fuzz bench \
-	bench-gas demo serve clean web chromium
+	bench-gas demo serve clean web chromium revision
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
@@ -169,6 +169,12 @@ demo: compile
 # The demo, then the chain and the relayer stay up for a wallet (Ctrl-C stops both).
 serve: compile
 	$(BIN)/python -m scripts.demo --serve $(DEMO_FLAGS)
+
+# A draft of the next database revision from the difference between the models and the head:
+# make revision MESSAGE="what changes". Read it and complete it (data moves) before committing.
+revision: $(PY_STAMP)
+	@test -n "$(MESSAGE)" || { echo 'usage: make revision MESSAGE="what changes"' >&2; exit 2; }
+	$(BIN)/python -c 'import sys; from relayer.migrate import new_revision; print(new_revision(sys.argv[1]))' "$(MESSAGE)"
 
 clean:
 	rm -rf build reports .solcx .hypothesis .pytest_cache demo-output $(WEB_DIR)/dist

@@ -32,7 +32,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.pool import StaticPool
 
 from relayer.db import SQLITE_CONNECT_ARGS, is_sqlite
@@ -240,6 +240,28 @@ def downgrade(url: str, target: str) -> str:
             return state(connection).revision or "base"
     finally:
         engine.dispose()
+
+
+def new_revision(message: str, metadata: MetaData | None = None) -> Path:
+    """Write the next revision (`versions/v<NNNN>_<slug>.py`) with the operations that turn the
+    head's schema into the models', as Alembic's autogenerate sees them from a throw-away SQLite
+    database at the head: a draft to read and complete (data moves, PostgreSQL specifics), for
+    `make revision`. `metadata` stands in for the models' (tests). Returns its path."""
+    number = f"{int(head()) + 1:04d}"
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_config(connection), "head")
+            config = _config(connection, target_metadata=metadata)
+            config.set_main_option("file_template", "v%%(rev)s_%%(slug)s")
+            script = command.revision(config, message, autogenerate=True, rev_id=number)
+    finally:
+        engine.dispose()
+    scripts.cache_clear()
+    revisions.cache_clear()
+    if script is None or isinstance(script, list):  # one revision asked, one written
+        raise SchemaError(f"alembic wrote no single revision for {message!r}")
+    return Path(script.path)
 
 
 @cache

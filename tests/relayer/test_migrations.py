@@ -4,9 +4,11 @@ know; the relayer refuses to run on a database that is behind; and the models ne
 the head revision. On SQLite and PostgreSQL."""
 
 import os
+import shutil
 import subprocess
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -21,7 +23,8 @@ from fixtures.relayer import relayer_settings
 from relayer import migrate
 from relayer.cli import main
 from relayer.context import Context
-from relayer.db import Base, Database
+from relayer.db import Base, Database, StoredEnum
+from relayer.states import TxStatus
 
 MAX_UINT256 = 2**256 - 1
 PAYER = "0x" + "a1" * 20
@@ -324,6 +327,34 @@ def test_the_model_comparison_notices_a_column_no_revision_adds(database_url):
     assert [(d[0], d[2], d[3].name) for d in differences] == [
         ("add_column", "epochs", "unmigrated")
     ]
+
+
+def test_make_revision_drafts_the_next_revision_from_the_models_in_plain_column_types(
+    tmp_path, monkeypatch
+):
+    copy = tmp_path / "migrations"
+    shutil.copytree(Path(migrate.scripts().dir), copy)
+    monkeypatch.setattr(migrate, "SCRIPT_LOCATION", str(copy))
+    migrate.scripts.cache_clear()
+    migrate.revisions.cache_clear()
+    drifted = MetaData()
+    for table in Base.metadata.tables.values():
+        table.to_metadata(drifted)
+    drifted.tables["epochs"].append_column(Column("phase", StoredEnum(TxStatus, 16)))
+    head = migrate.head()
+    try:
+        path = migrate.new_revision("epochs get a phase", metadata=drifted)
+        assert migrate.head() == f"{int(head) + 1:04d}"
+    finally:
+        migrate.scripts.cache_clear()
+        migrate.revisions.cache_clear()
+
+    assert path.parent == copy / "versions"
+    assert path.name == f"v{int(head) + 1:04d}_epochs_get_a_phase.py"
+    draft = path.read_text()
+    assert f"down_revision = '{head}'" in draft
+    assert "batch_op.add_column(sa.Column('phase', sa.String(length=16), nullable=True))" in draft
+    assert "relayer" not in draft
 
 
 def test_the_revisions_form_one_line_to_a_single_head():
