@@ -7,230 +7,30 @@ import os
 import shutil
 import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Column, Integer, MetaData, create_engine, text
 
-from fixtures import legacy_db
 from fixtures.cli import RELAYER, relayer_env, run_together
+from fixtures.databases import (
+    MAX_UINT256,
+    RECIPIENT,
+    REPORT_HASH,
+    dump,
+    legacy_rows,
+    make_legacy_database,
+    schema,
+)
 from fixtures.relayer import relayer_settings
 from relayer import migrate
 from relayer.cli import main
 from relayer.context import Context
 from relayer.db import Base, Database, StoredEnum
 from relayer.states import TxStatus
-
-MAX_UINT256 = 2**256 - 1
-PAYER = "0x" + "a1" * 20
-MEMBER = "0x" + "b2" * 20
-RECIPIENT = "0x" + "c3" * 20
-UNION = "0x" + "d4" * 20
-RELAYER_KEY = "0x" + "e5" * 20
-REPORT_HASH = "0x" + "ab" * 32
-LICENSE_HASH = "0x" + "6c" * 16 + "00" * 16
-WHEN = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-
-
-def tx_hash(n):
-    return "0x" + f"{n:064x}"
-
-
-def legacy_rows():
-    """At least one row for every table of the schema before migrations, every kind of chain
-    event among them, with the largest uint256 where one fits."""
-    m = legacy_db
-    event = {"block_time": WHEN}
-    return [
-        m.Contribution(
-            member=MEMBER,
-            data_type="health",
-            records=1_000,
-            quality_ppm=900_000,
-            uniqueness_ppm=250_000,
-            content_hash=tx_hash(1),
-            signature="0x" + "5a" * 65,
-            recorded_block=41,
-            created_at=WHEN,
-        ),
-        m.IdempotencyKey(
-            key="retry-1",
-            route="contributions",
-            request_hash=tx_hash(2),
-            status_code=201,
-            body='{"accepted": 1, "ids": [1]}',
-            created_at=WHEN,
-        ),
-        m.UsedSignature(digest=tx_hash(3), purpose="data_deletion", created_at=WHEN),
-        m.Epoch(
-            number=1,
-            status="posted",
-            report='{"epoch": 1}',
-            report_hash=REPORT_HASH,
-            members=1,
-            total_shares=700,
-            closed_at=WHEN,
-            posted_at=WHEN,
-        ),
-        m.OutboxTx(
-            id=1,
-            purpose="attribution",
-            epoch=1,
-            batch=0,
-            to=UNION,
-            data="0xfeed",
-            status="confirmed",
-            sender=RELAYER_KEY,
-            nonce=0,
-            gas=90_000,
-            tx_hash=tx_hash(4),
-            block_number=42,
-            gas_used=80_000,
-            created_at=WHEN,
-        ),
-        m.OutboxTx(id=2, purpose="claim", to=UNION, data="0xbeef", status="superseded"),
-        m.TxAttempt(
-            outbox_id=1,
-            tx_hash=tx_hash(4),
-            raw="0x02f8",
-            max_fee_per_gas=2_000_000_000,
-            max_priority_fee_per_gas=1_000_000_000,
-            created_at=WHEN,
-        ),
-        m.ChainEvent(
-            name="RevenueDeposited",
-            block_number=40,
-            log_index=0,
-            tx_hash=tx_hash(5),
-            account=PAYER,
-            amount=str(MAX_UINT256),
-            extra=str(MAX_UINT256 - 1),
-            license_id=LICENSE_HASH,
-            **event,
-        ),
-        m.ChainEvent(
-            name="SharesSet",
-            block_number=42,
-            log_index=0,
-            tx_hash=tx_hash(4),
-            account=MEMBER,
-            epoch=1,
-            amount="700",
-            **event,
-        ),
-        m.ChainEvent(
-            name="AttributionPosted",
-            block_number=42,
-            log_index=1,
-            tx_hash=tx_hash(4),
-            epoch=1,
-            amount="700",
-            extra=REPORT_HASH,
-            **event,
-        ),
-        m.ChainEvent(
-            name="AttributionFinished",
-            block_number=43,
-            log_index=0,
-            tx_hash=tx_hash(6),
-            epoch=1,
-            amount="700",
-            extra=REPORT_HASH,
-            **event,
-        ),
-        m.ChainEvent(
-            name="Claimed",
-            block_number=44,
-            log_index=0,
-            tx_hash=tx_hash(7),
-            account=MEMBER,
-            amount="500",
-            extra=RECIPIENT,
-            **event,
-        ),
-        m.ChainEvent(
-            name="MemberLeft",
-            block_number=45,
-            log_index=1,
-            tx_hash=tx_hash(8),
-            account=MEMBER,
-            **event,
-        ),
-        m.IndexerCursor(id=1, block_number=45),
-        m.License(
-            id="steps-2026",
-            license_hash=LICENSE_HASH,
-            title="Steps, 2026",
-            terms_hash=tx_hash(9),
-            price=str(MAX_UINT256),
-            created_at=WHEN,
-        ),
-    ]
-
-
-def make_legacy_database(url, rows=()):
-    """A database as the relayer made it before migrations (create_all at start-up), holding
-    `rows`."""
-    engine = legacy_db.make_engine(url)
-    try:
-        with Session(engine) as session, session.begin():
-            session.add_all(rows)
-    finally:
-        engine.dispose()
-
-
-def dump(url):
-    """Every row of every table (but alembic's), as the database returns it, in key order."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            inspector = inspect(connection)
-            tables = {}
-            for table in inspector.get_table_names():
-                if table == migrate.VERSION_TABLE:
-                    continue
-                key = inspector.get_pk_constraint(table)["constrained_columns"]
-                order = ", ".join(f'"{column}"' for column in key)
-                result = connection.execute(text(f'SELECT * FROM "{table}" ORDER BY {order}'))
-                tables[table] = [dict(row._mapping) for row in result]
-            return tables
-    finally:
-        engine.dispose()
-
-
-def schema(url):
-    """Everything the database says about its tables: columns, keys, constraints, indexes."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            inspector = inspect(connection)
-            described = {}
-            for table in inspector.get_table_names():
-                if table == migrate.VERSION_TABLE:
-                    continue
-                described[table] = {
-                    "columns": [
-                        (c["name"], str(c["type"]), c["nullable"], c.get("default"))
-                        for c in inspector.get_columns(table)
-                    ],
-                    "primary_key": inspector.get_pk_constraint(table),
-                    "foreign_keys": sorted(
-                        inspector.get_foreign_keys(table), key=lambda fk: fk["constrained_columns"]
-                    ),
-                    "unique": sorted(
-                        inspector.get_unique_constraints(table), key=lambda u: u["column_names"]
-                    ),
-                    "indexes": sorted(inspector.get_indexes(table), key=lambda i: i["name"]),
-                }
-            return described
-    finally:
-        engine.dispose()
-
 
 ATTRIBUTIONS = ("AttributionPosted", "AttributionFinished")
 #: The chain-event columns revision 0002 adds.
