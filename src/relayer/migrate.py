@@ -21,6 +21,7 @@ the database at the revision it had.
 """
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -242,12 +243,21 @@ def downgrade(url: str, target: str) -> str:
         engine.dispose()
 
 
+def revision_number(revision: str) -> int:
+    """The number a revision id starts with (`0002_relayed_claims` → 2): revisions are numbered
+    in order, and the file names sort by it."""
+    digits = re.match(r"\d+", revision)
+    if digits is None:
+        raise SchemaError(f"revision {revision!r} does not start with its number")
+    return int(digits.group())
+
+
 def new_revision(message: str, metadata: MetaData | None = None) -> Path:
     """Write the next revision (`versions/v<NNNN>_<slug>.py`) with the operations that turn the
     head's schema into the models', as Alembic's autogenerate sees them from a throw-away SQLite
     database at the head: a draft to read and complete (data moves, PostgreSQL specifics), for
     `make revision`. `metadata` stands in for the models' (tests). Returns its path."""
-    number = f"{int(head()) + 1:04d}"
+    number = f"{revision_number(head()) + 1:04d}"
     engine = create_engine("sqlite://", poolclass=StaticPool)
     try:
         with engine.begin() as connection:

@@ -14,16 +14,20 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import Column, Integer, MetaData, create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from fixtures.cli import RELAYER, relayer_env, run_together
 from fixtures.databases import (
     MAX_UINT256,
+    MEMBER,
     RECIPIENT,
     REPORT_HASH,
+    WHEN,
     dump,
     legacy_rows,
     make_legacy_database,
     schema,
+    tx_hash,
 )
 from fixtures.relayer import relayer_settings
 from relayer import migrate
@@ -33,12 +37,14 @@ from relayer.db import Base, Database, StoredEnum
 from relayer.states import TxStatus
 
 ATTRIBUTIONS = ("AttributionPosted", "AttributionFinished")
-#: The chain-event columns revision 0002 adds.
+#: The revision before the chain-event columns.
+BEFORE_0003 = "0002_relayed_claims"
+#: The chain-event columns revision 0003 adds.
 NAMED_COLUMNS = ("fee", "recipient", "shares", "total_shares", "report_hash", "members")
 
 
-def moved_by_0002(row):
-    """A chain_events row of the baseline as revision 0002 must leave it: each value of the
+def moved_by_0003(row):
+    """A chain_events row of the baseline as revision 0003 must leave it: each value of the
     overloaded `amount`/`extra` in the column of its name (spelled out here independently of
     the revision)."""
     moved = dict(row)
@@ -142,15 +148,16 @@ def test_make_revision_drafts_the_next_revision_from_the_models_in_plain_column_
         table.to_metadata(drifted)
     drifted.tables["epochs"].append_column(Column("phase", StoredEnum(TxStatus, 16)))
     head = migrate.head()
+    number = f"{migrate.revision_number(head) + 1:04d}"
     try:
         path = migrate.new_revision("epochs get a phase", metadata=drifted)
-        assert migrate.head() == f"{int(head) + 1:04d}"
+        assert migrate.head() == number
     finally:
         migrate.scripts.cache_clear()
         migrate.revisions.cache_clear()
 
     assert path.parent == copy / "versions"
-    assert path.name == f"v{int(head) + 1:04d}_epochs_get_a_phase.py"
+    assert path.name == f"v{number}_epochs_get_a_phase.py"
     draft = path.read_text()
     assert f"down_revision = '{head}'" in draft
     assert "batch_op.add_column(sa.Column('phase', sa.String(length=16), nullable=True))" in draft
@@ -210,11 +217,14 @@ def test_a_database_made_before_migrations_is_recognised_and_upgraded_with_every
     assert f"stamped {migrate.BASELINE}" in done.output
     assert revision_of(empty_database_url) == migrate.head()
     after = dump(empty_database_url)
-    assert all(after[table] for table in Base.metadata.tables), "a table without rows"
-    assert {t: rows for t, rows in after.items() if t != "chain_events"} == {
+    assert all(before.values()), "a table without rows"
+    assert {t: after[t] for t in before if t != "chain_events"} == {
         t: rows for t, rows in before.items() if t != "chain_events"
     }
-    assert after["chain_events"] == [moved_by_0002(row) for row in before["chain_events"]]
+    # Tables that revisions after the baseline add start empty.
+    assert set(after) == set(Base.metadata.tables)
+    assert all(after[table] == [] for table in set(after) - set(before))
+    assert after["chain_events"] == [moved_by_0003(row) for row in before["chain_events"]]
     events = events_by_name(after)
     assert (events["RevenueDeposited"]["amount"], events["RevenueDeposited"]["fee"]) == (
         str(MAX_UINT256),
@@ -226,29 +236,33 @@ def test_a_database_made_before_migrations_is_recognised_and_upgraded_with_every
 
 
 @pytest.mark.both_databases
-def test_revision_0002_moves_each_chain_event_value_to_its_named_column(empty_database_url):
-    migrate.upgrade(empty_database_url, migrate.BASELINE)
-    make_legacy_database(empty_database_url, legacy_rows())  # the baseline's schema, with rows
+def test_revision_0003_moves_each_chain_event_value_to_its_named_column(empty_database_url):
+    migrate.upgrade(empty_database_url, BEFORE_0003)
+    make_legacy_database(empty_database_url, legacy_rows())  # chain_events as the baseline has it
     before = dump(empty_database_url)
 
     result = migrate.upgrade(empty_database_url)
 
-    assert [step.revision for step in result.applied] == ["0002"]
+    assert [step.revision for step in result.applied] == ["0003"]
     after = dump(empty_database_url)
-    assert after["chain_events"] == [moved_by_0002(row) for row in before["chain_events"]]
+    assert after["chain_events"] == [moved_by_0003(row) for row in before["chain_events"]]
     assert {row["amount"] for row in after["chain_events"] if row["name"] == "SharesSet"} == {None}
     assert all(row["members"] is None for row in after["chain_events"])  # never stored before
+    assert {t: after[t] for t in before if t != "chain_events"} == {
+        t: rows for t, rows in before.items() if t != "chain_events"
+    }
 
 
 @pytest.mark.both_databases
-def test_revision_0002_downgrades_back_to_the_baseline_rows(empty_database_url):
+def test_revision_0003_downgrades_back_to_the_rows_it_found(empty_database_url):
+    migrate.upgrade(empty_database_url, BEFORE_0003)
     make_legacy_database(empty_database_url, legacy_rows())
     before = dump(empty_database_url)
     migrate.upgrade(empty_database_url)
 
-    reached = migrate.downgrade(empty_database_url, migrate.BASELINE)
+    reached = migrate.downgrade(empty_database_url, BEFORE_0003)
 
-    assert reached == migrate.BASELINE
+    assert reached == BEFORE_0003
     assert dump(empty_database_url) == before
 
 
@@ -357,6 +371,53 @@ def test_serve_and_the_database_commands_refuse_a_database_that_is_behind(
     assert dump(empty_database_url) == {}
     assert {url: dump(url) for url in before} == before
     assert revision_of(behind_url) == "0001"
+
+
+@pytest.mark.both_databases
+def test_relayed_claims_revision_upgrades_a_database_holding_rows_to_one_claim_per_nonce(
+    empty_database_url,
+):
+    make_legacy_database(empty_database_url, legacy_rows())
+    before = dump(empty_database_url)
+    assert "relayed_claims" not in before
+
+    done = db_command(empty_database_url, "upgrade")
+
+    assert done.exit_code == 0, done.output
+    assert "applied 0002_relayed_claims" in done.output
+    after = dump(empty_database_url)
+    assert {t: after[t] for t in before if t != "chain_events"} == {
+        t: rows for t, rows in before.items() if t != "chain_events"
+    }
+    engine = create_engine(empty_database_url)
+    claim = {
+        "member": MEMBER,
+        "digest": tx_hash(30),
+        "to": RECIPIENT,
+        "amount": str(MAX_UINT256),
+        "deadline": "1800000000",
+        "max_cost": "90000000000000",
+        "created_at": WHEN,
+    }
+    insert = text(
+        'INSERT INTO relayed_claims (member, nonce, digest, "to", amount, deadline, max_cost, '
+        "outbox_id, created_at) VALUES (:member, :nonce, :digest, :to, :amount, :deadline, "
+        ":max_cost, :outbox_id, :created_at)"
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert, {**claim, "nonce": "0", "outbox_id": 2})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            # The same member's nonce again, even for another transaction: refused.
+            connection.execute(insert, {**claim, "nonce": "0", "outbox_id": None})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            # One transaction for two claims: refused.
+            connection.execute(insert, {**claim, "nonce": "1", "outbox_id": 2})
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT member, nonce, outbox_id FROM relayed_claims"))
+            assert [tuple(row) for row in rows] == [(MEMBER, "0", 2)]
+    finally:
+        engine.dispose()
 
 
 def test_the_relayer_refuses_a_sqlite_path_with_no_database_and_creates_no_file(

@@ -15,16 +15,16 @@ indexer's docstring):
 before this revision and set for those after. The downgrade moves the values back (dropping
 `members`).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002_relayed_claims
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002_relayed_claims"
 branch_labels = None
 depends_on = None
 
