@@ -19,15 +19,23 @@ from sqlalchemy.orm import Session
 
 from relayer.attribution import ContributionInput, build_report, canonical, report_hash
 from relayer.chain import UnionChain
-from relayer.context import Context
-from relayer.db import ChainEvent, Contribution, Epoch, IndexerCursor, OutboxTx, utcnow
+from relayer.db import (
+    CURSOR_ID,
+    ChainEvent,
+    Contribution,
+    Database,
+    Epoch,
+    IndexerCursor,
+    OutboxTx,
+    utcnow,
+)
 from relayer.errors import Conflict, NotFound
-from relayer.indexer import CURSOR_ID
+from relayer.outbox import Outbox
 from relayer.schemas import EpochOut, TxOut
+from relayer.settings import Settings
+from relayer.states import SETTLED_TX, UNFINISHED_EPOCH, EpochStatus, TxPurpose, TxStatus
 
 log = logging.getLogger(__name__)
-
-OPEN_STATUSES = ("closed", "posting")
 
 
 def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int]:
@@ -62,112 +70,109 @@ def _live_contributions(session: Session, departed: dict[str, int]) -> list[Cont
 
 
 def _posted_shares(session: Session) -> dict[str, int]:
-    last = session.scalars(
-        select(Epoch).where(Epoch.status == "posted").order_by(Epoch.number.desc()).limit(1)
-    ).first()
+    posted = select(Epoch).where(Epoch.status == EpochStatus.POSTED)
+    last = session.scalars(posted.order_by(Epoch.number.desc()).limit(1)).first()
     if last is None:
         return {}
     return {m["address"]: int(m["shares"]) for m in json.loads(last.report)["members"]}
 
 
-def close(context: Context) -> Epoch:
-    """Freeze the next epoch's report and plan its transactions. Conflict while an earlier
-    epoch is still being posted or has failed (resume or fix it first)."""
-    settings = context.settings
-    chain = context.chain
+def close(session: Session, chain: UnionChain, outbox: Outbox, settings: Settings) -> Epoch:
+    """Freeze the next epoch's report and plan its transactions in `session` (committed by the
+    caller, all together). Conflict while an earlier epoch is still being posted or has failed
+    (resume or fix it first)."""
     head = chain.head()
     chain_epoch = int(chain.view("currentEpoch", block=head))
-    with context.db.session() as session:
-        unfinished = session.scalars(
-            select(Epoch).where(Epoch.status.in_((*OPEN_STATUSES, "failed")))
-        ).first()
-        if unfinished is not None:
-            raise Conflict(f"epoch {unfinished.number} is {unfinished.status}; post it first")
-        last = session.scalar(select(func.max(Epoch.number))) or 0
-        number = max(chain_epoch, last) + 1
-        previous = _posted_shares(session)
-        report = build_report(
-            chain_id=settings.chain_id,
-            union=chain.address,
-            epoch=number,
-            contributions=_live_contributions(session, _departures(session, chain, head)),
-            params=settings.parameters,
-            zeroed=[member for member, shares in previous.items() if shares > 0],
-        )
-        if not report["members"]:
-            raise Conflict("there is nothing to attribute yet: no contributions")
-        raw = canonical(report)
-        digest = report_hash(raw)
-        # Compared with the chain itself, not the last report: what is sent is what differs.
-        wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
-        onchain = chain.shares_of(list(wanted), head)
-        changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [
-            next(iter(wanted.items()))
-        ]
-        epoch = Epoch(
-            number=number,
-            status="closed",
-            report=raw.decode(),
-            report_hash=digest,
-            members=len(report["members"]),
-            total_shares=int(report["totals"]["shares"]),
-        )
-        session.add(epoch)
-        session.flush()
-        size = settings.batch_size
-        for batch, start in enumerate(range(0, len(changed), size)):
-            chunk = changed[start : start + size]
-            data = chain.calldata(
-                "postAttribution",
-                number,
-                bytes.fromhex(digest[2:]),
-                [member for member, _ in chunk],
-                [shares for _, shares in chunk],
-            )
-            context.outbox.enqueue(session, "attribution", data, epoch=number, batch=batch)
-        context.outbox.enqueue(
-            session, "finish", chain.calldata("finishAttribution", number), epoch=number
-        )
-        log.info(
-            "epoch %d closed: %d members, %d changed, report %s",
+    unfinished = session.scalars(select(Epoch).where(Epoch.status.in_(UNFINISHED_EPOCH))).first()
+    if unfinished is not None:
+        raise Conflict(f"epoch {unfinished.number} is {unfinished.status}; post it first")
+    last = session.scalar(select(func.max(Epoch.number))) or 0
+    number = max(chain_epoch, last) + 1
+    previous = _posted_shares(session)
+    report = build_report(
+        chain_id=settings.chain_id,
+        union=chain.address,
+        epoch=number,
+        contributions=_live_contributions(session, _departures(session, chain, head)),
+        params=settings.parameters,
+        zeroed=[member for member, shares in previous.items() if shares > 0],
+    )
+    if not report["members"]:
+        raise Conflict("there is nothing to attribute yet: no contributions")
+    raw = canonical(report)
+    digest = report_hash(raw)
+    # Compared with the chain itself, not the last report: what is sent is what differs.
+    wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
+    onchain = chain.shares_of(list(wanted), head)
+    changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [next(iter(wanted.items()))]
+    epoch = Epoch(
+        number=number,
+        status=EpochStatus.CLOSED,
+        report=raw.decode(),
+        report_hash=digest,
+        members=len(report["members"]),
+        total_shares=int(report["totals"]["shares"]),
+    )
+    session.add(epoch)
+    session.flush()
+    size = settings.batch_size
+    for batch, start in enumerate(range(0, len(changed), size)):
+        chunk = changed[start : start + size]
+        data = chain.calldata(
+            "postAttribution",
             number,
-            len(report["members"]),
-            len(changed),
-            digest,
+            bytes.fromhex(digest[2:]),
+            [member for member, _ in chunk],
+            [shares for _, shares in chunk],
         )
-        return epoch
+        outbox.enqueue(session, TxPurpose.ATTRIBUTION, data, epoch=number, batch=batch)
+    outbox.enqueue(
+        session, TxPurpose.FINISH, chain.calldata("finishAttribution", number), epoch=number
+    )
+    log.info(
+        "epoch %d closed: %d members, %d changed, report %s",
+        number,
+        len(report["members"]),
+        len(changed),
+        digest,
+    )
+    return epoch
 
 
 def post(
-    context: Context, number: int, progress: Callable[[OutboxTx], None] | None = None
+    db: Database,
+    outbox: Outbox,
+    number: int,
+    progress: Callable[[OutboxTx], None] | None = None,
 ) -> EpochOut:
-    """Send (or resume sending) the epoch's planned transactions and settle its status."""
-    with context.db.session() as session:
+    """Send (or resume sending) the epoch's planned transactions and settle its status. Takes
+    the database rather than a session: the outbox commits each transaction's progress on its
+    own, between the re-plan before and the settling after."""
+    with db.session() as session:
         epoch = session.get(Epoch, number)
         if epoch is None:
             raise NotFound(f"no epoch {number}")
-        if epoch.status == "posted":
+        if epoch.status == EpochStatus.POSTED:
             return describe(session, number)
-        if any(tx.status == "failed" for tx in epoch.transactions):
+        if any(tx.status == TxStatus.FAILED for tx in epoch.transactions):
             # A retry re-plans every unconfirmed transaction, in the original order, under new
             # outbox rows: a failed one may have spent its nonce, and `finish` must stay last.
-            for tx in [tx for tx in epoch.transactions if tx.status in ("failed", "pending")]:
-                tx.status = "superseded"
-                context.outbox.enqueue(
-                    session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch
-                )
-        epoch.status, epoch.error = "posting", None
-    context.outbox.process(progress=progress)
-    with context.db.session() as session:
+            replanned = (TxStatus.FAILED, TxStatus.PENDING)
+            for tx in [tx for tx in epoch.transactions if tx.status in replanned]:
+                tx.status = TxStatus.SUPERSEDED
+                outbox.enqueue(session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch)
+        epoch.status, epoch.error = EpochStatus.POSTING, None
+    outbox.process(progress=progress)
+    with db.session() as session:
         epoch = session.get(Epoch, number)
         assert epoch is not None
-        failed = [tx for tx in epoch.transactions if tx.status == "failed"]
+        failed = [tx for tx in epoch.transactions if tx.status == TxStatus.FAILED]
         if failed:
-            epoch.status, epoch.error = "failed", failed[0].error
-        elif all(tx.status in ("confirmed", "superseded") for tx in epoch.transactions):
-            epoch.status, epoch.posted_at = "posted", utcnow()
+            epoch.status, epoch.error = EpochStatus.FAILED, failed[0].error
+        elif all(tx.status in SETTLED_TX for tx in epoch.transactions):
+            epoch.status, epoch.posted_at = EpochStatus.POSTED, utcnow()
         log.info("epoch %d %s", number, epoch.status)
-    with context.db.session() as session:
+    with db.session() as session:
         return describe(session, number)
 
 
@@ -175,8 +180,8 @@ def describe(session: Session, number: int) -> EpochOut:
     epoch = session.get(Epoch, number)
     if epoch is None:
         raise NotFound(f"no epoch {number}")
-    txs = [tx for tx in epoch.transactions if tx.status != "superseded"]
-    batches = [tx for tx in txs if tx.purpose == "attribution"]
+    txs = [tx for tx in epoch.transactions if tx.status != TxStatus.SUPERSEDED]
+    batches = [tx for tx in txs if tx.purpose == TxPurpose.ATTRIBUTION]
     return EpochOut(
         number=epoch.number,
         status=epoch.status,
@@ -186,7 +191,7 @@ def describe(session: Session, number: int) -> EpochOut:
         closed_at=epoch.closed_at,
         posted_at=epoch.posted_at,
         batches=len(batches),
-        batches_confirmed=sum(tx.status == "confirmed" for tx in batches),
+        batches_confirmed=sum(tx.status == TxStatus.CONFIRMED for tx in batches),
         error=epoch.error,
         transactions=[
             TxOut(

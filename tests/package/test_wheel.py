@@ -139,7 +139,7 @@ def in_venv(venv, outside, *args, timeout=60):
     )
 
 
-def test_wheel_carries_the_abis_and_the_member_page(wheel):
+def test_wheel_carries_the_abis_the_member_page_and_the_migrations(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     page = {"relayer/web/index.html", "relayer/web/dist/app.js", "relayer/web/dist/app.css"}
     assert page <= names
@@ -148,6 +148,14 @@ def test_wheel_carries_the_abis_and_the_member_page(wheel):
             packaged = json.loads(archive.read(f"relayer/abi/{contract}.json"))
             built = json.loads((abis.BUILD_DIR / f"{contract}.json").read_text())["abi"]
             assert packaged == built, contract
+    source = ROOT / "src"
+    migrations = {
+        str(path.relative_to(source))
+        for path in (source / "relayer" / "migrations").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert migrations, "no migrations in the source tree"
+    assert migrations <= names
     assert not {n for n in names if n.split("/")[0] in {"tests", "scripts", "tools", "fixtures"}}
 
 
@@ -230,6 +238,11 @@ def served(venv, outside, union, relayer_account, operator_token, tmp_path):
         RELAYER_TX_TIMEOUT="10",
         RELAYER_READ_CACHE_SECONDS="0",
     )
+    # The deploy step before every start: serve refuses a database that is behind (or empty).
+    upgraded = run(
+        [str(venv / "bin" / "relayer"), "db", "upgrade"], timeout=60, cwd=workdir, env=env
+    )
+    assert "(head)" in upgraded, upgraded
     log = workdir / "relayer.log"
     with log.open("w") as sink:
         process = subprocess.Popen(

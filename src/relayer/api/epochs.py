@@ -27,10 +27,11 @@ class EpochList(BaseModel):
     summary="Freeze the next epoch's report and start posting its shares",
 )
 def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
-    epoch = epochs.close(context)
-    background.add_task(epochs.post, context, epoch.number)
     with context.db.session() as session:
-        return epochs.describe(session, epoch.number)
+        number = epochs.close(session, context.chain, context.outbox, context.settings).number
+    background.add_task(epochs.post, context.db, context.outbox, number)
+    with context.db.session() as session:
+        return epochs.describe(session, number)
 
 
 @router.post(
@@ -43,7 +44,7 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
 def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
     with context.db.session() as session:
         described = epochs.describe(session, number)
-    background.add_task(epochs.post, context, number)
+    background.add_task(epochs.post, context.db, context.outbox, number)
     return described
 
 
