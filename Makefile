@@ -46,7 +46,7 @@ help:
 	@echo "make relayer-lock  re-resolve requirements.relayer.lock from pyproject's dependencies"
 
 # The one dependency conflict we accept is spelled out in requirements.nodeps.lock; pip check
-# must report nothing else.
+# must report nothing else. (The relayer's own lock, requirements.relayer.lock, has no conflict.)
 KNOWN_CONFLICT := ^pydantic-settings [0-9.]+ has requirement python-dotenv
 $(PY_STAMP): requirements.lock requirements.nodeps.lock pyproject.toml
 	@echo "==> Python environment ($(VENV))"

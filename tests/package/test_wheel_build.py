@@ -5,6 +5,8 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
+import zipfile
 
 import pytest
 
@@ -72,3 +74,30 @@ def test_wheel_build_refuses_a_tree_without_compiled_contracts_or_abis(tree, tmp
     built = build_wheel(tree, tmp_path / "dist")
     assert built.returncode != 0
     assert "src/relayer/abi/DataUnion.json (make compile)" in built.stderr + built.stdout
+
+
+def test_source_distribution_builds_a_wheel_with_the_abis(tree, tmp_path):
+    """`python -m build` makes the sdist first and the wheel from it, where build/ is absent."""
+    shutil.copytree(abis.BUILD_DIR, tree / "build" / "contracts")
+    for name in BUNDLE:
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, tree / name)
+    sdists = tmp_path / "sdist"
+    subprocess.run(
+        [sys.executable, "-c",
+         "import sys; sys.path.insert(0, 'tools/packaging'); import backend; "
+         f"backend.build_sdist({str(sdists)!r})"],
+        cwd=tree, check=True, capture_output=True, timeout=BUILD_TIMEOUT,
+    )  # fmt: skip
+    (sdist,) = sdists.glob("data[-_]union-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    (unpacked,) = (tmp_path / "unpacked").iterdir()
+    assert not (unpacked / "build").exists()
+    built = build_wheel(unpacked, tmp_path / "dist")
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("data_union-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        for contract in abis.CONTRACTS:
+            packaged = json.loads(archive.read(f"relayer/abi/{contract}.json"))
+            assert packaged == json.loads((abis.BUILD_DIR / f"{contract}.json").read_text())["abi"]

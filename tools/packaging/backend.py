@@ -1,9 +1,10 @@
 """The project's build backend: setuptools, with a wheel that cannot ship without its data.
 
-Before setuptools builds a wheel, this writes the relayer's ABIs from the compiled build artifacts
-(tools/packaging/abis.py) and checks that every generated file the relayer needs at run time is
-in the tree: the ABIs and the member page bundle (`make web`). A wheel missing them would install
-cleanly and then fail on its first request; this fails the build instead, saying what to run.
+Before setuptools builds a wheel or a source distribution, this writes the relayer's ABIs from
+the compiled build artifacts (tools/packaging/abis.py) and checks that every generated file the
+relayer needs at run time is in the tree: the ABIs and the member page bundle (`make web`). A
+wheel missing them would install cleanly and then fail on its first request; this fails the build
+instead, saying what to run.
 Every other hook is setuptools' own. Declared in pyproject.toml (`backend-path`).
 """
 
@@ -50,3 +51,9 @@ def build_wheel(
 ) -> str:
     _prepare_package_data()
     return _setuptools.build_wheel(wheel_directory, config_settings, metadata_directory)
+
+
+def build_sdist(sdist_directory: str, config_settings: dict[str, Any] | None = None) -> str:
+    # The source distribution has no build/ to write the ABIs from: they go in ready-made.
+    _prepare_package_data()
+    return _setuptools.build_sdist(sdist_directory, config_settings)
