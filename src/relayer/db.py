@@ -265,13 +265,24 @@ class ChainEvent(Base):
     log_index: Mapped[int] = mapped_column(Integer)
     tx_hash: Mapped[str] = mapped_column(HASH)
     block_time: Mapped[datetime] = mapped_column(TIMESTAMP)
+    # Each value under its own name, NULL where the event has no such value (relayer.indexer
+    # lists which event fills which); uint256 values are decimal text.
     #: The member the event is about (SharesSet, Claimed, MemberLeft) or the payer (deposits).
     account: Mapped[str | None] = mapped_column(ADDRESS, index=True)
     epoch: Mapped[int | None] = mapped_column(BigInteger)
-    #: The event's main amount (deposit, claim) or shares (SharesSet, totals), as decimal text.
+    #: Pool-token amount: what a deposit brought in (fee included), what a claim paid.
     amount: Mapped[str | None] = mapped_column(UINT)
-    #: Secondary amount: the fee of a deposit, the recipient of a claim, the total of a post.
-    extra: Mapped[str | None] = mapped_column(UINT)
+    #: The fee taken from a deposit.
+    fee: Mapped[str | None] = mapped_column(UINT)
+    #: Where a claim was paid to (`to`).
+    recipient: Mapped[str | None] = mapped_column(ADDRESS)
+    #: A member's new shares (SharesSet).
+    shares: Mapped[str | None] = mapped_column(UINT)
+    #: The union's total shares after an attribution was posted or finished.
+    total_shares: Mapped[str | None] = mapped_column(UINT)
+    report_hash: Mapped[str | None] = mapped_column(HASH)
+    #: How many members an AttributionPosted batch set (NULL if indexed before revision 0003).
+    members: Mapped[int | None] = mapped_column(BigInteger)
     license_id: Mapped[str | None] = mapped_column(HASH, index=True)
 
 

@@ -78,7 +78,7 @@ def estimate(
     end = datetime.fromtimestamp(int(chain.w3.eth.get_block("latest")["timestamp"]), UTC)
     start = end - WINDOW
     deposits = session.execute(
-        select(ChainEvent.amount, ChainEvent.extra).where(
+        select(ChainEvent.amount, ChainEvent.fee).where(
             ChainEvent.name == "RevenueDeposited", ChainEvent.block_time > start
         )
     )

@@ -10,16 +10,19 @@ confirmation depth are out of scope: blocks are stored only once buried under `c
 blocks and are never revisited, so choose the depth by the chain's finality.
 
 **Columns.** One row per event, `name` the contract's event name, `block_time` the block's
-timestamp (UTC), addresses checksummed, bytes32 values `0x`-hex, uint256 values decimal text:
+timestamp (UTC), addresses checksummed, bytes32 values `0x`-hex, uint256 values decimal text,
+each value in the column of its name:
 
-| event               | account | epoch | amount                      | extra       | license_id |
-|---------------------|---------|-------|-----------------------------|-------------|------------|
-| RevenueDeposited    | payer   |       | amount received, fee incl.  | fee         | licenseId  |
-| SharesSet           | member  | epoch | the member's new shares     |             |            |
-| AttributionPosted   |         | epoch | union's total shares after  | reportHash  |            |
-| AttributionFinished |         | epoch | union's total shares        | reportHash  |            |
-| Claimed             | member  |       | amount paid                 | recipient   |            |
-| MemberLeft          | member  |       |                             |             |            |
+- RevenueDeposited: `account` (the payer), `amount` (what arrived, fee included), `fee`,
+  `license_id`;
+- SharesSet: `account` (the member), `epoch`, `shares` (the member's new shares);
+- AttributionPosted: `epoch`, `report_hash`, `members` (how many the batch set), `total_shares`
+  (the union's, after the batch);
+- AttributionFinished: `epoch`, `report_hash`, `total_shares`;
+- Claimed: `account` (the member), `amount` (paid), `recipient` (`to`);
+- MemberLeft: `account` (the member).
+
+Every other column of the row is NULL.
 
 `AttributionFinished` tells the replay (`relayer.replay`) when revenue held during an epoch's
 posting was split; it is stored as long as `relayer.chain.INDEXED_EVENTS` follows it.
@@ -62,17 +65,19 @@ def _row(event: Any, block_time: datetime) -> ChainEvent | None:
     )
     if name == "RevenueDeposited":
         row.account = to_checksum_address(args["payer"])
-        row.amount, row.extra = str(args["amount"]), str(args["fee"])
+        row.amount, row.fee = str(args["amount"]), str(args["fee"])
         row.license_id = _hex(args["licenseId"])
     elif name == "SharesSet":
         row.account = to_checksum_address(args["member"])
-        row.epoch, row.amount = int(args["epoch"]), str(args["shares"])
+        row.epoch, row.shares = int(args["epoch"]), str(args["shares"])
     elif name in ("AttributionPosted", "AttributionFinished"):
-        row.epoch, row.amount = int(args["epoch"]), str(args["totalShares"])
-        row.extra = _hex(args["reportHash"])
+        row.epoch, row.total_shares = int(args["epoch"]), str(args["totalShares"])
+        row.report_hash = _hex(args["reportHash"])
+        if name == "AttributionPosted":
+            row.members = int(args["members"])
     elif name == "Claimed":
         row.account = to_checksum_address(args["member"])
-        row.amount, row.extra = str(args["amount"]), to_checksum_address(args["to"])
+        row.amount, row.recipient = str(args["amount"]), to_checksum_address(args["to"])
     elif name == "MemberLeft":
         row.account = to_checksum_address(args["member"])
     else:

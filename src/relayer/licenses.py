@@ -148,7 +148,7 @@ def get(session: Session, chain: UnionChain, license_id: str) -> LicenseDetail:
     epochs = _split_epochs(session) if deposits else {}
     traced = []
     for deposit in deposits:
-        amount, fee = int(deposit.amount or 0), int(deposit.extra or 0)
+        amount, fee = int(deposit.amount or 0), int(deposit.fee or 0)
         traced.append(
             LicenseDeposit(
                 payer=deposit.account or "",

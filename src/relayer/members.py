@@ -140,7 +140,7 @@ def _checked(address: str) -> str:
 def _ledger(session: Session, address: str) -> _Ledger:
     events = load_events(session, [address])
     posted = [e for e in events if e.name == "AttributionPosted"]
-    totals = {e.epoch: int(e.amount or 0) for e in posted}
+    totals = {e.epoch: int(e.total_shares or 0) for e in posted}
     first_posted = {e.epoch: e.block_time for e in reversed(posted)}
     ledger = _Ledger()
     shares, active = 0, False

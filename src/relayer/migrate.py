@@ -21,17 +21,19 @@ the database at the revision it had.
 """
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.pool import StaticPool
 
 from relayer.db import SQLITE_CONNECT_ARGS, is_sqlite
@@ -149,6 +151,12 @@ def require_current(engine: Engine) -> None:
     """Refuse (SchemaError, naming the command to run) unless the database is at the head
     revision: a relayer never runs on a schema it was not written for, nor creates one itself
     (an empty database is as likely a wrong URL as a new union)."""
+    missing = _missing_sqlite_file(engine)
+    if missing is not None:
+        raise SchemaBehind(
+            f"there is no database file at {missing}: create it with `{UPGRADE_COMMAND}` "
+            "(check RELAYER_DATABASE_URL if it should hold a union's data)"
+        )
     with engine.connect() as connection:
         found = state(connection)
     if found.current:
@@ -177,6 +185,8 @@ def require_current(engine: Engine) -> None:
 def current(url: str) -> SchemaState:
     engine = _migration_engine(url)
     try:
+        if _missing_sqlite_file(engine) is not None:  # not created just to be looked at
+            return SchemaState(None, head(), frozenset())
         with engine.connect() as connection:
             return state(connection)
     finally:
@@ -216,6 +226,52 @@ def upgrade(url: str, target: str = "head") -> UpgradeResult:
         return UpgradeResult(stamped, tuple(applied), reached or "")
     finally:
         engine.dispose()
+
+
+def downgrade(url: str, target: str) -> str:
+    """Take the database back to revision `target` (a rollback by hand, and the revisions' own
+    tests); returns the revision reached. Not part of any deploy: the relayer refuses to run on
+    a database below its head."""
+    engine = _migration_engine(url)
+    try:
+        with _locked(engine) as connection:
+            command.downgrade(_config(connection), target)
+            if is_sqlite(url):
+                _check_foreign_keys(connection)
+            return state(connection).revision or "base"
+    finally:
+        engine.dispose()
+
+
+def revision_number(revision: str) -> int:
+    """The number a revision id starts with (`0002_relayed_claims` → 2): revisions are numbered
+    in order, and the file names sort by it."""
+    digits = re.match(r"\d+", revision)
+    if digits is None:
+        raise SchemaError(f"revision {revision!r} does not start with its number")
+    return int(digits.group())
+
+
+def new_revision(message: str, metadata: MetaData | None = None) -> Path:
+    """Write the next revision (`versions/v<NNNN>_<slug>.py`) with the operations that turn the
+    head's schema into the models', as Alembic's autogenerate sees them from a throw-away SQLite
+    database at the head: a draft to read and complete (data moves, PostgreSQL specifics), for
+    `make revision`. `metadata` stands in for the models' (tests). Returns its path."""
+    number = f"{revision_number(head()) + 1:04d}"
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_config(connection), "head")
+            config = _config(connection, target_metadata=metadata)
+            config.set_main_option("file_template", "v%%(rev)s_%%(slug)s")
+            script = command.revision(config, message, autogenerate=True, rev_id=number)
+    finally:
+        engine.dispose()
+    scripts.cache_clear()
+    revisions.cache_clear()
+    if script is None or isinstance(script, list):  # one revision asked, one written
+        raise SchemaError(f"alembic wrote no single revision for {message!r}")
+    return Path(script.path)
 
 
 @cache
@@ -260,6 +316,15 @@ def _require_baseline(connection: Connection) -> None:
             f"baseline schema ({'; '.join(problems)}): refusing to touch it; point "
             "RELAYER_DATABASE_URL at the relayer's own database"
         )
+
+
+def _missing_sqlite_file(engine: Engine) -> Path | None:
+    """The path of a SQLite file that does not exist (connecting would create it empty)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    path = Path(database)
+    return None if path.exists() else path
 
 
 def _migration_engine(url: str) -> Engine:

@@ -90,21 +90,21 @@ def replay(
     wanted = set(accounts)
     for index, event in enumerate(events):
         if event.name == "RevenueDeposited":
-            union.held += int(event.amount or 0) - int(event.extra or 0)
+            union.held += int(event.amount or 0) - int(event.fee or 0)
             union.held_deposits.append(event)
             if union.total and not union.posting:
                 yield _release(union, event)
         elif event.name == "AttributionPosted":
             if FOLLOWS_FINISH and (union.epoch is None or (event.epoch or 0) > union.epoch):
                 union.posting = True
-            union.epoch, union.total = event.epoch, int(event.amount or 0)
+            union.epoch, union.total = event.epoch, int(event.total_shares or 0)
         elif event.name == "AttributionFinished":
             union.posting = False
-            union.total = int(event.amount or 0)
+            union.total = int(event.total_shares or 0)
             if union.total and union.held_deposits:
                 yield _release(union, event)
         elif event.name == "SharesSet" and event.account is not None:
-            new = int(event.amount or 0)
+            new = int(event.shares or 0)
             old = union.shares.get(event.account, 0)
             union.shares[event.account] = new
             following = events[index + 1] if index + 1 < len(events) else None

@@ -93,7 +93,7 @@ def test_uint256_decimal_text_round_trips_exactly(db):
                 tx_hash="0x" + "11" * 32,
                 block_time=datetime.now(UTC),
                 amount=str(MAX_UINT256),
-                extra=str(MAX_UINT256 - 1),
+                fee=str(MAX_UINT256 - 1),
             )
         )
         session.add(
@@ -109,7 +109,7 @@ def test_uint256_decimal_text_round_trips_exactly(db):
         event = session.scalars(select(ChainEvent)).one()
         price = session.scalars(select(License.price)).one()
     assert int(event.amount) == MAX_UINT256
-    assert int(event.extra) == MAX_UINT256 - 1
+    assert int(event.fee) == MAX_UINT256 - 1
     assert int(price) == MAX_UINT256
 
 

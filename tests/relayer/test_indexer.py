@@ -27,6 +27,26 @@ def stored(context):
         )
 
 
+#: The columns that hold an event's values; each event fills its own and leaves the rest NULL.
+VALUE_COLUMNS = (
+    "account",
+    "epoch",
+    "amount",
+    "fee",
+    "recipient",
+    "shares",
+    "total_shares",
+    "report_hash",
+    "members",
+    "license_id",
+)
+
+
+def values(row):
+    """The row's value columns that are set."""
+    return {c: getattr(row, c) for c in VALUE_COLUMNS if getattr(row, c) is not None}
+
+
 def block_time(tx):
     return datetime.fromtimestamp(tx.timestamp, UTC)
 
@@ -36,11 +56,11 @@ POSTED_AND_PAID = ["SharesSet", "AttributionPosted", "AttributionFinished", "Rev
 
 
 def test_each_followed_event_is_stored_once_with_its_columns(
-    context, union, stablecoin, attester, buyer, alice, bob
+    context, union, stablecoin, attester, buyer, alice, bob, rando
 ):
     posted = post(union, attester, 1, {alice: 300, bob: 100})
     deposit = pay(stablecoin, union, buyer, AMOUNT)
-    claim = union.claim(alice, MAX_UINT, {"from": alice})
+    claim = union.claim(rando, MAX_UINT, {"from": alice})  # paid to another address
     leave = union.leave({"from": bob})
 
     count = make_indexer(context).run_once()
@@ -62,20 +82,23 @@ def test_each_followed_event_is_stored_once_with_its_columns(
         by_tx.setdefault(row.tx_hash, []).append(row)
 
     shares_alice, shares_bob, attribution = by_tx[posted.txid]
-    assert (shares_alice.account, shares_alice.epoch, shares_alice.amount) == (
-        alice.address,
-        1,
-        "300",
-    )
-    assert (shares_bob.account, shares_bob.amount) == (bob.address, "100")
-    assert (attribution.epoch, attribution.amount) == (1, "400")
-    assert attribution.extra == "0x" + report_hash_for(1).hex()
+    assert values(shares_alice) == {"account": alice.address, "epoch": 1, "shares": "300"}
+    assert values(shares_bob) == {"account": bob.address, "epoch": 1, "shares": "100"}
+    assert values(attribution) == {
+        "epoch": 1,
+        "report_hash": "0x" + report_hash_for(1).hex(),
+        "members": 2,
+        "total_shares": "400",
+    }
     assert attribution.block_time == block_time(posted)
 
     [deposited] = by_tx[deposit.txid]
-    assert deposited.account == buyer.address
-    assert (deposited.amount, deposited.extra) == (str(AMOUNT), str(FEE))
-    assert deposited.license_id == "0x" + LICENSE.hex()
+    assert values(deposited) == {
+        "account": buyer.address,
+        "amount": str(AMOUNT),
+        "fee": str(FEE),
+        "license_id": "0x" + LICENSE.hex(),
+    }
     assert (deposited.block_number, deposited.log_index) == (
         deposit.block_number,
         deposit.events["RevenueDeposited"].pos[0],
@@ -83,20 +106,17 @@ def test_each_followed_event_is_stored_once_with_its_columns(
     assert deposited.block_time == block_time(deposit)
 
     [claimed] = by_tx[claim.txid]
-    assert (claimed.account, claimed.amount, claimed.extra) == (
-        alice.address,
-        str(claim.return_value),
-        alice.address,
-    )
+    assert values(claimed) == {
+        "account": alice.address,
+        "amount": str(claim.return_value),
+        "recipient": rando.address,
+    }
 
     zeroed, left = by_tx[leave.txid]
-    assert (zeroed.name, zeroed.account, zeroed.epoch, zeroed.amount) == (
-        "SharesSet",
-        bob.address,
-        1,
-        "0",
-    )
-    assert (left.name, left.account) == ("MemberLeft", bob.address)
+    assert zeroed.name == "SharesSet"
+    assert values(zeroed) == {"account": bob.address, "epoch": 1, "shares": "0"}
+    assert left.name == "MemberLeft"
+    assert values(left) == {"account": bob.address}
 
 
 def test_running_again_stores_nothing_new(context, union, stablecoin, attester, buyer, alice):

@@ -3,201 +3,85 @@ upgrades a database made before migrations existed with every row kept, refuses 
 know; the relayer refuses to run on a database that is behind; and the models never drift from
 the head revision. On SQLite and PostgreSQL."""
 
-from datetime import UTC, datetime
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, text
+from sqlalchemy import Column, Integer, MetaData, create_engine, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from fixtures import legacy_db
-from fixtures.cli import relayer_env, run_together
+from fixtures.cli import RELAYER, relayer_env, run_together
+from fixtures.databases import (
+    MAX_UINT256,
+    MEMBER,
+    RECIPIENT,
+    REPORT_HASH,
+    WHEN,
+    dump,
+    legacy_rows,
+    make_legacy_database,
+    schema,
+    tx_hash,
+)
+from fixtures.relayer import relayer_settings
 from relayer import migrate
 from relayer.cli import main
-from relayer.db import Base
+from relayer.context import Context
+from relayer.db import Base, Database, StoredEnum
+from relayer.states import TxStatus
 
-MAX_UINT256 = 2**256 - 1
-PAYER = "0x" + "a1" * 20
-MEMBER = "0x" + "b2" * 20
-RECIPIENT = "0x" + "c3" * 20
-UNION = "0x" + "d4" * 20
-RELAYER_KEY = "0x" + "e5" * 20
-REPORT_HASH = "0x" + "ab" * 32
-LICENSE_HASH = "0x" + "6c" * 16 + "00" * 16
-WHEN = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+ATTRIBUTIONS = ("AttributionPosted", "AttributionFinished")
+#: The revision before the chain-event columns.
+BEFORE_0003 = "0002_relayed_claims"
+#: The chain-event columns revision 0003 adds.
+NAMED_COLUMNS = ("fee", "recipient", "shares", "total_shares", "report_hash", "members")
 
 
-def tx_hash(n):
-    return "0x" + f"{n:064x}"
+def moved_by_0003(row):
+    """A chain_events row of the baseline as revision 0003 must leave it: each value of the
+    overloaded `amount`/`extra` in the column of its name (spelled out here independently of
+    the revision)."""
+    moved = dict(row)
+    extra = moved.pop("extra")
+    moved.update(dict.fromkeys(NAMED_COLUMNS))
+    if row["name"] == "RevenueDeposited":
+        moved["fee"] = extra
+    elif row["name"] == "SharesSet":
+        moved["shares"], moved["amount"] = row["amount"], None
+    elif row["name"] in ATTRIBUTIONS:
+        moved["total_shares"], moved["report_hash"], moved["amount"] = row["amount"], extra, None
+    elif row["name"] == "Claimed":
+        moved["recipient"] = extra
+    return moved
 
 
-def legacy_rows():
-    """At least one row for every table of the schema before migrations, every kind of chain
-    event among them, with the largest uint256 where one fits."""
-    m = legacy_db
-    event = {"block_time": WHEN}
-    return [
-        m.Contribution(
-            member=MEMBER,
-            data_type="health",
-            records=1_000,
-            quality_ppm=900_000,
-            uniqueness_ppm=250_000,
-            content_hash=tx_hash(1),
-            signature="0x" + "5a" * 65,
-            recorded_block=41,
-            created_at=WHEN,
-        ),
-        m.IdempotencyKey(
-            key="retry-1",
-            route="contributions",
-            request_hash=tx_hash(2),
-            status_code=201,
-            body='{"accepted": 1, "ids": [1]}',
-            created_at=WHEN,
-        ),
-        m.UsedSignature(digest=tx_hash(3), purpose="data_deletion", created_at=WHEN),
-        m.Epoch(
-            number=1,
-            status="posted",
-            report='{"epoch": 1}',
-            report_hash=REPORT_HASH,
-            members=1,
-            total_shares=700,
-            closed_at=WHEN,
-            posted_at=WHEN,
-        ),
-        m.OutboxTx(
-            id=1,
-            purpose="attribution",
-            epoch=1,
-            batch=0,
-            to=UNION,
-            data="0xfeed",
-            status="confirmed",
-            sender=RELAYER_KEY,
-            nonce=0,
-            gas=90_000,
-            tx_hash=tx_hash(4),
-            block_number=42,
-            gas_used=80_000,
-            created_at=WHEN,
-        ),
-        m.OutboxTx(id=2, purpose="claim", to=UNION, data="0xbeef", status="superseded"),
-        m.TxAttempt(
-            outbox_id=1,
-            tx_hash=tx_hash(4),
-            raw="0x02f8",
-            max_fee_per_gas=2_000_000_000,
-            max_priority_fee_per_gas=1_000_000_000,
-            created_at=WHEN,
-        ),
-        m.ChainEvent(
-            name="RevenueDeposited",
-            block_number=40,
-            log_index=0,
-            tx_hash=tx_hash(5),
-            account=PAYER,
-            amount=str(MAX_UINT256),
-            extra=str(MAX_UINT256 - 1),
-            license_id=LICENSE_HASH,
-            **event,
-        ),
-        m.ChainEvent(
-            name="SharesSet",
-            block_number=42,
-            log_index=0,
-            tx_hash=tx_hash(4),
-            account=MEMBER,
-            epoch=1,
-            amount="700",
-            **event,
-        ),
-        m.ChainEvent(
-            name="AttributionPosted",
-            block_number=42,
-            log_index=1,
-            tx_hash=tx_hash(4),
-            epoch=1,
-            amount="700",
-            extra=REPORT_HASH,
-            **event,
-        ),
-        m.ChainEvent(
-            name="AttributionFinished",
-            block_number=43,
-            log_index=0,
-            tx_hash=tx_hash(6),
-            epoch=1,
-            amount="700",
-            extra=REPORT_HASH,
-            **event,
-        ),
-        m.ChainEvent(
-            name="Claimed",
-            block_number=44,
-            log_index=0,
-            tx_hash=tx_hash(7),
-            account=MEMBER,
-            amount="500",
-            extra=RECIPIENT,
-            **event,
-        ),
-        m.ChainEvent(
-            name="MemberLeft",
-            block_number=45,
-            log_index=1,
-            tx_hash=tx_hash(8),
-            account=MEMBER,
-            **event,
-        ),
-        m.IndexerCursor(id=1, block_number=45),
-        m.License(
-            id="steps-2026",
-            license_hash=LICENSE_HASH,
-            title="Steps, 2026",
-            terms_hash=tx_hash(9),
-            price=str(MAX_UINT256),
-            created_at=WHEN,
-        ),
-    ]
+def events_by_name(tables):
+    return {row["name"]: row for row in tables["chain_events"]}
 
 
-def make_legacy_database(url, rows=()):
-    """A database as the relayer made it before migrations (create_all at start-up), holding
-    `rows`."""
-    engine = legacy_db.make_engine(url)
-    try:
-        with Session(engine) as session, session.begin():
-            session.add_all(rows)
-    finally:
-        engine.dispose()
+@pytest.fixture
+def another_empty_database(backend, request, tmp_path):
+    """`make()`: the URL of one more empty database on the test's backend."""
+    numbers = iter(range(1_000))
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres_database_factory")
 
+    def make():
+        path = tmp_path / f"another-{next(numbers)}.db"
+        path.touch()
+        return f"sqlite:///{path}"
 
-def dump(url):
-    """Every row of every table (but alembic's), as the database returns it, in key order."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            inspector = inspect(connection)
-            tables = {}
-            for table in inspector.get_table_names():
-                if table == migrate.VERSION_TABLE:
-                    continue
-                key = inspector.get_pk_constraint(table)["constrained_columns"]
-                order = ", ".join(f'"{column}"' for column in key)
-                result = connection.execute(text(f'SELECT * FROM "{table}" ORDER BY {order}'))
-                tables[table] = [dict(row._mapping) for row in result]
-            return tables
-    finally:
-        engine.dispose()
+    return make
 
 
 def upgraded(rows):
-    """`dump` of a baseline database as the later revisions leave it: 0003_epoch_lifecycle turns
+    """`dump` of a baseline database as the later revisions leave it: 0004_epoch_lifecycle turns
     a posted epoch into a finished one (finished when posted), with no due time."""
     epochs = []
     for row in rows["epochs"]:
@@ -208,35 +92,6 @@ def upgraded(rows):
         row.setdefault("finished_at", None)
         epochs.append(row)
     return {**rows, "epochs": epochs}
-
-
-def schema(url):
-    """Everything the database says about its tables: columns, keys, constraints, indexes."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            inspector = inspect(connection)
-            described = {}
-            for table in inspector.get_table_names():
-                if table == migrate.VERSION_TABLE:
-                    continue
-                described[table] = {
-                    "columns": [
-                        (c["name"], str(c["type"]), c["nullable"], c.get("default"))
-                        for c in inspector.get_columns(table)
-                    ],
-                    "primary_key": inspector.get_pk_constraint(table),
-                    "foreign_keys": sorted(
-                        inspector.get_foreign_keys(table), key=lambda fk: fk["constrained_columns"]
-                    ),
-                    "unique": sorted(
-                        inspector.get_unique_constraints(table), key=lambda u: u["column_names"]
-                    ),
-                    "indexes": sorted(inspector.get_indexes(table), key=lambda i: i["name"]),
-                }
-            return described
-    finally:
-        engine.dispose()
 
 
 def revision_of(url):
@@ -255,13 +110,9 @@ def db_command(url, *args):
 
 @pytest.mark.both_databases
 def test_the_baseline_is_the_schema_made_before_migrations_exactly(
-    empty_database_url, postgres_database_factory, backend, tmp_path
+    empty_database_url, another_empty_database
 ):
-    legacy_url = (
-        postgres_database_factory()
-        if backend == "postgresql"
-        else f"sqlite:///{tmp_path / 'legacy.db'}"
-    )
+    legacy_url = another_empty_database()
     make_legacy_database(legacy_url)
 
     migrate.upgrade(empty_database_url, migrate.BASELINE)
@@ -296,6 +147,35 @@ def test_the_model_comparison_notices_a_column_no_revision_adds(database_url):
     assert [(d[0], d[2], d[3].name) for d in differences] == [
         ("add_column", "epochs", "unmigrated")
     ]
+
+
+def test_make_revision_drafts_the_next_revision_from_the_models_in_plain_column_types(
+    tmp_path, monkeypatch
+):
+    copy = tmp_path / "migrations"
+    shutil.copytree(Path(migrate.scripts().dir), copy)
+    monkeypatch.setattr(migrate, "SCRIPT_LOCATION", str(copy))
+    migrate.scripts.cache_clear()
+    migrate.revisions.cache_clear()
+    drifted = MetaData()
+    for table in Base.metadata.tables.values():
+        table.to_metadata(drifted)
+    drifted.tables["epochs"].append_column(Column("phase", StoredEnum(TxStatus, 16)))
+    head = migrate.head()
+    number = f"{migrate.revision_number(head) + 1:04d}"
+    try:
+        path = migrate.new_revision("epochs get a phase", metadata=drifted)
+        assert migrate.head() == number
+    finally:
+        migrate.scripts.cache_clear()
+        migrate.revisions.cache_clear()
+
+    assert path.parent == copy / "versions"
+    assert path.name == f"v{number}_epochs_get_a_phase.py"
+    draft = path.read_text()
+    assert f"down_revision = '{head}'" in draft
+    assert "batch_op.add_column(sa.Column('phase', sa.String(length=16), nullable=True))" in draft
+    assert "relayer" not in draft
 
 
 def test_the_revisions_form_one_line_to_a_single_head():
@@ -351,11 +231,53 @@ def test_a_database_made_before_migrations_is_recognised_and_upgraded_with_every
     assert f"stamped {migrate.BASELINE}" in done.output
     assert revision_of(empty_database_url) == migrate.head()
     after = dump(empty_database_url)
-    assert {table: after[table] for table in before} == upgraded(before)
-    assert all(after[table] for table in before), "a table without rows"
+    assert all(before.values()), "a table without rows"
+    assert {t: after[t] for t in before if t != "chain_events"} == {
+        t: rows for t, rows in upgraded(before).items() if t != "chain_events"
+    }
     # Tables that revisions after the baseline add start empty.
-    assert set(after) - set(before) == set(Base.metadata.tables) - set(before)
+    assert set(after) == set(Base.metadata.tables)
     assert all(after[table] == [] for table in set(after) - set(before))
+    assert after["chain_events"] == [moved_by_0003(row) for row in before["chain_events"]]
+    events = events_by_name(after)
+    assert (events["RevenueDeposited"]["amount"], events["RevenueDeposited"]["fee"]) == (
+        str(MAX_UINT256),
+        str(MAX_UINT256 - 1),
+    )
+    assert events["Claimed"]["recipient"] == RECIPIENT
+    assert events["SharesSet"]["shares"] == "700"
+    assert events["AttributionPosted"]["report_hash"] == REPORT_HASH
+
+
+@pytest.mark.both_databases
+def test_revision_0003_moves_each_chain_event_value_to_its_named_column(empty_database_url):
+    migrate.upgrade(empty_database_url, BEFORE_0003)
+    make_legacy_database(empty_database_url, legacy_rows())  # chain_events as the baseline has it
+    before = dump(empty_database_url)
+
+    result = migrate.upgrade(empty_database_url)
+
+    assert [step.revision for step in result.applied] == ["0003"]
+    after = dump(empty_database_url)
+    assert after["chain_events"] == [moved_by_0003(row) for row in before["chain_events"]]
+    assert {row["amount"] for row in after["chain_events"] if row["name"] == "SharesSet"} == {None}
+    assert all(row["members"] is None for row in after["chain_events"])  # never stored before
+    assert {t: after[t] for t in before if t != "chain_events"} == {
+        t: rows for t, rows in before.items() if t != "chain_events"
+    }
+
+
+@pytest.mark.both_databases
+def test_revision_0003_downgrades_back_to_the_rows_it_found(empty_database_url):
+    migrate.upgrade(empty_database_url, BEFORE_0003)
+    make_legacy_database(empty_database_url, legacy_rows())
+    before = dump(empty_database_url)
+    migrate.upgrade(empty_database_url)
+
+    reached = migrate.downgrade(empty_database_url, BEFORE_0003)
+
+    assert reached == BEFORE_0003
+    assert dump(empty_database_url) == before
 
 
 @pytest.mark.both_databases
@@ -428,29 +350,30 @@ def test_db_current_shows_the_revision_and_checks_it(database_url, empty_databas
 
 @pytest.mark.both_databases
 def test_serve_and_the_database_commands_refuse_a_database_that_is_behind(
-    union,
-    relayer_account,
-    operator_token,
-    empty_database_url,
-    postgres_database_factory,
-    backend,
-    tmp_path,
+    union, relayer_account, operator_token, empty_database_url, another_empty_database
 ):
-    legacy_url = (
-        postgres_database_factory()
-        if backend == "postgresql"
-        else f"sqlite:///{tmp_path / 'legacy.db'}"
-    )
+    legacy_url = another_empty_database()
+
+    def database_at_baseline():
+        url = another_empty_database()
+        migrate.upgrade(url, migrate.BASELINE)
+        make_legacy_database(url, legacy_rows()[:1])  # a contribution
+        return url
+
     make_legacy_database(legacy_url, legacy_rows())
-    empty_env = relayer_env(union, relayer_account, empty_database_url, operator_token)
-    legacy_env = relayer_env(union, relayer_account, legacy_url, operator_token)
-    before = dump(legacy_url)
+    behind_url = database_at_baseline()
+    empty_env, legacy_env, behind_env = (
+        relayer_env(union, relayer_account, url, operator_token)
+        for url in (empty_database_url, legacy_url, behind_url)
+    )
+    before = {url: dump(url) for url in (legacy_url, behind_url)}
 
     results = run_together(
         (empty_env, ("serve", "--port", "0")),
         (legacy_env, ("serve", "--port", "0")),
-        (legacy_env, ("epoch", "close")),
-        (legacy_env, ("index", "--once")),
+        (behind_env, ("serve", "--port", "0")),
+        (behind_env, ("epoch", "close")),
+        (behind_env, ("index", "--once")),
     )
 
     for done in results:
@@ -458,8 +381,10 @@ def test_serve_and_the_database_commands_refuse_a_database_that_is_behind(
         assert "`relayer db upgrade`" in done.stderr, done.stderr
     assert "the database is empty" in results[0].stderr
     assert "no schema revision" in results[1].stderr
+    assert f"at revision 0001 and this relayer needs {migrate.head()}" in results[2].stderr
     assert dump(empty_database_url) == {}
-    assert dump(legacy_url) == before
+    assert {url: dump(url) for url in before} == before
+    assert revision_of(behind_url) == "0001"
 
 
 @pytest.mark.both_databases
@@ -488,7 +413,9 @@ def test_relayed_claims_revision_upgrades_a_database_holding_rows_to_one_claim_p
     assert done.exit_code == 0, done.output
     assert "applied 0002_relayed_claims" in done.output
     after = dump(empty_database_url)
-    assert {table: after[table] for table in before} == upgraded(before)
+    assert {t: after[t] for t in before if t != "chain_events"} == {
+        t: rows for t, rows in upgraded(before).items() if t != "chain_events"
+    }
     engine = create_engine(empty_database_url)
     claim = {
         "member": MEMBER,
@@ -518,3 +445,73 @@ def test_relayed_claims_revision_upgrades_a_database_holding_rows_to_one_claim_p
             assert [tuple(row) for row in rows] == [(MEMBER, "0", 2)]
     finally:
         engine.dispose()
+
+
+def test_the_relayer_refuses_a_sqlite_path_with_no_database_and_creates_no_file(
+    union, relayer_account, operator_token, tmp_path
+):
+    path = tmp_path / "mistyped.db"
+    settings = relayer_settings(union, relayer_account, f"sqlite:///{path}", operator_token)
+
+    with pytest.raises(migrate.SchemaBehind, match=r"no database file at .*`relayer db upgrade`"):
+        Context.from_settings(settings)
+    assert db_command(f"sqlite:///{path}", "current").output.startswith("empty")
+    assert not path.exists()
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(database_url):
+    # The migrations use an engine of their own; the relayer's keeps SQLite's settings.
+    opened = Database(database_url)
+    try:
+        with opened.session() as session:
+            pragma = session.connection().exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA busy_timeout").scalar() == 30_000
+    finally:
+        opened.dispose()
+
+
+def test_upgrades_started_together_on_postgresql_take_turns(postgres_server, postgres_database_url):
+    # Two deploys upgrading one database at once: each waits for the upgrade lock, so the
+    # second finds the schema made and applies nothing (without it, both create the tables).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYER_")}
+    env["RELAYER_DATABASE_URL"] = postgres_database_url
+    name = postgres_database_url.rsplit("/", 1)[1]
+    with postgres_server.connect(name) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (migrate.UPGRADE_LOCK,))
+        upgraders = [
+            subprocess.Popen(
+                [str(RELAYER), "db", "upgrade"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        try:
+            deadline = time.monotonic() + 60
+            while waiting_for_lock(holder) < 2:
+                assert time.monotonic() < deadline, "the upgrades never queued on the lock"
+                assert all(u.poll() is None for u in upgraders), "an upgrade did not wait"
+                time.sleep(0.1)
+        finally:
+            holder.execute("SELECT pg_advisory_unlock(%s)", (migrate.UPGRADE_LOCK,))
+        outputs = [u.communicate(timeout=60) for u in upgraders]
+
+    assert [u.returncode for u in upgraders] == [0, 0], outputs
+    applied = sorted(
+        line.split(":")[0]
+        for stdout, _ in outputs
+        for line in stdout.splitlines()
+        if line.startswith("applied ")
+    )
+    assert applied == sorted(f"applied {revision}" for revision in migrate.revisions())
+    assert revision_of(postgres_database_url) == migrate.head()
+
+
+def waiting_for_lock(connection):
+    return connection.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    ).fetchone()[0]

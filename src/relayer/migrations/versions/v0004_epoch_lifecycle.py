@@ -3,16 +3,16 @@ block-timestamp seconds) and `finished_at` (when it was seen finished or vetoed)
 relayer recorded as `posted` — its batches and its finish confirmed, under a contract without a
 delay — is `finished` now, finished when it was posted.
 
-Revision ID: 0003_epoch_lifecycle
-Revises: 0002_relayed_claims
+Revision ID: 0004_epoch_lifecycle
+Revises: 0003
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_epoch_lifecycle"
-down_revision = "0002_relayed_claims"
+revision = "0004_epoch_lifecycle"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
