@@ -28,7 +28,7 @@ RELEASE_FUZZ_STEPS ?= 25000
 RELEASE_ATTRIBUTION_EXAMPLES ?= 5000
 export FUZZ_STEPS
 
-.PHONY: help setup toolchain compile lint slither postgres test test-contracts fuzz bench \
+.PHONY: help setup toolchain compile lint slither postgres test test-contracts compat fuzz bench \
 	bench-gas demo serve clean web chromium
 
 help:
@@ -38,6 +38,7 @@ help:
 	@echo "make fuzz   the release-level campaign ($(RELEASE_FUZZ_STEPS) invariant steps per token,"
 	@echo "            $(RELEASE_ATTRIBUTION_EXAMPLES) examples per attribution property)"
 	@echo "make slither  static analysis; fails on any high or medium finding (see SECURITY.md)"
+	@echo "make compat  the union and relayer on Hardhat Network (a second EVM implementation)"
 	@echo "make bench  relayer benchmarks: attribution, epoch posting, member reads"
 	@echo "make bench-gas  gas against PaymentSplitter and MerkleDistributor, 10 to 100,000 members"
 
@@ -144,6 +145,12 @@ test-contracts: compile postgres chromium
 	$(BIN)/brownie test
 
 test: lint slither test-contracts
+
+# The union and the relayer on a second EVM implementation (Hardhat Network from npm, interval
+# mining). Also part of `make test` (it is under tests/); this runs it alone.
+compat: compile
+	@echo "==> Compatibility: Hardhat Network"
+	$(BIN)/brownie test tests/compat
 
 fuzz: FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
 fuzz: compile

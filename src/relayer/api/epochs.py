@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from relayer import epochs
 from relayer.api.deps import ContextDep, OperatorDep
+from relayer.context import Context
 from relayer.schemas import EpochOut
 
 router = APIRouter(prefix="/v1/epochs", tags=["epochs"])
@@ -17,6 +18,17 @@ EpochNumber = Annotated[int, Path(ge=1, le=2**64 - 1)]
 
 class EpochList(BaseModel):
     epochs: list[EpochOut]
+
+
+def _post_in_background(background: BackgroundTasks, context: Context, number: int) -> None:
+    background.add_task(
+        epochs.post_in_background,
+        context.db,
+        context.outbox,
+        number,
+        retry_seconds=context.settings.post_retry_seconds,
+        alarms=context.alarms,
+    )
 
 
 @router.post(
@@ -29,7 +41,7 @@ class EpochList(BaseModel):
 def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
     with context.db.session() as session:
         number = epochs.close(session, context.chain, context.outbox, context.settings).number
-    background.add_task(epochs.post, context.db, context.outbox, number)
+    _post_in_background(background, context, number)
     with context.db.session() as session:
         return epochs.describe(session, number)
 
@@ -44,7 +56,7 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
 def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
     with context.db.session() as session:
         described = epochs.describe(session, number)
-    background.add_task(epochs.post, context.db, context.outbox, number)
+    _post_in_background(background, context, number)
     return described
 
 
