@@ -103,12 +103,12 @@ def test_deploy_epoch_deposit_claims_and_index_on_hardhat_with_interval_mining(n
         token.address,
         admin.address,
         relayer.address,
-        admin.address,
+        admin.address,  # pauser
         admin.address,  # guardian
-        admin.address,
+        admin.address,  # fee recipient
         500,
         2 * 24 * 3600,
-        3600,  # the attribution delay: the contract's minimum
+        3600,  # attribution delay: the contract's minimum
     )
     started_at = w3.eth.get_block("latest")["number"]
     database_url = f"sqlite:///{tmp_path / 'relayer.db'}"

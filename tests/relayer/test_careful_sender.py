@@ -348,12 +348,12 @@ def test_background_posting_outlives_a_node_restarted_from_its_saved_state(
             token.address,
             admin.address,
             relayer.address,
-            admin.address,
+            admin.address,  # pauser
             admin.address,  # guardian
-            admin.address,
+            admin.address,  # fee recipient
             500,
             2 * 24 * 3600,
-            3600,  # the attribution delay: the contract's minimum
+            3600,  # attribution delay: the contract's minimum
         )
         context = Context.from_settings(
             Settings(
