@@ -255,7 +255,7 @@ def test_revision_0003_moves_each_chain_event_value_to_its_named_column(empty_da
     make_legacy_database(empty_database_url, legacy_rows())  # chain_events as the baseline has it
     before = dump(empty_database_url)
 
-    result = migrate.upgrade(empty_database_url)
+    result = migrate.upgrade(empty_database_url, "0003")
 
     assert [step.revision for step in result.applied] == ["0003"]
     after = dump(empty_database_url)
