@@ -11,21 +11,31 @@ the others already hold the right figure); the report itself lists everyone.
 
 import json
 import logging
+import threading
 from collections.abc import Callable
+from functools import partial
+from typing import Any, cast
 
 from eth_typing import HexStr
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
 
 from relayer.attribution import ContributionInput, build_report, canonical, report_hash
 from relayer.chain import UnionChain
 from relayer.context import Context
-from relayer.db import ChainEvent, Contribution, Epoch, IndexerCursor, OutboxTx, utcnow
+from relayer.db import ChainEvent, Contribution, Database, Epoch, IndexerCursor, OutboxTx, utcnow
 from relayer.errors import Conflict, NotFound
 from relayer.indexer import CURSOR_ID
+from relayer.locks import serialize
+from relayer.outbox import Fence
+from relayer.roles import Role
 from relayer.schemas import EpochOut, TxOut
 
 log = logging.getLogger(__name__)
+
+#: The transaction lock every change of an epoch's status or plan takes (with the union).
+EPOCHS_LOCK = "epochs"
 
 OPEN_STATUSES = ("closed", "posting")
 
@@ -70,14 +80,20 @@ def _posted_shares(session: Session) -> dict[str, int]:
     return {m["address"]: int(m["shares"]) for m in json.loads(last.report)["members"]}
 
 
-def close(context: Context) -> Epoch:
-    """Freeze the next epoch's report and plan its transactions. Conflict while an earlier
-    epoch is still being posted or has failed (resume or fix it first)."""
+def close(context: Context, *, post: bool = False) -> Epoch:
+    """Freeze the next epoch's report and plan its transactions; with `post`, mark it to be
+    posted in the same commit (the sender sends it). Conflict while an earlier epoch is still
+    being posted or has failed (resume or fix it first).
+
+    Closes are serialized in the database (`relayer.locks.serialize`), across replicas: of two
+    concurrent closes the second sees the first one's epoch and is refused, so no second epoch
+    is ever planned while one is open."""
     settings = context.settings
     chain = context.chain
     head = chain.head()
     chain_epoch = int(chain.view("currentEpoch", block=head))
     with context.db.session() as session:
+        serialize(session, EPOCHS_LOCK, chain.address)
         unfinished = session.scalars(
             select(Epoch).where(Epoch.status.in_((*OPEN_STATUSES, "failed")))
         ).first()
@@ -106,14 +122,17 @@ def close(context: Context) -> Epoch:
         ]
         epoch = Epoch(
             number=number,
-            status="closed",
+            status="posting" if post else "closed",
             report=raw.decode(),
             report_hash=digest,
             members=len(report["members"]),
             total_shares=int(report["totals"]["shares"]),
         )
         session.add(epoch)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # a relayer that does not take the lock closed it meanwhile
+            raise Conflict(f"epoch {number} was closed concurrently") from None
         size = settings.batch_size
         for batch, start in enumerate(range(0, len(changed), size)):
             chunk = changed[start : start + size]
@@ -138,35 +157,96 @@ def close(context: Context) -> Epoch:
         return epoch
 
 
-def post(
-    context: Context, number: int, progress: Callable[[OutboxTx], None] | None = None
-) -> EpochOut:
-    """Send (or resume sending) the epoch's planned transactions and settle its status."""
+def request_post(context: Context, number: int) -> EpochOut:
+    """Mark epoch `number` to be posted (or resumed, or retried after a failure) by the sender,
+    and return it. Idempotent: an epoch already posting or posted is left as it is, so
+    concurrent requests plan its transactions once.
+
+    A retry re-plans every unconfirmed transaction, in the original order, under new outbox
+    rows: a failed one may have spent its nonce, and `finish` must stay last."""
     with context.db.session() as session:
+        serialize(session, EPOCHS_LOCK, context.chain.address)
         epoch = session.get(Epoch, number)
         if epoch is None:
             raise NotFound(f"no epoch {number}")
         if epoch.status == "posted":
             return describe(session, number)
         if any(tx.status == "failed" for tx in epoch.transactions):
-            # A retry re-plans every unconfirmed transaction, in the original order, under new
-            # outbox rows: a failed one may have spent its nonce, and `finish` must stay last.
             for tx in [tx for tx in epoch.transactions if tx.status in ("failed", "pending")]:
-                tx.status = "superseded"
+                # Compare-and-set: a row a sender has just signed keeps its nonce and its place.
+                superseded = session.execute(
+                    update(OutboxTx)
+                    .where(OutboxTx.id == tx.id, OutboxTx.status == tx.status)
+                    .values(status="superseded")
+                )
+                if cast(CursorResult[Any], superseded).rowcount != 1:
+                    raise Conflict(f"epoch {number} changed while it was re-planned; retry")
                 context.outbox.enqueue(
                     session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch
                 )
+            session.expire_all()
+            epoch = session.get(Epoch, number)
+            assert epoch is not None
         epoch.status, epoch.error = "posting", None
-    context.outbox.process(progress=progress)
-    with context.db.session() as session:
-        epoch = session.get(Epoch, number)
-        assert epoch is not None
-        failed = [tx for tx in epoch.transactions if tx.status == "failed"]
-        if failed:
-            epoch.status, epoch.error = "failed", failed[0].error
-        elif all(tx.status in ("confirmed", "superseded") for tx in epoch.transactions):
-            epoch.status, epoch.posted_at = "posted", utcnow()
-        log.info("epoch %d %s", number, epoch.status)
+        return describe(session, number)
+
+
+def send(
+    context: Context,
+    *,
+    progress: Callable[[OutboxTx], None] | None = None,
+    fence: Fence | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """The sender's work: drive the outbox (the rows of epochs being posted, and any row holding
+    a nonce), then settle the epochs whose transactions are all done. Only the process holding
+    the sender role calls it; `fence` tells it when it no longer does."""
+    context.outbox.process(progress=progress, fence=fence, stop=stop, posting_only=True)
+    settle(context.db, context.chain.address)
+
+
+def settle(db: Database, union: str) -> list[int]:
+    """Mark each epoch being posted as posted (every transaction confirmed) or failed (one
+    failed, with its error); returns the numbers of the epochs that changed."""
+    with db.session() as session:
+        if session.scalars(select(Epoch.number).where(Epoch.status == "posting")).first() is None:
+            return []
+    changed = []
+    with db.session() as session:
+        serialize(session, EPOCHS_LOCK, union)  # against a concurrent re-plan (request_post)
+        query = (
+            select(Epoch)
+            .where(Epoch.status == "posting")
+            .options(selectinload(Epoch.transactions))
+            .order_by(Epoch.number)
+        )
+        for epoch in session.scalars(query):
+            failed = [tx for tx in epoch.transactions if tx.status == "failed"]
+            if failed:
+                epoch.status, epoch.error = "failed", failed[0].error
+            elif all(tx.status in ("confirmed", "superseded") for tx in epoch.transactions):
+                epoch.status, epoch.posted_at = "posted", utcnow()
+            else:
+                continue
+            changed.append(epoch.number)
+            log.info("epoch %d %s", epoch.number, epoch.status)
+    return changed
+
+
+def post(
+    context: Context, number: int, progress: Callable[[OutboxTx], None] | None = None
+) -> EpochOut:
+    """Send (or resume sending) the epoch's planned transactions from this process and settle
+    its status. Conflict if another process holds the sender role (it posts the epoch)."""
+    requested = request_post(context, number)
+    if requested.status != "posted":
+        roles = context.roles
+        if not roles.try_acquire(Role.SENDER):
+            raise Conflict(
+                f"another relayer process holds the sender role for {context.signer.address}: "
+                f"it posts epoch {number} (follow it at GET /v1/epochs/{number})"
+            )
+        send(context, progress=progress, fence=partial(roles.holds, Role.SENDER))
     with context.db.session() as session:
         return describe(session, number)
 

@@ -31,7 +31,7 @@ from typing import Any, TypeVar, cast
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 from web3 import Web3
@@ -39,7 +39,7 @@ from web3.exceptions import Web3Exception
 from web3.types import TxReceipt
 
 from relayer.chain import UnionChain
-from relayer.db import Database, OutboxTx, TxAttempt
+from relayer.db import Database, Epoch, OutboxTx, TxAttempt
 from relayer.errors import ChainError, RelayerError, Reverted
 from relayer.sender import Fees, Sender, SignedTx
 from relayer.settings import Settings
@@ -69,15 +69,31 @@ StageHook = Callable[[str, OutboxTx], None]
 ProgressHook = Callable[[OutboxTx], None]
 
 
+#: `fence()`: whether this process may still send (it holds the sender role, checked with the
+#: database); once it answers False nothing more is signed or broadcast.
+Fence = Callable[[], bool]
+
+
 @dataclass(frozen=True)
 class _Drive:
     on_stage: StageHook | None = None
     #: Set by `run`'s caller to stop waiting; the row in flight is left for the next call.
     stop: threading.Event | None = None
+    fence: Fence | None = None
+    #: Start pending rows only of epochs being posted (status "posting") or of no epoch.
+    posting_only: bool = False
 
     def stage(self, stage: str, row: OutboxTx) -> None:
         if self.on_stage is not None:
             self.on_stage(stage, row)
+
+    def check(self) -> None:
+        """Raise _Stopped if asked to stop or no longer allowed to send: the row in hand is left
+        as it is (pending, or signed and stored), for whichever process sends next."""
+        if self.stop is not None and self.stop.is_set():
+            raise _Stopped
+        if self.fence is not None and not self.fence():
+            raise _Stopped
 
 
 class _Stopped(Exception):
@@ -133,15 +149,25 @@ class Outbox:
         return row
 
     def process(
-        self, progress: ProgressHook | None = None, on_stage: StageHook | None = None
+        self,
+        progress: ProgressHook | None = None,
+        on_stage: StageHook | None = None,
+        *,
+        stop: threading.Event | None = None,
+        fence: Fence | None = None,
+        posting_only: bool = False,
     ) -> list[OutboxTx]:
         """Drive every unfinished row, in id order, to confirmed or failed; return those rows.
 
         Pending rows behind a failed row of the same epoch are held back (left pending, not
         returned). A node that refuses a broadcast outright raises ChainError; the row keeps its
-        nonce and the next call resumes it.
+        nonce and the next call resumes it. With `stop` set or `fence` answering False it
+        returns early, before the next signature or broadcast. With `posting_only`, pending
+        rows of an epoch not being posted (closed with `--no-post`, or failed) are not started.
         """
-        return self._drive(UNFINISHED, progress, _Drive(on_stage))
+        return self._drive(
+            UNFINISHED, progress, _Drive(on_stage, stop, fence, posting_only=posting_only)
+        )
 
     def confirm_pending(self, progress: ProgressHook | None = None) -> list[OutboxTx]:
         """Finish the rows that already hold a nonce (signed or sent, e.g. by `submit`), never
@@ -200,7 +226,7 @@ class Outbox:
         finished: list[OutboxTx] = []
         with self._drive_lock:
             after = 0
-            while (row := self._next_row(statuses, after)) is not None:
+            while (row := self._next_row(statuses, after, drive.posting_only)) is not None:
                 after = row.id
                 try:
                     if row.status != TxStatus.PENDING:
@@ -222,10 +248,12 @@ class Outbox:
             gas = self.sender.gas(HexStr(row.data))
         except Reverted as exc:  # the contract refused; a node failure propagates, row pending
             return self._fail(row, str(exc))
+        drive.check()
         with self._send_lock:
             signed = self._with_fresh_nonce(lambda nonce: self._claim(row, nonce, gas))
             if signed is not None:
                 drive.stage("signed", row)
+                drive.check()
                 self.sender.broadcast(signed.raw)
                 self._set(row, status=TxStatus.SENT)
         if signed is None:
@@ -240,13 +268,14 @@ class Outbox:
         if not attempts:
             raise ChainError(f"{describe(row)} holds nonce {row.nonce} but no signed transaction")
         if self.sender.receipt(a.tx_hash for a in attempts) is None:
+            drive.check()
             log.info("%s: re-broadcasting nonce %d", describe(row), row.nonce)
             try:
                 self.sender.broadcast(attempts[-1].raw)
             except ChainError as exc:
                 # A stored transaction can go stale (base fee above its cap): re-price it once.
                 log.warning("%s: %s; re-pricing", describe(row), exc)
-                self._reprice(row, attempts[-1], strict=True)
+                self._reprice(row, attempts[-1], drive, strict=True)
             if row.status != TxStatus.SENT:
                 self._set(row, status=TxStatus.SENT)
             drive.stage("sent", row)
@@ -278,15 +307,16 @@ class Outbox:
                         "of this row was mined",
                     )
             elif time.monotonic() - last_broadcast >= self.settings.tx_timeout:
-                if self._reprice(row, attempts[-1], strict=False):
+                if self._reprice(row, attempts[-1], drive, strict=False):
                     drive.stage("repriced", row)
                 last_broadcast = time.monotonic()
             if drive.stop is None:
                 time.sleep(self.settings.poll_interval)
             elif drive.stop.wait(self.settings.poll_interval):
                 raise _Stopped
+            drive.check()
 
-    def _reprice(self, row: OutboxTx, latest: TxAttempt, *, strict: bool) -> bool:
+    def _reprice(self, row: OutboxTx, latest: TxAttempt, drive: _Drive, *, strict: bool) -> bool:
         """Re-sign the row's nonce with higher fees, store the attempt, broadcast it. A refusal
         raises if `strict`, else it is logged: the earlier attempts may still be mined."""
         assert row.nonce is not None
@@ -309,6 +339,7 @@ class Outbox:
             except IntegrityError:
                 return False  # another sender stored (and sends) this very attempt
             row.tx_hash = signed.tx_hash
+            drive.check()
             try:
                 self.sender.broadcast(signed.raw)
             except ChainError as exc:
@@ -409,7 +440,9 @@ class Outbox:
             query = select(TxAttempt).where(TxAttempt.outbox_id == row_id).order_by(TxAttempt.id)
             return list(session.scalars(query))
 
-    def _next_row(self, statuses: Sequence[TxStatus], after: int) -> OutboxTx | None:
+    def _next_row(
+        self, statuses: Sequence[TxStatus], after: int, posting_only: bool = False
+    ) -> OutboxTx | None:
         with self.db.session() as session:
             query = (
                 select(OutboxTx)
@@ -417,6 +450,16 @@ class Outbox:
                 .order_by(OutboxTx.id)
                 .limit(1)
             )
+            if posting_only:
+                # Rows holding a nonce are always followed (nonces stay gapless); a pending row
+                # only once its epoch is to be posted.
+                query = query.where(
+                    or_(
+                        OutboxTx.status != TxStatus.PENDING,
+                        OutboxTx.epoch.is_(None),
+                        OutboxTx.epoch.in_(select(Epoch.number).where(Epoch.status == "posting")),
+                    )
+                )
             return session.scalars(query).first()
 
     def _failed_before(self, row: OutboxTx) -> int | None:

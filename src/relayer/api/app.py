@@ -11,6 +11,7 @@ from relayer.api import (
     epochs,
     errors,
     estimate,
+    health,
     licenses,
     members,
     page,
@@ -35,7 +36,7 @@ def create_app(context: Context, *, web_dir: Path = page.WEB_DIR) -> FastAPI:
     app.state.context = context
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=context.settings.max_body_bytes)
-    for module in (contributions, epochs, claims, members, licenses, estimate, union):
+    for module in (contributions, epochs, claims, members, licenses, estimate, union, health):
         app.include_router(module.router)
     app.include_router(page.router(web_dir))
     return app

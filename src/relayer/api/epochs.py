@@ -27,8 +27,9 @@ class EpochList(BaseModel):
     summary="Freeze the next epoch's report and start posting its shares",
 )
 def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
-    epoch = epochs.close(context)
-    background.add_task(epochs.post, context, epoch.number)
+    # Any replica plans the epoch; the one holding the sender role sends it.
+    epoch = epochs.close(context, post=True)
+    background.add_task(context.sender.kick)
     with context.db.session() as session:
         return epochs.describe(session, epoch.number)
 
@@ -41,9 +42,8 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
     summary="Resume (or retry) posting an epoch's planned transactions",
 )
 def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
-    with context.db.session() as session:
-        described = epochs.describe(session, number)
-    background.add_task(epochs.post, context, number)
+    described = epochs.request_post(context, number)
+    background.add_task(context.sender.kick)
     return described
 
 
