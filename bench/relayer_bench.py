@@ -140,13 +140,16 @@ def bench_posting(chain: LocalUnion, members: int, workdir: Path) -> dict[str, A
             for i, c in enumerate(synthetic(members, members))
         )
     started = time.perf_counter()
-    closed = epochs.close(context)
+    with context.db.session() as session:
+        closed = epochs.close(session, context.chain, context.outbox, context.settings)
     closing = time.perf_counter() - started
     with context.db.session() as session:
         total = len(epochs.describe(session, closed.number).transactions)
     started = time.perf_counter()
     with tqdm(total=total, unit="tx", desc="posting", file=sys.stderr) as bar:
-        outcome = epochs.post(context, closed.number, progress=lambda _tx: bar.update(1))
+        outcome = epochs.post(
+            context.db, context.outbox, closed.number, progress=lambda _tx: bar.update(1)
+        )
     posting = time.perf_counter() - started
     context.close()
     assert outcome.status == "posted", outcome.error

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -24,10 +25,13 @@ from relayer.replica import run_indexer
 from relayer.roles import Role
 from relayer.schemas import EpochOut
 from relayer.settings import Settings
+from relayer.states import EpochStatus, TxStatus
 
 #: Seconds without progress after which `epoch close`/`post`, following another replica's
 #: posting, give up (at least; four transaction timeouts if that is longer).
 FOLLOW_STALL_S = 120.0
+#: A transaction in one of these has reached its fate.
+DONE = (TxStatus.CONFIRMED, TxStatus.FAILED)
 
 
 def _fail(message: str) -> NoReturn:
@@ -95,20 +99,28 @@ def epoch() -> None:
 def _post_with_progress(context: Context, number: int) -> None:
     """Post the epoch from this process if the sender role is free, else follow the replica
     that holds it until the epoch is posted or fails."""
-    requested = epochs.request_post(context, number)
+    with context.db.session() as session:
+        requested = epochs.request_post(session, context.outbox, number)
     total = len(requested.transactions)
+    roles = context.roles
     with tqdm(total=total, unit="tx", desc=f"epoch {number}", file=sys.stderr) as bar:
-        if requested.status == "posted" or context.roles.try_acquire(Role.SENDER):
-            outcome = epochs.post(context, number, progress=lambda _tx: bar.update(1))
+        if requested.status == EpochStatus.POSTED or roles.try_acquire(Role.SENDER):
+            outcome = epochs.post(
+                context.db,
+                context.outbox,
+                number,
+                progress=lambda _tx: bar.update(1),
+                fence=partial(roles.holds, Role.SENDER),
+            )
         else:
             click.echo(
-                f"another replica holds the sender role ({context.roles.holders()[Role.SENDER]});"
+                f"another replica holds the sender role ({roles.holders()[Role.SENDER]});"
                 " following its progress",
                 err=True,
             )
             outcome = _follow(context, number, bar)
     click.echo(outcome.model_dump_json(indent=2))
-    if outcome.status != "posted":
+    if outcome.status != EpochStatus.POSTED:
         _fail(f"epoch {number} is {outcome.status}: {outcome.error}")
 
 
@@ -120,11 +132,11 @@ def _follow(context: Context, number: int, bar: tqdm) -> EpochOut:
     while True:
         with context.db.session() as session:
             epoch = epochs.describe(session, number)
-        settled = sum(tx.status in ("confirmed", "failed") for tx in epoch.transactions)
+        settled = sum(tx.status in DONE for tx in epoch.transactions)
         if settled != done:
             bar.update(settled - done)
             done, moved_at = settled, time.monotonic()
-        if epoch.status in ("posted", "failed"):
+        if epoch.status in (EpochStatus.POSTED, EpochStatus.FAILED):
             return epoch
         if time.monotonic() - moved_at > stall:
             _fail(
@@ -141,7 +153,10 @@ def epoch_close(no_post: bool) -> None:
     context = _context(acting=True)
     try:
         context.indexer.run_once()
-        closed = epochs.close(context, post=not no_post)
+        with context.db.session() as session:
+            closed = epochs.close(
+                session, context.chain, context.outbox, context.settings, post=not no_post
+            )
         click.echo(f"epoch {closed.number} closed: report {closed.report_hash}", err=True)
         if not no_post:
             _post_with_progress(context, closed.number)

@@ -8,6 +8,8 @@ the relayer never sums them in SQL.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -31,6 +33,8 @@ from sqlalchemy.orm import (
     relationship,
     sessionmaker,
 )
+
+from relayer.states import EpochStatus, TxPurpose, TxStatus
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -58,6 +62,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:  # SQLite: written in UTC by process_bind_param
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StoredEnum(TypeDecorator[E]):
+    """A `StrEnum` stored as its plain text value (a VARCHAR, no database enum type), read back
+    as the enum member. A value outside the enum is refused on the way in, so a typo cannot
+    reach the table, and adding a member needs no schema change."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(self.enum(value).value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
 
 
 ADDRESS = String(42)
@@ -123,7 +149,7 @@ class Epoch(Base):
     __tablename__ = "epochs"
 
     number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[EpochStatus] = mapped_column(StoredEnum(EpochStatus, 16))
     report: Mapped[str] = mapped_column(Text)
     report_hash: Mapped[str] = mapped_column(HASH)
     members: Mapped[int] = mapped_column(Integer)
@@ -148,12 +174,14 @@ class OutboxTx(Base):
     __table_args__ = (UniqueConstraint("sender", "nonce"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[TxPurpose] = mapped_column(StoredEnum(TxPurpose, 16))
     epoch: Mapped[int | None] = mapped_column(ForeignKey("epochs.number"), index=True)
     batch: Mapped[int | None] = mapped_column(Integer)
     to: Mapped[str] = mapped_column(ADDRESS)
     data: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[TxStatus] = mapped_column(
+        StoredEnum(TxStatus, 16), default=TxStatus.PENDING, index=True
+    )
     #: The key that signed it; nonces are unique per key, so a rotated key starts afresh.
     sender: Mapped[str | None] = mapped_column(ADDRESS)
     nonce: Mapped[int | None] = mapped_column(BigInteger)
@@ -206,6 +234,10 @@ class ChainEvent(Base):
     #: Secondary amount: the fee of a deposit, the recipient of a claim, the total of a post.
     extra: Mapped[str | None] = mapped_column(UINT)
     license_id: Mapped[str | None] = mapped_column(HASH, index=True)
+
+
+#: The id of `IndexerCursor`'s single row.
+CURSOR_ID = 1
 
 
 class IndexerCursor(Base):

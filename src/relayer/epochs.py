@@ -2,8 +2,15 @@
 
 Closing is one database transaction: the report, its hash and every planned transaction (the
 `postAttribution` batches and the final `finishAttribution`) are stored together, so a crash
-leaves either nothing or a complete plan. Posting hands the plan to the outbox, which records
-each transaction before it is sent; running `post` again resumes where it stopped.
+leaves either nothing or a complete plan. Posting is asked for (`request_post`, or `close` with
+`post`) by any replica and done by the one holding the sender role (`send`, see
+relayer.replica): it hands the plan to the outbox, which records each transaction before it is
+sent, and settles the epoch once its transactions are done; sending again resumes where it
+stopped.
+
+Every step that reads an epoch's state to decide what to write takes the epochs lock first
+(relayer.locks.serialize), in the database: two closes, or two retries, racing on any replicas
+are applied one after the other, so the second sees what the first did.
 
 Only members whose shares differ from what the chain holds are sent (shares are absolute, so
 the others already hold the right figure); the report itself lists everyone.
@@ -13,7 +20,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from functools import partial
 from typing import Any, cast
 
 from eth_typing import HexStr
@@ -23,21 +29,27 @@ from sqlalchemy.orm import Session, selectinload
 
 from relayer.attribution import ContributionInput, build_report, canonical, report_hash
 from relayer.chain import UnionChain
-from relayer.context import Context
-from relayer.db import ChainEvent, Contribution, Database, Epoch, IndexerCursor, OutboxTx, utcnow
+from relayer.db import (
+    CURSOR_ID,
+    ChainEvent,
+    Contribution,
+    Database,
+    Epoch,
+    IndexerCursor,
+    OutboxTx,
+    utcnow,
+)
 from relayer.errors import Conflict, NotFound
-from relayer.indexer import CURSOR_ID
 from relayer.locks import serialize
-from relayer.outbox import Fence
-from relayer.roles import Role
+from relayer.outbox import Fence, Outbox
 from relayer.schemas import EpochOut, TxOut
+from relayer.settings import Settings
+from relayer.states import SETTLED_TX, UNFINISHED_EPOCH, EpochStatus, TxPurpose, TxStatus
 
 log = logging.getLogger(__name__)
 
-#: The transaction lock every change of an epoch's status or plan takes (with the union).
+#: The transaction lock every change of an epoch's status or plan takes.
 EPOCHS_LOCK = "epochs"
-
-OPEN_STATUSES = ("closed", "posting")
 
 
 def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int]:
@@ -72,160 +84,156 @@ def _live_contributions(session: Session, departed: dict[str, int]) -> list[Cont
 
 
 def _posted_shares(session: Session) -> dict[str, int]:
-    last = session.scalars(
-        select(Epoch).where(Epoch.status == "posted").order_by(Epoch.number.desc()).limit(1)
-    ).first()
+    posted = select(Epoch).where(Epoch.status == EpochStatus.POSTED)
+    last = session.scalars(posted.order_by(Epoch.number.desc()).limit(1)).first()
     if last is None:
         return {}
     return {m["address"]: int(m["shares"]) for m in json.loads(last.report)["members"]}
 
 
-def close(context: Context, *, post: bool = False) -> Epoch:
-    """Freeze the next epoch's report and plan its transactions; with `post`, mark it to be
-    posted in the same commit (the sender sends it). Conflict while an earlier epoch is still
-    being posted or has failed (resume or fix it first).
-
-    Closes are serialized in the database (`relayer.locks.serialize`), across replicas: of two
-    concurrent closes the second sees the first one's epoch and is refused, so no second epoch
-    is ever planned while one is open."""
-    settings = context.settings
-    chain = context.chain
+def close(
+    session: Session,
+    chain: UnionChain,
+    outbox: Outbox,
+    settings: Settings,
+    *,
+    post: bool = False,
+) -> Epoch:
+    """Freeze the next epoch's report and plan its transactions in `session` (committed by the
+    caller, all together); with `post`, mark it to be posted in the same commit. Conflict while
+    an earlier epoch is still being posted or has failed (resume or fix it first), and so for
+    every close but one of several racing."""
     head = chain.head()
     chain_epoch = int(chain.view("currentEpoch", block=head))
-    with context.db.session() as session:
-        serialize(session, EPOCHS_LOCK, chain.address)
-        unfinished = session.scalars(
-            select(Epoch).where(Epoch.status.in_((*OPEN_STATUSES, "failed")))
-        ).first()
-        if unfinished is not None:
-            raise Conflict(f"epoch {unfinished.number} is {unfinished.status}; post it first")
-        last = session.scalar(select(func.max(Epoch.number))) or 0
-        number = max(chain_epoch, last) + 1
-        previous = _posted_shares(session)
-        report = build_report(
-            chain_id=settings.chain_id,
-            union=chain.address,
-            epoch=number,
-            contributions=_live_contributions(session, _departures(session, chain, head)),
-            params=settings.parameters,
-            zeroed=[member for member, shares in previous.items() if shares > 0],
-        )
-        if not report["members"]:
-            raise Conflict("there is nothing to attribute yet: no contributions")
-        raw = canonical(report)
-        digest = report_hash(raw)
-        # Compared with the chain itself, not the last report: what is sent is what differs.
-        wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
-        onchain = chain.shares_of(list(wanted), head)
-        changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [
-            next(iter(wanted.items()))
-        ]
-        epoch = Epoch(
-            number=number,
-            status="posting" if post else "closed",
-            report=raw.decode(),
-            report_hash=digest,
-            members=len(report["members"]),
-            total_shares=int(report["totals"]["shares"]),
-        )
-        session.add(epoch)
-        try:
-            session.flush()
-        except IntegrityError:  # a relayer that does not take the lock closed it meanwhile
-            raise Conflict(f"epoch {number} was closed concurrently") from None
-        size = settings.batch_size
-        for batch, start in enumerate(range(0, len(changed), size)):
-            chunk = changed[start : start + size]
-            data = chain.calldata(
-                "postAttribution",
-                number,
-                bytes.fromhex(digest[2:]),
-                [member for member, _ in chunk],
-                [shares for _, shares in chunk],
-            )
-            context.outbox.enqueue(session, "attribution", data, epoch=number, batch=batch)
-        context.outbox.enqueue(
-            session, "finish", chain.calldata("finishAttribution", number), epoch=number
-        )
-        log.info(
-            "epoch %d closed: %d members, %d changed, report %s",
+    serialize(session, EPOCHS_LOCK)
+    unfinished = session.scalars(select(Epoch).where(Epoch.status.in_(UNFINISHED_EPOCH))).first()
+    if unfinished is not None:
+        raise Conflict(f"epoch {unfinished.number} is {unfinished.status}; post it first")
+    last = session.scalar(select(func.max(Epoch.number))) or 0
+    number = max(chain_epoch, last) + 1
+    previous = _posted_shares(session)
+    report = build_report(
+        chain_id=settings.chain_id,
+        union=chain.address,
+        epoch=number,
+        contributions=_live_contributions(session, _departures(session, chain, head)),
+        params=settings.parameters,
+        zeroed=[member for member, shares in previous.items() if shares > 0],
+    )
+    if not report["members"]:
+        raise Conflict("there is nothing to attribute yet: no contributions")
+    raw = canonical(report)
+    digest = report_hash(raw)
+    # Compared with the chain itself, not the last report: what is sent is what differs.
+    wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
+    onchain = chain.shares_of(list(wanted), head)
+    changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [next(iter(wanted.items()))]
+    epoch = Epoch(
+        number=number,
+        status=EpochStatus.POSTING if post else EpochStatus.CLOSED,
+        report=raw.decode(),
+        report_hash=digest,
+        members=len(report["members"]),
+        total_shares=int(report["totals"]["shares"]),
+    )
+    session.add(epoch)
+    try:
+        session.flush()
+    except IntegrityError:  # only a relayer that does not take the epochs lock gets here
+        raise Conflict(f"epoch {number} was closed concurrently") from None
+    size = settings.batch_size
+    for batch, start in enumerate(range(0, len(changed), size)):
+        chunk = changed[start : start + size]
+        data = chain.calldata(
+            "postAttribution",
             number,
-            len(report["members"]),
-            len(changed),
-            digest,
+            bytes.fromhex(digest[2:]),
+            [member for member, _ in chunk],
+            [shares for _, shares in chunk],
         )
-        return epoch
+        outbox.enqueue(session, TxPurpose.ATTRIBUTION, data, epoch=number, batch=batch)
+    outbox.enqueue(
+        session, TxPurpose.FINISH, chain.calldata("finishAttribution", number), epoch=number
+    )
+    log.info(
+        "epoch %d closed: %d members, %d changed, report %s",
+        number,
+        len(report["members"]),
+        len(changed),
+        digest,
+    )
+    return epoch
 
 
-def request_post(context: Context, number: int) -> EpochOut:
-    """Mark epoch `number` to be posted (or resumed, or retried after a failure) by the sender,
-    and return it. Idempotent: an epoch already posting or posted is left as it is, so
-    concurrent requests plan its transactions once.
+def request_post(session: Session, outbox: Outbox, number: int) -> EpochOut:
+    """Mark epoch `number` in `session` to be posted (or resumed, or retried after a failure) by
+    the sender, and return it. Idempotent: an epoch already posting or posted is left as it is,
+    so requests racing on any replicas plan its transactions once.
 
     A retry re-plans every unconfirmed transaction, in the original order, under new outbox
     rows: a failed one may have spent its nonce, and `finish` must stay last."""
-    with context.db.session() as session:
-        serialize(session, EPOCHS_LOCK, context.chain.address)
-        epoch = session.get(Epoch, number)
-        if epoch is None:
-            raise NotFound(f"no epoch {number}")
-        if epoch.status == "posted":
-            return describe(session, number)
-        if any(tx.status == "failed" for tx in epoch.transactions):
-            for tx in [tx for tx in epoch.transactions if tx.status in ("failed", "pending")]:
-                # Compare-and-set: a row a sender has just signed keeps its nonce and its place.
-                superseded = session.execute(
-                    update(OutboxTx)
-                    .where(OutboxTx.id == tx.id, OutboxTx.status == tx.status)
-                    .values(status="superseded")
-                )
-                if cast(CursorResult[Any], superseded).rowcount != 1:
-                    raise Conflict(f"epoch {number} changed while it was re-planned; retry")
-                context.outbox.enqueue(
-                    session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch
-                )
-            session.expire_all()
-            epoch = session.get(Epoch, number)
-            assert epoch is not None
-        epoch.status, epoch.error = "posting", None
+    serialize(session, EPOCHS_LOCK)
+    epoch = session.get(Epoch, number)
+    if epoch is None:
+        raise NotFound(f"no epoch {number}")
+    if epoch.status == EpochStatus.POSTED:
         return describe(session, number)
+    if any(tx.status == TxStatus.FAILED for tx in epoch.transactions):
+        replanned = (TxStatus.FAILED, TxStatus.PENDING)
+        for tx in [tx for tx in epoch.transactions if tx.status in replanned]:
+            # Compare-and-set: a row a sender has just signed keeps its nonce and its place.
+            superseded = session.execute(
+                update(OutboxTx)
+                .where(OutboxTx.id == tx.id, OutboxTx.status == tx.status)
+                .values(status=TxStatus.SUPERSEDED)
+            )
+            if cast(CursorResult[Any], superseded).rowcount != 1:
+                raise Conflict(f"epoch {number} changed while it was re-planned; retry")
+            outbox.enqueue(session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch)
+        session.expire_all()
+        epoch = session.get(Epoch, number)
+        assert epoch is not None
+    epoch.status, epoch.error = EpochStatus.POSTING, None
+    return describe(session, number)
 
 
 def send(
-    context: Context,
+    db: Database,
+    outbox: Outbox,
     *,
     progress: Callable[[OutboxTx], None] | None = None,
     fence: Fence | None = None,
     stop: threading.Event | None = None,
 ) -> None:
-    """The sender's work: drive the outbox (the rows of epochs being posted, and any row holding
-    a nonce), then settle the epochs whose transactions are all done. Only the process holding
-    the sender role calls it; `fence` tells it when it no longer does."""
-    context.outbox.process(progress=progress, fence=fence, stop=stop, posting_only=True)
-    settle(context.db, context.chain.address)
+    """The sender's work: drive the outbox (the rows of epochs being posted, and every row
+    holding a nonce), then settle the epochs whose transactions are all done. Only the process
+    holding the sender role calls it; `fence` says when it no longer does."""
+    outbox.process(progress=progress, fence=fence, stop=stop, posting_only=True)
+    settle(db)
 
 
-def settle(db: Database, union: str) -> list[int]:
+def settle(db: Database) -> list[int]:
     """Mark each epoch being posted as posted (every transaction confirmed) or failed (one
     failed, with its error); returns the numbers of the epochs that changed."""
     with db.session() as session:
-        if session.scalars(select(Epoch.number).where(Epoch.status == "posting")).first() is None:
+        posting = select(Epoch.number).where(Epoch.status == EpochStatus.POSTING)
+        if session.scalars(posting).first() is None:
             return []
     changed = []
     with db.session() as session:
-        serialize(session, EPOCHS_LOCK, union)  # against a concurrent re-plan (request_post)
+        serialize(session, EPOCHS_LOCK)  # against a re-plan (request_post) racing with it
         query = (
             select(Epoch)
-            .where(Epoch.status == "posting")
+            .where(Epoch.status == EpochStatus.POSTING)
             .options(selectinload(Epoch.transactions))
             .order_by(Epoch.number)
         )
         for epoch in session.scalars(query):
-            failed = [tx for tx in epoch.transactions if tx.status == "failed"]
+            failed = [tx for tx in epoch.transactions if tx.status == TxStatus.FAILED]
             if failed:
-                epoch.status, epoch.error = "failed", failed[0].error
-            elif all(tx.status in ("confirmed", "superseded") for tx in epoch.transactions):
-                epoch.status, epoch.posted_at = "posted", utcnow()
+                epoch.status, epoch.error = EpochStatus.FAILED, failed[0].error
+            elif all(tx.status in SETTLED_TX for tx in epoch.transactions):
+                epoch.status, epoch.posted_at = EpochStatus.POSTED, utcnow()
             else:
                 continue
             changed.append(epoch.number)
@@ -234,20 +242,21 @@ def settle(db: Database, union: str) -> list[int]:
 
 
 def post(
-    context: Context, number: int, progress: Callable[[OutboxTx], None] | None = None
+    db: Database,
+    outbox: Outbox,
+    number: int,
+    progress: Callable[[OutboxTx], None] | None = None,
+    fence: Fence | None = None,
 ) -> EpochOut:
     """Send (or resume sending) the epoch's planned transactions from this process and settle
-    its status. Conflict if another process holds the sender role (it posts the epoch)."""
-    requested = request_post(context, number)
-    if requested.status != "posted":
-        roles = context.roles
-        if not roles.try_acquire(Role.SENDER):
-            raise Conflict(
-                f"another relayer process holds the sender role for {context.signer.address}: "
-                f"it posts epoch {number} (follow it at GET /v1/epochs/{number})"
-            )
-        send(context, progress=progress, fence=partial(roles.holds, Role.SENDER))
-    with context.db.session() as session:
+    its status; for a process that holds the sender role (`fence` checks that it still does).
+    Takes the database rather than a session: the outbox commits each transaction's progress
+    on its own, between the re-plan before and the settling after."""
+    with db.session() as session:
+        requested = request_post(session, outbox, number)
+    if requested.status != EpochStatus.POSTED:
+        send(db, outbox, progress=progress, fence=fence)
+    with db.session() as session:
         return describe(session, number)
 
 
@@ -255,8 +264,8 @@ def describe(session: Session, number: int) -> EpochOut:
     epoch = session.get(Epoch, number)
     if epoch is None:
         raise NotFound(f"no epoch {number}")
-    txs = [tx for tx in epoch.transactions if tx.status != "superseded"]
-    batches = [tx for tx in txs if tx.purpose == "attribution"]
+    txs = [tx for tx in epoch.transactions if tx.status != TxStatus.SUPERSEDED]
+    batches = [tx for tx in txs if tx.purpose == TxPurpose.ATTRIBUTION]
     return EpochOut(
         number=epoch.number,
         status=epoch.status,
@@ -266,7 +275,7 @@ def describe(session: Session, number: int) -> EpochOut:
         closed_at=epoch.closed_at,
         posted_at=epoch.posted_at,
         batches=len(batches),
-        batches_confirmed=sum(tx.status == "confirmed" for tx in batches),
+        batches_confirmed=sum(tx.status == TxStatus.CONFIRMED for tx in batches),
         error=epoch.error,
         transactions=[
             TxOut(

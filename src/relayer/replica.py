@@ -46,7 +46,7 @@ class SenderWorker:
         """Send whatever is due if this process holds (or can take) the sender role."""
         if not self.context.roles.try_acquire(Role.SENDER):
             return False
-        epochs.send(self.context, fence=self._fence, stop=stop)
+        epochs.send(self.context.db, self.context.outbox, fence=self._fence, stop=stop)
         return True
 
     def kick(self) -> None:

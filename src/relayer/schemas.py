@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from relayer.attribution import is_checksummed
+from relayer.states import EpochStatus, TxPurpose, TxStatus
 
 MAX_UINT256 = 2**256 - 1
 HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -80,8 +81,8 @@ class ClaimIn(Request):
 
 
 class TxOut(BaseModel):
-    purpose: str
-    status: str
+    purpose: TxPurpose
+    status: TxStatus
     epoch: int | None
     batch: int | None
     nonce: int | None
@@ -93,7 +94,7 @@ class TxOut(BaseModel):
 
 class EpochOut(BaseModel):
     number: int
-    status: str = Field(description="closed → posting → posted, or failed")
+    status: EpochStatus = Field(description="closed → posting → posted, or failed")
     report_hash: str
     members: int
     total_shares: str

@@ -13,9 +13,9 @@ import brownie
 import pytest
 from sqlalchemy import select
 
-from fixtures.api import contribution, index
+from fixtures.api import close_epoch, contribution, index
+from fixtures.api import post_epoch as post_epoch_in_process
 from fixtures.union import pay, post
-from relayer import epochs
 from relayer.db import ChainEvent
 
 #: Installed beside the interpreter by `pip install -e .` (the project's console script).
@@ -78,8 +78,8 @@ def post_epoch(api, context, operator_headers, *items):
         "/v1/contributions", json={"contributions": list(items)}, headers=operator_headers
     )
     assert response.status_code == 201, response.text
-    number = epochs.close(context).number
-    assert epochs.post(context, number).status == "posted"
+    number = close_epoch(context).number
+    assert post_epoch_in_process(context, number).status == "posted"
     return number
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, func, inspect, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from relayer.db import Base, ChainEvent, Contribution, Database, License, OutboxTx
+from relayer.states import TxPurpose, TxStatus
 
 pytestmark = pytest.mark.both_databases
 
@@ -39,7 +40,9 @@ RELAYER_KEY = "0x" + "cc" * 20
 
 
 def outbox_tx(nonce, sender=RELAYER_KEY):
-    return OutboxTx(purpose="post", to="0x" + "bb" * 20, data="0x", nonce=nonce, sender=sender)
+    return OutboxTx(
+        purpose="attribution", to="0x" + "bb" * 20, data="0x", nonce=nonce, sender=sender
+    )
 
 
 def add_in_one_session(db, *rows):
@@ -176,3 +179,19 @@ def test_naive_timestamps_are_refused(db):
     with pytest.raises(StatementError, match="naive datetime"):
         add_in_one_session(db, contribution("0x01", created_at=datetime(2026, 3, 1, 12, 0)))
     assert count(db, Contribution) == 0
+
+
+def test_statuses_read_back_as_their_enum_members(db):
+    add_in_one_session(db, outbox_tx(nonce=1))
+    with db.session() as session:
+        row = session.scalars(select(OutboxTx)).one()
+    assert row.status is TxStatus.PENDING
+    assert row.purpose is TxPurpose.ATTRIBUTION
+
+
+def test_a_status_outside_its_enum_is_refused_and_nothing_is_written(db):
+    mistyped = outbox_tx(nonce=2)
+    mistyped.status = "posted"  # an epoch's status, not a transaction's
+    with pytest.raises(StatementError, match="'posted' is not a valid TxStatus"):
+        add_in_one_session(db, outbox_tx(nonce=1), mistyped)
+    assert count(db, OutboxTx) == 0

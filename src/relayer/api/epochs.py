@@ -28,10 +28,13 @@ class EpochList(BaseModel):
 )
 def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
     # Any replica plans the epoch; the one holding the sender role sends it.
-    epoch = epochs.close(context, post=True)
+    with context.db.session() as session:
+        number = epochs.close(
+            session, context.chain, context.outbox, context.settings, post=True
+        ).number
     background.add_task(context.sender.kick)
     with context.db.session() as session:
-        return epochs.describe(session, epoch.number)
+        return epochs.describe(session, number)
 
 
 @router.post(
@@ -42,7 +45,8 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
     summary="Resume (or retry) posting an epoch's planned transactions",
 )
 def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
-    described = epochs.request_post(context, number)
+    with context.db.session() as session:
+        described = epochs.request_post(session, context.outbox, number)
     background.add_task(context.sender.kick)
     return described
 

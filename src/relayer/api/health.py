@@ -17,9 +17,8 @@ from web3.exceptions import Web3Exception
 
 from relayer import __version__
 from relayer.api.deps import ContextDep
-from relayer.db import IndexerCursor
+from relayer.db import CURSOR_ID, IndexerCursor
 from relayer.errors import RelayerError
-from relayer.indexer import CURSOR_ID
 from relayer.roles import Role
 
 log = logging.getLogger(__name__)
