@@ -29,10 +29,10 @@ from tqdm import tqdm
 from web3 import Web3
 from web3.contract import Contract
 
-from relayer import attribution, epochs
+from relayer import attribution, epochs, migrate
 from relayer.attribution import ContributionInput
 from relayer.context import Context
-from relayer.db import Contribution, Database
+from relayer.db import Contribution
 from relayer.settings import Settings
 
 RESULTS = ROOT / "bench" / "results"
@@ -129,7 +129,9 @@ def relayer_settings(chain: LocalUnion, database_url: str, **overrides: Any) -> 
 
 
 def bench_posting(chain: LocalUnion, members: int, workdir: Path) -> dict[str, Any]:
-    context = Context.from_settings(relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}"))
+    settings = relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}")
+    migrate.upgrade(settings.database_url)  # as a deploy does before starting the relayer
+    context = Context.from_settings(settings)
     with context.db.session() as session:
         session.add_all(
             Contribution(
@@ -235,6 +237,7 @@ async def _load(
 
 def bench_reads(chain: LocalUnion, workdir: Path, members: int, requests: int) -> dict[str, Any]:
     settings = relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}")
+    migrate.upgrade(settings.database_url)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "relayer.cli", "serve", "--port", str(port)],
@@ -307,7 +310,7 @@ def bench_replica_reads(chain: LocalUnion, members: int, requests: int) -> dict[
     try:
         server = start_server(bindir, pgdir)
         url = server.create_database("bench")
-        Database(url).dispose()  # the schema, before any replica starts
+        migrate.upgrade(url)  # the deploy's migration step, before any replica starts
         settings = relayer_settings(chain, url)
         hot = [
             f"/v1/members/{chain.w3.to_checksum_address(f'0x{i + 1:040x}')}"

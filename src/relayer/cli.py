@@ -1,4 +1,5 @@
-"""The `relayer` command: serve the API, close and post epochs, index, estimate, verify reports.
+"""The `relayer` command: serve the API, upgrade the database, close and post epochs, index,
+estimate, verify reports.
 
 Settings come from the environment (`RELAYER_*`, see relayer.settings); a bad setting is named
 with the rule it breaks, never with its value.
@@ -16,15 +17,16 @@ from typing import NoReturn
 
 import click
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
-from relayer import attribution, epochs, estimator
+from relayer import attribution, epochs, estimator, migrate
 from relayer.context import Context
 from relayer.errors import RelayerError
 from relayer.replica import run_indexer
 from relayer.roles import Role
 from relayer.schemas import EpochOut
-from relayer.settings import Settings
+from relayer.settings import DatabaseSettings, Settings
 from relayer.states import EpochStatus, TxStatus
 
 #: Seconds without progress after which `epoch close`/`post`, following another replica's
@@ -39,17 +41,20 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def _invalid_settings(exc: ValidationError) -> NoReturn:
+    problems = "; ".join(
+        f"RELAYER_{'_'.join(map(str, e['loc'])).upper() or '?'}: {e['msg']}" for e in exc.errors()
+    )
+    _fail(f"invalid settings: {problems}")
+
+
 def _context(*, acting: bool = False) -> Context:
     """The context from the environment. `acting`: this command writes to the database or
     sends (serve, close, post, index), so on SQLite it must be the only process using it."""
     try:
         settings = Settings()  # type: ignore[call-arg]  # filled from the environment
     except ValidationError as exc:
-        problems = "; ".join(
-            f"RELAYER_{'_'.join(map(str, e['loc'])).upper() or '?'}: {e['msg']}"
-            for e in exc.errors()
-        )
-        _fail(f"invalid settings: {problems}")
+        _invalid_settings(exc)
     try:
         context = Context.from_settings(settings)
     except RelayerError as exc:
@@ -191,6 +196,59 @@ def epoch_status(number: int) -> None:
         _fail(str(exc))
     finally:
         context.close()
+
+
+@main.group()
+def db() -> None:
+    """The database's schema: upgrade it (a step of every deploy) and show its revision. Needs
+    only RELAYER_DATABASE_URL."""
+
+
+def _database_url() -> str:
+    try:
+        return DatabaseSettings().database_url
+    except ValidationError as exc:
+        _invalid_settings(exc)
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Upgrade the database to this relayer's schema, printing each revision applied. An empty
+    database gets the whole schema; one made before migrations existed is recognised, stamped at
+    the baseline and upgraded with its rows kept; anything else is refused."""
+    try:
+        result = migrate.upgrade(_database_url())
+    except (RelayerError, SQLAlchemyError) as exc:
+        _fail(f"upgrade refused, the database is unchanged: {_reason(exc)}")
+    if result.stamped_baseline:
+        click.echo(f"recognised a database made before migrations: stamped {migrate.BASELINE}")
+    for step in result.applied:
+        click.echo(f"applied {step.revision}: {step.title}")
+    if not result.applied:
+        click.echo(f"already at {result.revision}: nothing to apply")
+    else:
+        click.echo(f"the database is at {result.revision} (head)")
+
+
+@db.command("current")
+@click.option("--check", is_flag=True, help="Exit 1 unless the database is at the head.")
+def db_current(check: bool) -> None:
+    """Show the database's schema revision and whether it is at this relayer's head."""
+    try:
+        found = migrate.current(_database_url())
+    except (RelayerError, SQLAlchemyError) as exc:
+        _fail(_reason(exc))
+    click.echo(found.describe())
+    if check and not found.current:
+        sys.exit(1)
+
+
+def _reason(exc: Exception) -> str:
+    """The error without SQLAlchemy's appended SQL and parameters (they can hold row data)."""
+    if isinstance(exc, SQLAlchemyError):
+        original = getattr(exc, "orig", None)
+        return f"{type(exc).__name__}: {original if original is not None else exc}".strip()
+    return str(exc)
 
 
 @main.command()

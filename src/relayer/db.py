@@ -1,5 +1,8 @@
 """The relayer's database: SQLAlchemy 2 models and the engine/session factory.
 
+The models describe the newest schema; every change to them ships an Alembic revision in
+`relayer/migrations/versions/` (tests/relayer/test_migrations.py fails while the two differ).
+
 SQLite is the embedded default; PostgreSQL works by URL (`postgresql+psycopg://…`). Token amounts
 and other uint256 values are stored as decimal strings: SQLite has no exact 256-bit integer, and
 the relayer never sums them in SQL.
@@ -262,11 +265,22 @@ class License(Base):
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow)
 
 
+#: SQLite: a busy timeout (seconds), so the API, the workers and an upgrade wait for each other's
+#: write lock instead of failing; and one connection may serve several threads.
+SQLITE_CONNECT_ARGS = {"check_same_thread": False, "timeout": 30}
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for `url`, with the schema created. SQLite gets WAL, foreign keys and a busy
-    timeout so the API and the background workers can share one file."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    """An engine for `url`. It creates no tables: the schema is the migrations' (`relayer db
+    upgrade`, relayer.migrate), and `relayer.context` refuses a database that is behind. SQLite
+    gets WAL, foreign keys and a busy timeout so the API and the background workers can share
+    one file."""
+    if is_sqlite(url):
+        engine = create_engine(url, connect_args=SQLITE_CONNECT_ARGS)
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _record):  # type: ignore[no-untyped-def]
@@ -276,7 +290,6 @@ def make_engine(url: str) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
     return engine
 
 

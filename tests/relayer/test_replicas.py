@@ -15,6 +15,7 @@ from fixtures.replicas import (
     RELAYER,
     add_members,
     attributions_posted,
+    migrated_postgres_url,
     sent_by,
     shares_set,
     wait_for_epoch,
@@ -28,8 +29,7 @@ from relayer.states import EpochStatus
 TAKEOVER_LIMIT_S = 5.0
 
 
-def postgres(request):
-    return request.getfixturevalue("postgres_database_url")
+postgres = migrated_postgres_url
 
 
 def roles_of(replica):
@@ -124,7 +124,7 @@ def test_holder_cut_off_from_the_database_stops_sending_and_another_takes_over(
 def test_epoch_closed_on_a_replica_without_the_sender_role_is_sent_by_the_one_with_it(
     request, replicas, operator_headers, union
 ):
-    database_url = request.getfixturevalue("postgres_database_url")
+    database_url = postgres(request)
     add_members(database_url, 30, "handed over")
     group = replicas(2, database_url=database_url)
     deadline = time.monotonic() + 10

@@ -26,6 +26,7 @@ from fixtures.replicas import (
     add_members,
     at_once,
     attributions_posted,
+    migrated_postgres_url,
     sent_by,
     shares_set,
     wait_for_epoch,
@@ -172,7 +173,7 @@ def test_replicas_post_every_epoch_once_while_the_sender_is_sigkilled(
 ):
     print(f"\nsoak: {TRIALS} trials of 2 epochs, {MEMBERS} members, SOAK_SEED={SEED}")
     rng = random.Random(SEED)
-    database_url = request.getfixturevalue("postgres_database_url")
+    database_url = migrated_postgres_url(request)
     members = add_members(database_url, MEMBERS, "soak 0")
     group = replica_processes(database_url, REPLICAS, batch_size=BATCH)
     takeovers, kills = [], 0
