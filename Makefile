@@ -33,7 +33,8 @@ export FUZZ_STEPS
 MAKE_TEST_SOAK_TRIALS ?= 2
 SOAK_TRIALS ?= 20
 
-.PHONY: help setup toolchain compile lint slither postgres test test-contracts fuzz soak bench \
+.PHONY: help setup toolchain compile lint slither postgres test test-contracts compat fuzz soak \
+	bench \
 	bench-gas demo serve clean web chromium
 
 help:
@@ -45,6 +46,7 @@ help:
 	@echo "make soak   $(SOAK_TRIALS) trials of three relayer replicas on one PostgreSQL, the sending"
 	@echo "            one SIGKILLed at random points ($(MAKE_TEST_SOAK_TRIALS) in make test)"
 	@echo "make slither  static analysis; fails on any high or medium finding (see SECURITY.md)"
+	@echo "make compat  the union and relayer on Hardhat Network (a second EVM implementation)"
 	@echo "make bench  relayer benchmarks: attribution, epoch posting, member reads"
 	@echo "make bench-gas  gas against PaymentSplitter and MerkleDistributor, 10 to 100,000 members"
 
@@ -151,6 +153,12 @@ test-contracts: compile postgres chromium
 	SOAK_TRIALS=$(MAKE_TEST_SOAK_TRIALS) $(BIN)/brownie test
 
 test: lint slither test-contracts
+
+# The union and the relayer on a second EVM implementation (Hardhat Network from npm, interval
+# mining). Also part of `make test` (it is under tests/); this runs it alone.
+compat: compile
+	@echo "==> Compatibility: Hardhat Network"
+	$(BIN)/brownie test tests/compat
 
 fuzz: FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
 fuzz: compile

@@ -14,6 +14,7 @@ pytest_plugins = [
     "fixtures.postgres",
     "fixtures.browser",
     "fixtures.replicas",
+    "fixtures.faults",
 ]
 
 # A 500-member attribution batch needs more than brownie's default 12M block gas limit.

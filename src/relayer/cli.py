@@ -108,6 +108,7 @@ def _post_with_progress(context: Context, number: int) -> None:
         requested = epochs.request_post(session, context.outbox, number)
     total = len(requested.transactions)
     roles = context.roles
+    context.alarms.check_outbox(context.outbox)
     with tqdm(total=total, unit="tx", desc=f"epoch {number}", file=sys.stderr) as bar:
         if requested.status == EpochStatus.POSTED or roles.try_acquire(Role.SENDER):
             outcome = epochs.post(

@@ -8,6 +8,13 @@ class RelayerError(Exception):
 
     code = "relayer_error"
     status = 500
+    #: Structured facts for API clients (the error body's `details`), never secrets.
+    details: list[dict[str, object]] | None = None
+
+    def __init__(self, message: str = "", *, details: list[dict[str, object]] | None = None):
+        super().__init__(message)
+        if details is not None:
+            self.details = details
 
 
 class ArtifactError(RelayerError):
@@ -35,6 +42,12 @@ class InvalidInput(RelayerError):
     status = 422
 
 
+class BelowMinimum(InvalidInput):
+    """A gasless claim for less than the relayer's minimum (claim it from the wallet instead)."""
+
+    code = "claim_below_minimum"
+
+
 class Unauthorized(RelayerError):
     code = "unauthorized"
     status = 401
@@ -59,6 +72,20 @@ class Conflict(RelayerError):
     status = 409
 
 
+class TooManyRequests(RelayerError):
+    """A limit of the relayer's own (a gasless claim rate or budget) refuses the request now;
+    `retry_after` says, in seconds, when it would be taken."""
+
+    code = "too_many_requests"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        if code is not None:
+            self.code = code
+
+
 class ChainError(RelayerError):
     """The chain or the node failed a call (unreachable, refused the transaction)."""
 
@@ -76,3 +103,17 @@ class Reverted(ChainError):
     def __init__(self, message: str, reason: object = None) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class NodeUnavailable(ChainError):
+    """The node could not be reached or answered with an HTTP error: try again later."""
+
+    code = "node_unavailable"
+    status = 503
+
+
+class Unfunded(ChainError):
+    """The relayer's key cannot pay for the transaction asked for: nothing is signed."""
+
+    code = "relayer_unfunded"
+    status = 503

@@ -49,11 +49,27 @@ class SenderWorker:
         epochs.send(self.context.db, self.context.outbox, fence=self._fence, stop=stop)
         return True
 
-    def kick(self) -> None:
+    def kick(self, number: int | None = None) -> None:
+        """Have epoch `number` (or whatever is due) sent now. Without the loop, this posts it in
+        the caller's thread as a background posting does: node failures are retried for
+        `RELAYER_POST_RETRY_SECONDS` and shown on the epoch (relayer.epochs.post_in_background)."""
         if self._running:
             self._wake.set()
-        else:
-            self.send_if_sender()
+            return
+        context = self.context
+        if not context.roles.try_acquire(Role.SENDER):
+            return
+        if number is None:
+            epochs.send(context.db, context.outbox, fence=self._fence)
+            return
+        epochs.post_in_background(
+            context.db,
+            context.outbox,
+            number,
+            retry_seconds=context.settings.post_retry_seconds,
+            alarms=context.alarms,
+            fence=self._fence,
+        )
 
     def wake(self) -> None:
         self._wake.set()
@@ -73,6 +89,24 @@ class SenderWorker:
                 self._wake.clear()
         finally:
             self._running = False
+
+
+def run_claim_sender(context: Context, stop: threading.Event) -> None:
+    """Follow the gasless claims of a separate claim key to their receipts (re-broadcasting,
+    re-pricing) while this process holds that key's sender role, until `stop` is set."""
+    interval = context.settings.poll_interval
+    roles = context.roles
+    while not stop.is_set():
+        if roles.try_acquire(Role.CLAIM_SENDER):
+            try:
+                context.claim_outbox.process(
+                    stop=stop, fence=partial(roles.holds, Role.CLAIM_SENDER), posting_only=True
+                )
+            except TRANSIENT as exc:
+                log.warning("claim sender: %s: %s; retrying", type(exc).__name__, exc)
+                stop.wait(max(interval, BACKOFF_S))
+                continue
+        stop.wait(interval)
 
 
 def run_indexer(context: Context, stop: threading.Event) -> None:

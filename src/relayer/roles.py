@@ -48,6 +48,8 @@ CONNECT_TIMEOUT_S, TCP_USER_TIMEOUT_MS = 5, 15_000
 class Role(StrEnum):
     SENDER = "sender"
     INDEXER = "indexer"
+    #: The sender of a separate claim key (`RELAYER_CLAIM_*`), when one is set.
+    CLAIM_SENDER = "claim-sender"
 
 
 def replica_name() -> str:
@@ -297,16 +299,24 @@ def _halves(key: int) -> tuple[int, int]:
     return unsigned >> 32, unsigned & 0xFFFFFFFF
 
 
-def roles_for(db: Database, chain_id: int, signer: str, union: str) -> Roles:
-    """The roles of a relayer signing as `signer` for `union`, on `db`'s backend."""
+def roles_for(
+    db: Database, chain_id: int, signer: str, union: str, claim_signer: str | None = None
+) -> Roles:
+    """The roles of a relayer signing as `signer` (and `claim_signer` for gasless claims, if a
+    separate key) for `union`, on `db`'s backend."""
     subjects = {
         Role.SENDER: f"key {signer} on chain {chain_id}",
         Role.INDEXER: f"union {union} on chain {chain_id}",
     }
+    if claim_signer is not None:
+        subjects[Role.CLAIM_SENDER] = f"claim key {claim_signer} on chain {chain_id}"
     if db.engine.dialect.name == "postgresql":
         keys = {
             Role.SENDER: lock_key("relayer-role", Role.SENDER, chain_id, signer),
             Role.INDEXER: lock_key("relayer-role", Role.INDEXER, chain_id, union),
         }
+        if claim_signer is not None:
+            # The same name as a sender's: a key is sent from by one process, whatever it signs.
+            keys[Role.CLAIM_SENDER] = lock_key("relayer-role", Role.SENDER, chain_id, claim_signer)
         return PostgresRoles(db, keys, subjects)
     return ProcessRoles(sqlite_path(db.engine.url), subjects)

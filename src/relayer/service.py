@@ -7,9 +7,10 @@ import time
 
 import uvicorn
 
+from relayer import alarms
 from relayer.api.app import create_app
 from relayer.context import Context
-from relayer.replica import run_indexer
+from relayer.replica import run_claim_sender, run_indexer
 
 STARTUP_TIMEOUT = 30.0
 
@@ -47,8 +48,20 @@ class Service:
             threading.Thread(
                 target=run_indexer, args=(context, self.stop), name="indexer", daemon=True
             ),
+            threading.Thread(
+                target=alarms.watch, args=(context, self.stop), name="alarms", daemon=True
+            ),
             threading.Thread(target=sender.run, args=(self.stop,), name="sender", daemon=True),
         ]
+        if context.separate_claim_key:
+            self._workers.append(
+                threading.Thread(
+                    target=run_claim_sender,
+                    args=(context, self.stop),
+                    name="claim-sender",
+                    daemon=True,
+                )
+            )
         for worker in self._workers:
             worker.start()
         try:

@@ -32,7 +32,7 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
         number = epochs.close(
             session, context.chain, context.outbox, context.settings, post=True
         ).number
-    background.add_task(context.sender.kick)
+    background.add_task(context.sender.kick, number)
     with context.db.session() as session:
         return epochs.describe(session, number)
 
@@ -47,7 +47,7 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
 def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
     with context.db.session() as session:
         described = epochs.request_post(session, context.outbox, number)
-    background.add_task(context.sender.kick)
+    background.add_task(context.sender.kick, number)
     return described
 
 

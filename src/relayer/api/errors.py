@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
-from relayer.errors import RelayerError
+from relayer.errors import RelayerError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ class ErrorResponse(BaseModel):
 
 #: Documented on every route, so the OpenAPI schema shows the error shape.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 413, 422, 502)
+    status: {"model": ErrorResponse}
+    for status in (400, 401, 403, 404, 409, 413, 422, 429, 502, 503)
 }
 
 
@@ -58,7 +59,10 @@ def install(app: FastAPI) -> None:
     async def _relayer_error(_: Request, exc: RelayerError) -> JSONResponse:
         if exc.status >= 500:
             log.warning("%s: %s", exc.code, exc)
-        return error_response(exc.status, exc.code, str(exc))
+        response = error_response(exc.status, exc.code, str(exc), exc.details)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
