@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from relayer.indexer import Indexer
     from relayer.outbox import Outbox
     from relayer.reads import MemberReads
+    from relayer.replica import SenderWorker
+    from relayer.roles import Roles
 
 
 @dataclass
@@ -108,5 +110,24 @@ class Context:
 
         return MemberReads(self.db, self.chain, self.settings.read_cache_seconds)
 
+    @cached_property
+    def roles(self) -> "Roles":
+        """The sender and indexer roles among replicas (relayer.roles)."""
+        from relayer.roles import roles_for
+
+        claim_signer = self.claim_signer if self.separate_claim_key else None
+        claims = None if claim_signer is None else claim_signer.address
+        return roles_for(
+            self.db, self.settings.chain_id, self.signer.address, self.chain.address, claims
+        )
+
+    @cached_property
+    def sender(self) -> "SenderWorker":
+        from relayer.replica import SenderWorker
+
+        return SenderWorker(self)
+
     def close(self) -> None:
+        if "roles" in self.__dict__:
+            self.roles.close()
         self.db.dispose()

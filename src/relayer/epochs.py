@@ -2,8 +2,15 @@
 
 Closing is one database transaction: the report, its hash and every planned transaction (the
 `postAttribution` batches and the final `finishAttribution`) are stored together, so a crash
-leaves either nothing or a complete plan. Posting hands the plan to the outbox, which records
-each transaction before it is sent; running `post` again resumes where it stopped.
+leaves either nothing or a complete plan. Posting is asked for (`request_post`, or `close` with
+`post`) by any replica and done by the one holding the sender role (`send`, see
+relayer.replica): it hands the plan to the outbox, which records each transaction before it is
+sent, and settles the epoch once its transactions are done; sending again resumes where it
+stopped.
+
+Every step that reads an epoch's state to decide what to write takes the epochs lock first
+(relayer.locks.serialize), in the database: two closes, or two retries, racing on any replicas
+are applied one after the other, so the second sees what the first did.
 
 Only members whose shares differ from what the chain holds are sent (shares are absolute, so
 the others already hold the right figure); the report itself lists everyone.
@@ -11,14 +18,15 @@ the others already hold the right figure); the report itself lists everyone.
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from eth_typing import HexStr
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload
 from web3.exceptions import Web3Exception
 
 from relayer.attribution import ContributionInput, build_report, canonical, report_hash
@@ -34,7 +42,8 @@ from relayer.db import (
     utcnow,
 )
 from relayer.errors import ChainError, Conflict, NotFound, RelayerError
-from relayer.outbox import Outbox
+from relayer.locks import serialize
+from relayer.outbox import Fence, Outbox
 from relayer.schemas import EpochOut, TxOut
 from relayer.settings import Settings
 from relayer.states import SETTLED_TX, UNFINISHED_EPOCH, EpochStatus, TxPurpose, TxStatus
@@ -44,6 +53,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The transaction lock every change of an epoch's status or plan takes.
+EPOCHS_LOCK = "epochs"
 #: The first pause of a background posting after a node failure; it doubles up to the last.
 RETRY_FIRST_PAUSE = 0.5
 RETRY_MAX_PAUSE = 30.0
@@ -88,12 +99,21 @@ def _posted_shares(session: Session) -> dict[str, int]:
     return {m["address"]: int(m["shares"]) for m in json.loads(last.report)["members"]}
 
 
-def close(session: Session, chain: UnionChain, outbox: Outbox, settings: Settings) -> Epoch:
+def close(
+    session: Session,
+    chain: UnionChain,
+    outbox: Outbox,
+    settings: Settings,
+    *,
+    post: bool = False,
+) -> Epoch:
     """Freeze the next epoch's report and plan its transactions in `session` (committed by the
-    caller, all together). Conflict while an earlier epoch is still being posted or has failed
-    (resume or fix it first)."""
+    caller, all together); with `post`, mark it to be posted in the same commit. Conflict while
+    an earlier epoch is still being posted or has failed (resume or fix it first), and so for
+    every close but one of several racing."""
     head = chain.head()
     chain_epoch = int(chain.view("currentEpoch", block=head))
+    serialize(session, EPOCHS_LOCK)
     unfinished = session.scalars(select(Epoch).where(Epoch.status.in_(UNFINISHED_EPOCH))).first()
     if unfinished is not None:
         raise Conflict(f"epoch {unfinished.number} is {unfinished.status}; post it first")
@@ -118,14 +138,17 @@ def close(session: Session, chain: UnionChain, outbox: Outbox, settings: Setting
     changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [next(iter(wanted.items()))]
     epoch = Epoch(
         number=number,
-        status=EpochStatus.CLOSED,
+        status=EpochStatus.POSTING if post else EpochStatus.CLOSED,
         report=raw.decode(),
         report_hash=digest,
         members=len(report["members"]),
         total_shares=int(report["totals"]["shares"]),
     )
     session.add(epoch)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # only a relayer that does not take the epochs lock gets here
+        raise Conflict(f"epoch {number} was closed concurrently") from None
     size = settings.batch_size
     for batch, start in enumerate(range(0, len(changed), size)):
         chunk = changed[start : start + size]
@@ -150,39 +173,97 @@ def close(session: Session, chain: UnionChain, outbox: Outbox, settings: Setting
     return epoch
 
 
+def request_post(session: Session, outbox: Outbox, number: int) -> EpochOut:
+    """Mark epoch `number` in `session` to be posted (or resumed, or retried after a failure) by
+    the sender, and return it. Idempotent: an epoch already posting or posted is left as it is,
+    so requests racing on any replicas plan its transactions once.
+
+    A retry re-plans every unconfirmed transaction, in the original order, under new outbox
+    rows: a failed one may have spent its nonce, and `finish` must stay last."""
+    serialize(session, EPOCHS_LOCK)
+    epoch = session.get(Epoch, number)
+    if epoch is None:
+        raise NotFound(f"no epoch {number}")
+    if epoch.status == EpochStatus.POSTED:
+        return describe(session, number)
+    if any(tx.status == TxStatus.FAILED for tx in epoch.transactions):
+        replanned = (TxStatus.FAILED, TxStatus.PENDING)
+        for tx in [tx for tx in epoch.transactions if tx.status in replanned]:
+            # Compare-and-set: a row a sender has just signed keeps its nonce and its place.
+            superseded = session.execute(
+                update(OutboxTx)
+                .where(OutboxTx.id == tx.id, OutboxTx.status == tx.status)
+                .values(status=TxStatus.SUPERSEDED)
+            )
+            if cast(CursorResult[Any], superseded).rowcount != 1:
+                raise Conflict(f"epoch {number} changed while it was re-planned; retry")
+            outbox.enqueue(session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch)
+        session.expire_all()
+        epoch = session.get(Epoch, number)
+        assert epoch is not None
+    epoch.status, epoch.error = EpochStatus.POSTING, None
+    return describe(session, number)
+
+
+def send(
+    db: Database,
+    outbox: Outbox,
+    *,
+    progress: Callable[[OutboxTx], None] | None = None,
+    fence: Fence | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """The sender's work: drive the outbox (the rows of epochs being posted, and every row
+    holding a nonce), then settle the epochs whose transactions are all done. Only the process
+    holding the sender role calls it; `fence` says when it no longer does."""
+    outbox.process(progress=progress, fence=fence, stop=stop, posting_only=True)
+    settle(db)
+
+
+def settle(db: Database) -> list[int]:
+    """Mark each epoch being posted as posted (every transaction confirmed) or failed (one
+    failed, with its error); returns the numbers of the epochs that changed."""
+    with db.session() as session:
+        posting = select(Epoch.number).where(Epoch.status == EpochStatus.POSTING)
+        if session.scalars(posting).first() is None:
+            return []
+    changed = []
+    with db.session() as session:
+        serialize(session, EPOCHS_LOCK)  # against a re-plan (request_post) racing with it
+        query = (
+            select(Epoch)
+            .where(Epoch.status == EpochStatus.POSTING)
+            .options(selectinload(Epoch.transactions))
+            .order_by(Epoch.number)
+        )
+        for epoch in session.scalars(query):
+            failed = [tx for tx in epoch.transactions if tx.status == TxStatus.FAILED]
+            if failed:
+                epoch.status, epoch.error = EpochStatus.FAILED, failed[0].error
+            elif all(tx.status in SETTLED_TX for tx in epoch.transactions):
+                epoch.status, epoch.posted_at = EpochStatus.POSTED, utcnow()
+            else:
+                continue
+            changed.append(epoch.number)
+            log.info("epoch %d %s", epoch.number, epoch.status)
+    return changed
+
+
 def post(
     db: Database,
     outbox: Outbox,
     number: int,
     progress: Callable[[OutboxTx], None] | None = None,
+    fence: Fence | None = None,
 ) -> EpochOut:
-    """Send (or resume sending) the epoch's planned transactions and settle its status. Takes
-    the database rather than a session: the outbox commits each transaction's progress on its
-    own, between the re-plan before and the settling after."""
+    """Send (or resume sending) the epoch's planned transactions from this process and settle
+    its status; for a process that holds the sender role (`fence` checks that it still does).
+    Takes the database rather than a session: the outbox commits each transaction's progress
+    on its own, between the re-plan before and the settling after."""
     with db.session() as session:
-        epoch = session.get(Epoch, number)
-        if epoch is None:
-            raise NotFound(f"no epoch {number}")
-        if epoch.status == EpochStatus.POSTED:
-            return describe(session, number)
-        if any(tx.status == TxStatus.FAILED for tx in epoch.transactions):
-            # A retry re-plans every unconfirmed transaction, in the original order, under new
-            # outbox rows: a failed one may have spent its nonce, and `finish` must stay last.
-            replanned = (TxStatus.FAILED, TxStatus.PENDING)
-            for tx in [tx for tx in epoch.transactions if tx.status in replanned]:
-                tx.status = TxStatus.SUPERSEDED
-                outbox.enqueue(session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch)
-        epoch.status, epoch.error = EpochStatus.POSTING, None
-    outbox.process(progress=progress)
-    with db.session() as session:
-        epoch = session.get(Epoch, number)
-        assert epoch is not None
-        failed = [tx for tx in epoch.transactions if tx.status == TxStatus.FAILED]
-        if failed:
-            epoch.status, epoch.error = EpochStatus.FAILED, failed[0].error
-        elif all(tx.status in SETTLED_TX for tx in epoch.transactions):
-            epoch.status, epoch.posted_at = EpochStatus.POSTED, utcnow()
-        log.info("epoch %d %s", number, epoch.status)
+        requested = request_post(session, outbox, number)
+    if requested.status != EpochStatus.POSTED:
+        send(db, outbox, progress=progress, fence=fence)
     with db.session() as session:
         return describe(session, number)
 
@@ -194,6 +275,7 @@ def post_in_background(
     *,
     retry_seconds: float,
     alarms: "Alarms | None" = None,
+    fence: Fence | None = None,
 ) -> None:
     """`post` for the API's background task, which no one waits on: node failures (an HTTP
     error, a lost connection, a node restarted from its state, a transaction not confirmed in
@@ -210,7 +292,7 @@ def post_in_background(
     while True:
         tries += 1
         try:
-            post(db, outbox, number)
+            post(db, outbox, number, fence=fence)
             return
         except (ChainError, Web3Exception, OSError, SQLAlchemyError) as exc:
             reason = _reason(exc)

@@ -29,6 +29,12 @@ class ConfigError(RelayerError):
     code = "config_error"
 
 
+class DatabaseInUse(ConfigError):
+    """The SQLite database is held by another relayer process (SQLite serves one)."""
+
+    code = "database_in_use"
+
+
 class InvalidInput(RelayerError):
     """A request that is well-formed JSON but asks for something impossible."""
 

@@ -107,7 +107,7 @@ def test_closed_epoch_is_posted_and_its_report_is_the_one_on_chain(
     closed = api.post("/v1/epochs/close", headers=operator_headers)
 
     assert closed.status_code == 202, closed.text
-    assert (closed.json()["number"], closed.json()["status"]) == (1, "closed")
+    assert (closed.json()["number"], closed.json()["status"]) == (1, "posting")
     epoch = api.get("/v1/epochs/1").json()
     assert epoch["status"] == "posted"
     assert epoch["error"] is None

@@ -11,6 +11,7 @@ from relayer.api import (
     epochs,
     errors,
     estimate,
+    health,
     licenses,
     members,
     page,
@@ -45,6 +46,7 @@ def create_app(context: Context, *, web_dir: Path = page.WEB_DIR) -> FastAPI:
         estimate,
         union,
         status,
+        health,
     ):
         app.include_router(module.router)
     app.include_router(page.router(web_dir))

@@ -8,7 +8,6 @@ from pydantic import BaseModel
 
 from relayer import epochs
 from relayer.api.deps import ContextDep, OperatorDep
-from relayer.context import Context
 from relayer.schemas import EpochOut
 
 router = APIRouter(prefix="/v1/epochs", tags=["epochs"])
@@ -20,17 +19,6 @@ class EpochList(BaseModel):
     epochs: list[EpochOut]
 
 
-def _post_in_background(background: BackgroundTasks, context: Context, number: int) -> None:
-    background.add_task(
-        epochs.post_in_background,
-        context.db,
-        context.outbox,
-        number,
-        retry_seconds=context.settings.post_retry_seconds,
-        alarms=context.alarms,
-    )
-
-
 @router.post(
     "/close",
     status_code=202,
@@ -39,9 +27,12 @@ def _post_in_background(background: BackgroundTasks, context: Context, number: i
     summary="Freeze the next epoch's report and start posting its shares",
 )
 def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
+    # Any replica plans the epoch; the one holding the sender role sends it.
     with context.db.session() as session:
-        number = epochs.close(session, context.chain, context.outbox, context.settings).number
-    _post_in_background(background, context, number)
+        number = epochs.close(
+            session, context.chain, context.outbox, context.settings, post=True
+        ).number
+    background.add_task(context.sender.kick, number)
     with context.db.session() as session:
         return epochs.describe(session, number)
 
@@ -55,8 +46,8 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
 )
 def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
     with context.db.session() as session:
-        described = epochs.describe(session, number)
-    _post_in_background(background, context, number)
+        described = epochs.request_post(session, context.outbox, number)
+    background.add_task(context.sender.kick, number)
     return described
 
 

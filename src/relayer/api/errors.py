@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from relayer.errors import RelayerError, TooManyRequests
@@ -77,6 +78,16 @@ def install(app: FastAPI) -> None:
         response = error_response(exc.status_code, code, str(exc.detail))
         response.headers.update(exc.headers or {})  # e.g. the `Allow` a 405 must carry
         return response
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A unique or foreign key the request would break: another request (on this replica or
+        # another) got there first. The domain code turns the races it knows into a Conflict
+        # with a precise message; this keeps any other one a 409, never a 500.
+        log.warning("integrity conflict: %s", type(exc.orig).__name__)
+        return error_response(
+            409, "conflict", "the request conflicts with a concurrent change; read and retry"
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
