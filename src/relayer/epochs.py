@@ -1,4 +1,6 @@
-"""Epochs: close (freeze the report, plan the batches) → posting → posted (or failed).
+"""Epochs: close (freeze the report, plan the batches) → posting → posted (or failed), and an
+operator's way out of an epoch that cannot be posted: abandon it (→ abandoned), fix what made it
+fail (for example delete the offending member's data), and close the next one.
 
 Closing is one database transaction: the report, its hash and every planned transaction (the
 `postAttribution` batches and the final `finishAttribution`) are stored together, so a crash
@@ -6,15 +8,17 @@ leaves either nothing or a complete plan. Posting hands the plan to the outbox, 
 each transaction before it is sent; running `post` again resumes where it stopped.
 
 Only members whose shares differ from what the chain holds are sent (shares are absolute, so
-the others already hold the right figure); the report itself lists everyone.
+the others already hold the right figure); the report itself lists everyone. Shares that go down
+are sent before shares that go up, so the union's total never passes the contract's cap between
+two batches of a re-scaled epoch.
 """
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from eth_typing import HexStr
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from relayer.attribution import ContributionInput, build_report, canonical, report_hash
@@ -27,7 +31,12 @@ from relayer.schemas import EpochOut, TxOut
 
 log = logging.getLogger(__name__)
 
+ZERO_ADDRESS = "0x" + "00" * 20
+#: The largest epoch number the database can hold (a signed 64-bit integer).
+MAX_EPOCH = 2**63 - 1
 OPEN_STATUSES = ("closed", "posting")
+#: Epochs whose shares may be on the chain, in whole (posted) or in part (abandoned).
+SETTLED_STATUSES = ("posted", "abandoned")
 
 
 def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int]:
@@ -46,12 +55,24 @@ def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int
     return departed
 
 
-def _live_contributions(session: Session, departed: dict[str, int]) -> list[ContributionInput]:
+def _live_contributions(
+    session: Session, departed: dict[str, int], refused: Iterable[str]
+) -> list[ContributionInput]:
     """Every stored contribution, less those recorded before the member's last `leave()`:
     leaving is sticky until the member contributes again. Ordered by block, not by time: the
-    database's clock and the chain's (whole-second block timestamps) disagree by seconds."""
+    database's clock and the chain's (whole-second block timestamps) disagree by seconds.
+
+    Members the union refuses to credit (`refused`, lower-case: the zero address, the union) are
+    refused when contributions come in; a row stored before that check is skipped here too, so
+    it can never make an epoch the contract refuses."""
+    refused = set(refused)
     inputs = []
     for c in session.scalars(select(Contribution).order_by(Contribution.id)):
+        if c.member.lower() in refused:
+            log.warning(
+                "contribution #%d credits %s, which cannot hold shares: skipped", c.id, c.member
+            )
+            continue
         left = departed.get(c.member.lower())
         if left is not None and (c.recorded_block is None or c.recorded_block < left):
             continue
@@ -61,18 +82,29 @@ def _live_contributions(session: Session, departed: dict[str, int]) -> list[Cont
     return inputs
 
 
-def _posted_shares(session: Session) -> dict[str, int]:
-    last = session.scalars(
-        select(Epoch).where(Epoch.status == "posted").order_by(Epoch.number.desc()).limit(1)
-    ).first()
-    if last is None:
-        return {}
-    return {m["address"]: int(m["shares"]) for m in json.loads(last.report)["members"]}
+def _holders(session: Session) -> set[str]:
+    """Members who may hold shares on the chain: those of the last posted report, and those of
+    any epoch abandoned since, whose batches may have been posted in part."""
+    last_posted = session.scalar(select(func.max(Epoch.number)).where(Epoch.status == "posted"))
+    query = select(Epoch).where(Epoch.status.in_(SETTLED_STATUSES))
+    if last_posted is not None:
+        query = query.where(Epoch.number >= last_posted)
+    holders: set[str] = set()
+    for epoch in session.scalars(query):
+        holders.update(
+            m["address"] for m in json.loads(epoch.report)["members"] if int(m["shares"]) > 0
+        )
+    return holders
+
+
+def _batch_order(changed: dict[str, int], onchain: dict[str, int]) -> list[tuple[str, int]]:
+    """The members to send, shares going down first (then by address, as in the report)."""
+    return sorted(changed.items(), key=lambda item: item[1] >= onchain[item[0]])
 
 
 def close(context: Context) -> Epoch:
     """Freeze the next epoch's report and plan its transactions. Conflict while an earlier
-    epoch is still being posted or has failed (resume or fix it first)."""
+    epoch is still being posted or has failed (resume it, or abandon it)."""
     settings = context.settings
     chain = context.chain
     head = chain.head()
@@ -82,17 +114,21 @@ def close(context: Context) -> Epoch:
             select(Epoch).where(Epoch.status.in_((*OPEN_STATUSES, "failed")))
         ).first()
         if unfinished is not None:
-            raise Conflict(f"epoch {unfinished.number} is {unfinished.status}; post it first")
+            raise Conflict(
+                f"epoch {unfinished.number} is {unfinished.status}; post it (`relayer epoch post "
+                f"{unfinished.number}`) or abandon it (`relayer epoch abandon {unfinished.number}`)"
+            )
         last = session.scalar(select(func.max(Epoch.number))) or 0
         number = max(chain_epoch, last) + 1
-        previous = _posted_shares(session)
         report = build_report(
             chain_id=settings.chain_id,
             union=chain.address,
             epoch=number,
-            contributions=_live_contributions(session, _departures(session, chain, head)),
+            contributions=_live_contributions(
+                session, _departures(session, chain, head), refused_members(chain)
+            ),
             params=settings.parameters,
-            zeroed=[member for member, shares in previous.items() if shares > 0],
+            zeroed=sorted(_holders(session)),
         )
         if not report["members"]:
             raise Conflict("there is nothing to attribute yet: no contributions")
@@ -101,7 +137,7 @@ def close(context: Context) -> Epoch:
         # Compared with the chain itself, not the last report: what is sent is what differs.
         wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
         onchain = chain.shares_of(list(wanted), head)
-        changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [
+        changed = _batch_order({m: s for m, s in wanted.items() if onchain[m] != s}, onchain) or [
             next(iter(wanted.items()))
         ]
         epoch = Epoch(
@@ -148,6 +184,8 @@ def post(
             raise NotFound(f"no epoch {number}")
         if epoch.status == "posted":
             return describe(session, number)
+        if epoch.status == "abandoned":
+            raise Conflict(f"epoch {number} was abandoned; close the next epoch instead")
         if any(tx.status == "failed" for tx in epoch.transactions):
             # A retry re-plans every unconfirmed transaction, in the original order, under new
             # outbox rows: a failed one may have spent its nonce, and `finish` must stay last.
@@ -169,6 +207,50 @@ def post(
         log.info("epoch %d %s", number, epoch.status)
     with context.db.session() as session:
         return describe(session, number)
+
+
+def abandon(context: Context, number: int) -> EpochOut:
+    """Give up an epoch that cannot be posted, so the next one can be closed.
+
+    Its unsent transactions are dropped (status `abandoned`, their calldata kept for the
+    record); what was confirmed stays on the chain, and the next epoch's report re-sets every
+    member it touched. Conflict while one of its transactions holds a nonce (signed or sent: it
+    may still be mined; let `post` settle it first) and for an epoch already posted.
+    """
+    with context.db.session() as session:
+        epoch = session.get(Epoch, number)
+        if epoch is None:
+            raise NotFound(f"no epoch {number}")
+        if epoch.status in SETTLED_STATUSES:
+            raise Conflict(f"epoch {number} is {epoch.status}: there is nothing to abandon")
+        session.execute(
+            update(OutboxTx)
+            .where(OutboxTx.epoch == number, OutboxTx.status == "pending")
+            .values(status="abandoned")
+        )
+        in_flight = session.scalar(
+            select(func.count())
+            .select_from(OutboxTx)
+            .where(OutboxTx.epoch == number, OutboxTx.status.in_(("signed", "sent")))
+        )
+        if in_flight:
+            # Rolls back the update above with the session.
+            raise Conflict(
+                f"epoch {number} has {in_flight} transaction(s) in flight; post it to settle "
+                "them, then abandon it"
+            )
+        failed = next((tx.error for tx in epoch.transactions if tx.status == "failed"), None)
+        epoch.status = "abandoned"
+        epoch.error = epoch.error or failed or "abandoned by the operator"
+        log.warning("epoch %d abandoned (%s)", number, epoch.error)
+    with context.db.session() as session:
+        return describe(session, number)
+
+
+def refused_members(chain: UnionChain) -> tuple[str, ...]:
+    """Addresses the union never credits, lower-case: the contract refuses the zero address
+    (`DataUnionZeroAddress`), and shares held by the union itself could never be claimed."""
+    return (ZERO_ADDRESS, chain.address.lower())
 
 
 def describe(session: Session, number: int) -> EpochOut:

@@ -93,7 +93,7 @@ class TxOut(BaseModel):
 
 class EpochOut(BaseModel):
     number: int
-    status: str = Field(description="closed → posting → posted, or failed")
+    status: str = Field(description="closed → posting → posted, or failed (→ abandoned)")
     report_hash: str
     members: int
     total_shares: str
