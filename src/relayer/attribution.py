@@ -91,6 +91,19 @@ def is_checksummed(address: object) -> bool:
         return False
 
 
+def normalized_address(address: str) -> str:
+    """The EIP-55 form of a 0x address given in one case (all lower or all upper, which carry
+    no checksum, as wallets and ethers accept them) or already in EIP-55 form. A mixed-case
+    address whose checksum is wrong is refused: it is a typo, not another spelling."""
+    if not isinstance(address, str) or not address.startswith("0x"):
+        raise InvalidInput("must be a 0x address")
+    form = checksummed(address)
+    digits = address[2:]
+    if address != form and digits != digits.lower() and digits != digits.upper():
+        raise InvalidInput("must be a 0x address: lower case, or checksummed (EIP-55)")
+    return form
+
+
 def to_ppm(value: Decimal, name: str) -> int:
     """A fraction in [0, 1] with at most six decimals, as parts per million."""
     if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):

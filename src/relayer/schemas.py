@@ -7,18 +7,21 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from relayer.attribution import is_checksummed
+from relayer.attribution import normalized_address
+from relayer.errors import InvalidInput
 
 MAX_UINT256 = 2**256 - 1
 HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
 def _checksummed(value: str) -> str:
-    if not is_checksummed(value):
-        raise ValueError("must be a checksummed 0x address (EIP-55)")
-    return value
+    try:
+        return normalized_address(value)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
 
 
+#: A 0x address in any single case (normalised to EIP-55) or in its EIP-55 form.
 Address = Annotated[
     str, StringConstraints(min_length=42, max_length=42), AfterValidator(_checksummed)
 ]

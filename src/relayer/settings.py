@@ -21,7 +21,7 @@ from relayer.attribution import (
     DEFAULT_RATES,
     DEFAULT_UNIQUENESS_BONUS,
     Parameters,
-    is_checksummed,
+    normalized_address,
 )
 from relayer.errors import ConfigError, InvalidInput
 
@@ -110,9 +110,14 @@ class Settings(BaseSettings):
     @field_validator("contract_address")
     @classmethod
     def _checksummed(cls, address: str | None) -> str | None:
-        if address is not None and not is_checksummed(address):
-            raise ValueError("contract address must be a checksummed 0x address")
-        return address
+        """Lower case is normalised to EIP-55; a mixed-case address with a bad checksum is a typo
+        and is refused."""
+        if address is None:
+            return None
+        try:
+            return normalized_address(address)
+        except InvalidInput:
+            raise ValueError("contract address must be a 0x address (checksummed)") from None
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -142,8 +147,12 @@ class Settings(BaseSettings):
             data = json.loads(self.deployment_file.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read deployment file {self.deployment_file}: {exc}") from exc
-        if not isinstance(data, dict) or not is_checksummed(data.get("union", "")):
-            raise ConfigError(f"deployment file {self.deployment_file} names no union address")
+        try:
+            data["union"] = normalized_address(data["union"])
+        except (TypeError, KeyError, InvalidInput):
+            raise ConfigError(
+                f"deployment file {self.deployment_file} names no union address"
+            ) from None
         if data.get("chainId") != self.chain_id:
             raise ConfigError(
                 f"deployment file is for chain {data.get('chainId')}, not {self.chain_id}"

@@ -113,9 +113,7 @@ def test_one_member_over_the_contracts_cap_is_scaled_to_the_cap_and_still_verifi
 
 def test_members_each_under_the_cap_but_together_over_it_are_scaled_alike():
     half_cap_records = (SHARE_CAP // 2 + 1) // (10 * 10**6) + 1  # health: 10 units a record
-    built = report(
-        [ContributionInput(m, "health", half_cap_records, PPM, 0) for m in MEMBERS[:3]]
-    )
+    built = report([ContributionInput(m, "health", half_cap_records, PPM, 0) for m in MEMBERS[:3]])
     shares = shares_of(built)
     assert len(set(shares.values())) == 1  # equal inputs, equal shares after scaling
     assert sum(shares.values()) <= SHARE_CAP < 3 * half_cap_records * 10 * 10**6
@@ -211,9 +209,7 @@ def test_any_epoch_fits_the_contracts_caps_and_keeps_every_members_part(contribu
     shares = shares_of(built)
     assert sum(shares.values()) <= SHARE_CAP
     assert all(0 <= s <= MAX_SHARES for s in shares.values())
-    assert verify_report(canonical(built)).shares == {
-        checksummed(m): s for m, s in shares.items()
-    }
+    assert verify_report(canonical(built)).shares == {checksummed(m): s for m, s in shares.items()}
     values = {m["address"].lower(): int(m["value"].replace(".", "")) for m in built["members"]}
     total = sum(values.values())
     for member, value in values.items():

@@ -54,9 +54,10 @@ def test_exactly_one_contract_source_and_one_key_source_are_required(tmp_path):
         make(keystore_file=tmp_path / "k.json")
 
 
-def test_unchecksummed_contract_address_is_refused():
+def test_a_lower_case_contract_address_is_normalised_and_a_bad_checksum_refused():
+    assert make(contract_address=ADDRESS.lower()).contract_address == ADDRESS
     with pytest.raises(ValidationError, match="checksummed"):
-        make(contract_address=ADDRESS.lower())
+        make(contract_address=ADDRESS[:3] + ADDRESS[3].swapcase() + ADDRESS[4:])
 
 
 def test_deployment_file_supplies_address_and_start_block(tmp_path):

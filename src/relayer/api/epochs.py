@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from relayer import epochs
 from relayer.api.deps import ContextDep, OperatorDep
 from relayer.epochs import MAX_EPOCH
+from relayer.errors import Conflict
 from relayer.schemas import EpochOut
 
 router = APIRouter(prefix="/v1/epochs", tags=["epochs"])
@@ -46,6 +47,8 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
 def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
     with context.db.session() as session:
         described = epochs.describe(session, number)
+    if described.status == "abandoned":
+        raise Conflict(f"epoch {number} was abandoned; close the next epoch instead")
     background.add_task(epochs.post, context, number)
     return described
 
