@@ -144,7 +144,7 @@ class Settings(BaseSettings):
             assert self.contract_address is not None
             return {"chainId": self.chain_id, "union": self.contract_address, "block": 0}
         try:
-            data = json.loads(self.deployment_file.read_text())
+            data: Deployment = json.loads(self.deployment_file.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read deployment file {self.deployment_file}: {exc}") from exc
         try:

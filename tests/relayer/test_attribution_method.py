@@ -107,7 +107,8 @@ def test_one_member_over_the_contracts_cap_is_scaled_to_the_cap_and_still_verifi
         MEMBERS[0]: raw_values[0] * SHARE_CAP // sum(raw_values),
         MEMBERS[1]: raw_values[1] * SHARE_CAP // sum(raw_values),
     }
-    assert 0 < shares[MEMBERS[1]] and sum(shares.values()) <= SHARE_CAP
+    assert shares[MEMBERS[1]] > 0
+    assert sum(shares.values()) <= SHARE_CAP
     assert verify_report(canonical(built)).shares[checksummed(MEMBERS[1])] == shares[MEMBERS[1]]
 
 

@@ -95,7 +95,7 @@ def test_a_contribution_worth_more_than_a_member_may_hold_is_refused_and_the_epo
 def test_contributions_that_together_pass_the_cap_are_scaled_and_the_next_epoch_posts(
     small_batches, operator_headers, union, alice, bob, carol
 ):
-    context, api = small_batches
+    _, api = small_batches
     for member in (alice, bob):
         big = item(member, f"big {member}", records=HALF_CAP_RECORDS)
         assert contribute(api, operator_headers, big).status_code == 201
