@@ -16,7 +16,7 @@ import click
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from relayer import attribution, epochs, estimator
+from relayer import attribution, epochs, estimator, redact
 from relayer.context import Context
 from relayer.errors import RelayerError
 from relayer.settings import Settings
@@ -36,6 +36,7 @@ def _context() -> Context:
             for e in exc.errors()
         )
         _fail(f"invalid settings: {problems}")
+    redact.protect(settings)
     try:
         return Context.from_settings(settings)
     except RelayerError as exc:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 
+from relayer import redact
 from relayer.chain import UnionChain, connect
 from relayer.db import Database
 from relayer.settings import Settings
@@ -25,12 +26,15 @@ class Context:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Context":
+        redact.protect(settings)  # before anything can log or raise with a secret in it
+        signer = settings.signer()
+        redact.protect_key(bytes(signer.key))
         w3 = connect(settings.rpc_url, settings.chain_id)
         return cls(
             settings=settings,
             db=Database(settings.database_url),
             chain=UnionChain(w3, settings.union_address),
-            signer=settings.signer(),
+            signer=signer,
         )
 
     @cached_property

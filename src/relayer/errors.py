@@ -1,13 +1,17 @@
 """The relayer's exceptions: one root, specific subclasses, mapped to HTTP status in one place
 (`relayer.api.errors`)."""
 
+from typing import Any
+
 
 class RelayerError(Exception):
     """Root of every error the relayer raises on purpose. `code` is the stable machine name that
-    API clients see; `status` the HTTP status it maps to."""
+    API clients see; `status` the HTTP status it maps to; `details`, if any, the machine-readable
+    rest (the `details` of the API's error body)."""
 
     code = "relayer_error"
     status = 500
+    details: Any = None
 
 
 class ArtifactError(RelayerError):
@@ -54,10 +58,24 @@ class Conflict(RelayerError):
 
 
 class ChainError(RelayerError):
-    """The chain or the node failed a call (unreachable, refused the transaction)."""
+    """The chain or the node failed a call (refused the transaction, answered an error)."""
 
     code = "chain_error"
     status = 502
+
+
+class NodeUnavailable(ChainError):
+    """The node could not be reached or did not answer in time: try again later."""
+
+    code = "node_unavailable"
+    status = 503
+
+
+class DatabaseUnavailable(RelayerError):
+    """The database could not be reached or was too busy to answer: try again later."""
+
+    code = "database_unavailable"
+    status = 503
 
 
 class Reverted(ChainError):
@@ -70,3 +88,10 @@ class Reverted(ChainError):
     def __init__(self, message: str, reason: object = None) -> None:
         super().__init__(message)
         self.reason = reason
+
+    @property
+    def details(self) -> Any:
+        """`{"error": name, "args": {name: value}}` for a custom error the ABI decodes (values as
+        JSON-safe text: integers in decimal, bytes in 0x hex, addresses checksummed)."""
+        as_details = getattr(self.reason, "as_details", None)
+        return as_details() if callable(as_details) else None

@@ -3,9 +3,16 @@
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from relayer.attribution import normalized_address
 from relayer.errors import InvalidInput
@@ -34,10 +41,35 @@ Fraction = Annotated[
 ]
 
 
+#: Characters no text field may hold: NUL (PostgreSQL cannot store it in text, SQLite would) and
+#: unpaired UTF-16 surrogates (not encodable as UTF-8, so no database can store them either).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value: Any) -> None:
+    if isinstance(value, str):
+        if UNSTORABLE.search(value):
+            raise ValueError("text may not contain NUL or unpaired surrogate characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _storable(item)
+
+
 class Request(BaseModel):
-    """Request bodies refuse unknown fields: a typo is an error, not a silent default."""
+    """Request bodies refuse unknown fields (a typo is an error, not a silent default) and text
+    that no database can store, in any field, on every backend alike."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_storable_text(cls, data: Any) -> Any:
+        _storable(data)
+        return data
 
 
 class ContributionIn(Request):

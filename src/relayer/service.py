@@ -8,6 +8,7 @@ import time
 import uvicorn
 
 from relayer.api.app import create_app
+from relayer.api.http import JsonErrorsProtocol
 from relayer.context import Context
 
 STARTUP_TIMEOUT = 30.0
@@ -26,7 +27,12 @@ class Service:
         self.context = context
         self.stop = threading.Event()
         config = uvicorn.Config(
-            create_app(context), host=host, port=port, log_level=log_level, access_log=access_log
+            create_app(context),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+            http=JsonErrorsProtocol,
         )
         self.server = uvicorn.Server(config)
         self._workers: list[threading.Thread] = []

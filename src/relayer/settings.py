@@ -49,7 +49,10 @@ Deployment = dict[str, Any]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RELAYER_", extra="ignore", frozen=True)
+    # No input in error texts: a validation error must never print a key or a token.
+    model_config = SettingsConfigDict(
+        env_prefix="RELAYER_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     rpc_url: str = "http://127.0.0.1:8545"
     chain_id: int = Field(gt=0)
@@ -106,6 +109,22 @@ class Settings(BaseSettings):
         if any(word in lowered for word in PLACEHOLDER_WORDS) or len(set(value)) < 8:
             raise ValueError("operator token looks like a placeholder; generate a random one")
         return token
+
+    @field_validator("private_key")
+    @classmethod
+    def _whole_key(cls, key: SecretStr | None) -> SecretStr | None:
+        """Exactly 32 bytes: a key with a digit cut off would otherwise be left-padded into
+        another account's key without a word."""
+        if key is None:
+            return None
+        digits = key.get_secret_value().strip()
+        digits = digits[2:] if digits[:2].lower() == "0x" else digits
+        if len(digits) != 64 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+            raise ValueError(
+                f"the private key must be 32 bytes: 64 hex digits, with or without 0x "
+                f"(this one has {len(digits)} characters)"
+            )
+        return key
 
     @field_validator("contract_address")
     @classmethod

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from relayer import contributions
 from relayer.api.deps import ContextDep, is_operator
@@ -33,22 +34,21 @@ def post_contributions(
 ) -> JSONResponse:
     operator = is_operator(context, authorization)
     settings = context.settings
-    with context.db.session() as session:
 
-        def produce() -> ContributionsAccepted:
-            ids = contributions.record(
-                session,
-                batch.contributions,
-                params=settings.parameters,
-                chain_id=settings.chain_id,
-                union=context.chain.address,
-                operator=operator,
-                max_items=settings.max_contributions_per_request,
-                head_block=context.chain.head(),
-            )
-            return ContributionsAccepted(accepted=len(ids), ids=ids)
+    def produce(session: Session) -> ContributionsAccepted:
+        ids = contributions.record(
+            session,
+            batch.contributions,
+            params=settings.parameters,
+            chain_id=settings.chain_id,
+            union=context.chain.address,
+            operator=operator,
+            max_items=settings.max_contributions_per_request,
+            head_block=context.chain.head(),
+        )
+        return ContributionsAccepted(accepted=len(ids), ids=ids)
 
-        return respond_once(session, idempotency_key, "contributions", batch, 201, produce)
+    return respond_once(context.db, idempotency_key, "contributions", batch, 201, produce)
 
 
 @router.delete(
