@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -34,6 +36,40 @@ Address = Annotated[
 ]
 Bytes32 = Annotated[str, StringConstraints(pattern=HEX32.pattern)]
 Signature = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
+
+
+def _uint_from_text_or_int(value: Any) -> Any:
+    """An integer as a JSON number or, for JavaScript clients (whose numbers stop being exact at
+    2^53), as a decimal string: responses carry amounts as strings, so requests may too."""
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit() or len(value) > 78:
+            raise ValueError("must be a decimal integer string")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be an integer (or a decimal integer string)")
+    return value
+
+
+UINT_TEXT = BeforeValidator(_uint_from_text_or_int)
+
+
+def uint_schema(minimum: int, maximum: int) -> WithJsonSchema:
+    """The OpenAPI schema of an integer field that takes a JSON integer or a decimal string."""
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": minimum, "maximum": maximum},
+                {"type": "string", "pattern": "^[0-9]{1,78}$"},
+            ],
+            "description": "an integer, as a JSON number or a decimal string",
+        }
+    )
+
+
+#: Integers a client may send as a JSON number or a decimal string (`UINT_TEXT`).
+Records = Annotated[int, UINT_TEXT, Field(ge=1, le=10**12), uint_schema(1, 10**12)]
+Deadline = Annotated[int, UINT_TEXT, Field(ge=0, le=2**64), uint_schema(0, 2**64)]
+TokenUnits = Annotated[int, UINT_TEXT, Field(ge=1, le=MAX_UINT256), uint_schema(1, MAX_UINT256)]
 Uint256 = Annotated[int, Field(strict=True, ge=0, le=MAX_UINT256)]
 PositiveUint256 = Annotated[int, Field(strict=True, ge=1, le=MAX_UINT256)]
 Fraction = Annotated[
@@ -75,7 +111,7 @@ class Request(BaseModel):
 class ContributionIn(Request):
     member: Address
     data_type: Annotated[str, StringConstraints(min_length=1, max_length=32)]
-    records: Annotated[int, Field(strict=True, ge=1, le=10**12)]
+    records: Records
     quality: Fraction
     uniqueness: Fraction
     content_hash: Bytes32 = Field(description="keccak256 of the data with a secret salt")
@@ -96,7 +132,7 @@ class ContributionsAccepted(BaseModel):
 
 
 class DeletionRequest(Request):
-    deadline: Annotated[int, Field(strict=True, ge=0, le=2**64)]
+    deadline: Deadline
     signature: Signature
 
 

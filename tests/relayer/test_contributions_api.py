@@ -117,6 +117,16 @@ def test_a_lower_case_member_address_is_accepted_and_stored_checksummed(
         assert list(session.scalars(select(Contribution.member))) == [alice.address]
 
 
+def test_a_record_count_as_a_decimal_string_is_the_same_count(
+    api, context, operator_headers, alice
+):
+    body = {"contributions": [item(alice, "a", records="250")]}
+    response = api.post("/v1/contributions", json=body, headers=operator_headers)
+    assert response.status_code == 201, response.text
+    with context.db.session() as session:
+        assert list(session.scalars(select(Contribution.records))) == [250]
+
+
 def test_one_bad_item_rejects_the_whole_batch(api, context, operator_headers, alice, bob):
     batch = [item(alice, "a"), item(bob, "b", data_type="dna")]
     response = api.post(
