@@ -26,7 +26,7 @@ from tqdm import tqdm
 from web3 import Web3
 from web3.contract import Contract
 
-from relayer import attribution, epochs
+from relayer import attribution, epochs, migrate
 from relayer.attribution import ContributionInput
 from relayer.context import Context
 from relayer.db import Contribution
@@ -126,7 +126,9 @@ def relayer_settings(chain: LocalUnion, database_url: str, **overrides: Any) -> 
 
 
 def bench_posting(chain: LocalUnion, members: int, workdir: Path) -> dict[str, Any]:
-    context = Context.from_settings(relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}"))
+    settings = relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}")
+    migrate.upgrade(settings.database_url)  # as a deploy does before starting the relayer
+    context = Context.from_settings(settings)
     with context.db.session() as session:
         session.add_all(
             Contribution(
@@ -140,13 +142,16 @@ def bench_posting(chain: LocalUnion, members: int, workdir: Path) -> dict[str, A
             for i, c in enumerate(synthetic(members, members))
         )
     started = time.perf_counter()
-    closed = epochs.close(context)
+    with context.db.session() as session:
+        closed = epochs.close(session, context.chain, context.outbox, context.settings)
     closing = time.perf_counter() - started
     with context.db.session() as session:
         total = len(epochs.describe(session, closed.number).transactions)
     started = time.perf_counter()
     with tqdm(total=total, unit="tx", desc="posting", file=sys.stderr) as bar:
-        outcome = epochs.post(context, closed.number, progress=lambda _tx: bar.update(1))
+        outcome = epochs.post(
+            context.db, context.outbox, closed.number, progress=lambda _tx: bar.update(1)
+        )
     posting = time.perf_counter() - started
     context.close()
     assert outcome.status == "posted", outcome.error
@@ -192,6 +197,7 @@ async def _load(port: int, paths: list[str], requests: int, connections: int) ->
 
 def bench_reads(chain: LocalUnion, workdir: Path, members: int, requests: int) -> dict[str, Any]:
     settings = relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}")
+    migrate.upgrade(settings.database_url)
     port = free_port()
     env = {
         **os.environ,

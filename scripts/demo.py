@@ -40,6 +40,7 @@ from scripts.demo_services import (
     attach_brownie,
     free_ports,
     port_is_free,
+    upgrade_database,
 )
 from scripts.demo_wallets import Wallet, contracts
 from scripts.helpers import ROOT, say, units
@@ -122,6 +123,8 @@ class Demo:
             "RELAYER_PUBLIC_RPC_URL": self.anvil.url,
             "RELAYER_CHAIN_NAME": "Data union demo (local anvil)",
         }
+        for line in upgrade_database(environment):
+            say(f"   relayer db upgrade: {line}")
         self.relayer = Relayer(port, environment, self.output / "relayer.log")
         say(f"   relayer at {self.relayer.url} (API docs at {self.relayer.url}/docs)")
         return self.relayer

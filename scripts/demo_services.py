@@ -137,14 +137,41 @@ def attach_brownie(anvil: Anvil) -> None:
     network.connect("development", launch_rpc=False)
 
 
+#: Longest `relayer db upgrade` may take on the demo's fresh SQLite file.
+UPGRADE_TIMEOUT = 60
+
+
+def relayer_executable() -> Path:
+    return Path(sys.executable).with_name("relayer")
+
+
+def upgrade_database(environment: dict[str, str]) -> list[str]:
+    """`relayer db upgrade`, as every deploy runs it before starting the relayer (which refuses a
+    database that is behind, an empty one included); returns what it printed."""
+    try:
+        result = subprocess.run(
+            [str(relayer_executable()), "db", "upgrade"],
+            env={**os.environ, **environment},
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=UPGRADE_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise DemoError(f"relayer db upgrade took over {UPGRADE_TIMEOUT} s") from exc
+    if result.returncode != 0:
+        raise DemoError(f"relayer db upgrade failed ({result.returncode}): {result.stderr[-1500:]}")
+    return result.stdout.splitlines()
+
+
 class Relayer:
     """`relayer serve` as a child process, configured only through its environment."""
 
     def __init__(self, port: int, environment: dict[str, str], log: Path) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
-        executable = Path(sys.executable).with_name("relayer")
-        command = [str(executable), "serve", "--port", str(port)]
+        command = [str(relayer_executable()), "serve", "--port", str(port)]
         self.process = _spawn(command, log, {**os.environ, **environment})
         self.http = httpx.Client(base_url=self.url, timeout=30)
         try:

@@ -8,9 +8,11 @@ contract (an ERC-1271 wallet) cannot be checked locally and is left to the contr
 from eth_utils import to_checksum_address
 
 from relayer import eip712
-from relayer.context import Context
+from relayer.chain import UnionChain
 from relayer.errors import Forbidden, InvalidInput
+from relayer.outbox import Outbox
 from relayer.schemas import ClaimIn
+from relayer.states import TxPurpose
 
 
 def claim_document(chain_id: int, union: str, claim: ClaimIn, nonce: int) -> dict[str, object]:
@@ -28,16 +30,15 @@ def claim_document(chain_id: int, union: str, claim: ClaimIn, nonce: int) -> dic
     )
 
 
-def relay(context: Context, claim: ClaimIn) -> str:
-    """Submit the member's signed claim; returns the transaction hash."""
+def relay(chain: UnionChain, outbox: Outbox, claim: ClaimIn, *, chain_id: int) -> str:
+    """Submit the member's signed claim through `outbox`; returns the transaction hash."""
     # The contract compares the deadline with the block's time, so the check here does too.
-    if claim.deadline < int(context.chain.w3.eth.get_block("latest")["timestamp"]):
+    if claim.deadline < int(chain.w3.eth.get_block("latest")["timestamp"]):
         raise InvalidInput("the claim's deadline has passed")
-    if to_checksum_address(claim.to) == context.chain.address:
+    if to_checksum_address(claim.to) == chain.address:
         raise InvalidInput("the union itself cannot receive a claim")
-    chain = context.chain
     nonce = int(chain.view("nonces", claim.member))
-    document = claim_document(context.settings.chain_id, chain.address, claim, nonce)
+    document = claim_document(chain_id, chain.address, claim, nonce)
     if not chain.w3.eth.get_code(to_checksum_address(claim.member)):
         signer = eip712.recover(document, claim.signature)
         if signer != claim.member:
@@ -53,4 +54,4 @@ def relay(context: Context, claim: ClaimIn) -> str:
         claim.deadline,
         bytes.fromhex(claim.signature[2:]),
     )
-    return context.outbox.submit("claim", data)
+    return outbox.submit(TxPurpose.CLAIM, data)

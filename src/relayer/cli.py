@@ -1,4 +1,5 @@
-"""The `relayer` command: serve the API, close and post epochs, index, estimate, verify reports.
+"""The `relayer` command: serve the API, upgrade the database, close and post epochs, index,
+estimate, verify reports.
 
 Settings come from the environment (`RELAYER_*`, see relayer.settings); a bad setting is named
 with the rule it breaks, never with its value.
@@ -14,12 +15,14 @@ from typing import NoReturn
 
 import click
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
-from relayer import attribution, epochs, estimator, redact
+from relayer import attribution, epochs, estimator, migrate, redact
 from relayer.context import Context
 from relayer.errors import RelayerError
-from relayer.settings import Settings
+from relayer.settings import DatabaseSettings, Settings
+from relayer.states import EpochStatus
 
 
 def _fail(message: str) -> NoReturn:
@@ -27,15 +30,18 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def _invalid_settings(exc: ValidationError) -> NoReturn:
+    problems = "; ".join(
+        f"RELAYER_{'_'.join(map(str, e['loc'])).upper() or '?'}: {e['msg']}" for e in exc.errors()
+    )
+    _fail(f"invalid settings: {problems}")
+
+
 def _context() -> Context:
     try:
         settings = Settings()  # type: ignore[call-arg]  # filled from the environment
     except ValidationError as exc:
-        problems = "; ".join(
-            f"RELAYER_{'_'.join(map(str, e['loc'])).upper() or '?'}: {e['msg']}"
-            for e in exc.errors()
-        )
-        _fail(f"invalid settings: {problems}")
+        _invalid_settings(exc)
     redact.protect(settings)
     try:
         return Context.from_settings(settings)
@@ -78,9 +84,11 @@ def _post_with_progress(context: Context, number: int) -> None:
     with context.db.session() as session:
         total = len(epochs.describe(session, number).transactions)
     with tqdm(total=total, unit="tx", desc=f"epoch {number}", file=sys.stderr) as bar:
-        outcome = epochs.post(context, number, progress=lambda _tx: bar.update(1))
+        outcome = epochs.post(
+            context.db, context.outbox, number, progress=lambda _tx: bar.update(1)
+        )
     click.echo(outcome.model_dump_json(indent=2))
-    if outcome.status != "posted":
+    if outcome.status != EpochStatus.POSTED:
         _fail(f"epoch {number} is {outcome.status}: {outcome.error}")
 
 
@@ -91,7 +99,8 @@ def epoch_close(no_post: bool) -> None:
     context = _context()
     try:
         context.indexer.run_once()
-        closed = epochs.close(context)
+        with context.db.session() as session:
+            closed = epochs.close(session, context.chain, context.outbox, context.settings)
         click.echo(f"epoch {closed.number} closed: report {closed.report_hash}", err=True)
         if not no_post:
             _post_with_progress(context, closed.number)
@@ -124,7 +133,7 @@ def epoch_abandon(number: int) -> None:
     next `epoch close` can go ahead (fix what made it fail first, e.g. delete a member's data)."""
     context = _context()
     try:
-        click.echo(epochs.abandon(context, number).model_dump_json(indent=2))
+        click.echo(epochs.abandon(context.db, number).model_dump_json(indent=2))
     except RelayerError as exc:
         _fail(str(exc))
     finally:
@@ -143,6 +152,59 @@ def epoch_status(number: int) -> None:
         _fail(str(exc))
     finally:
         context.close()
+
+
+@main.group()
+def db() -> None:
+    """The database's schema: upgrade it (a step of every deploy) and show its revision. Needs
+    only RELAYER_DATABASE_URL."""
+
+
+def _database_url() -> str:
+    try:
+        return DatabaseSettings().database_url
+    except ValidationError as exc:
+        _invalid_settings(exc)
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Upgrade the database to this relayer's schema, printing each revision applied. An empty
+    database gets the whole schema; one made before migrations existed is recognised, stamped at
+    the baseline and upgraded with its rows kept; anything else is refused."""
+    try:
+        result = migrate.upgrade(_database_url())
+    except (RelayerError, SQLAlchemyError) as exc:
+        _fail(f"upgrade refused, the database is unchanged: {_reason(exc)}")
+    if result.stamped_baseline:
+        click.echo(f"recognised a database made before migrations: stamped {migrate.BASELINE}")
+    for step in result.applied:
+        click.echo(f"applied {step.revision}: {step.title}")
+    if not result.applied:
+        click.echo(f"already at {result.revision}: nothing to apply")
+    else:
+        click.echo(f"the database is at {result.revision} (head)")
+
+
+@db.command("current")
+@click.option("--check", is_flag=True, help="Exit 1 unless the database is at the head.")
+def db_current(check: bool) -> None:
+    """Show the database's schema revision and whether it is at this relayer's head."""
+    try:
+        found = migrate.current(_database_url())
+    except (RelayerError, SQLAlchemyError) as exc:
+        _fail(_reason(exc))
+    click.echo(found.describe())
+    if check and not found.current:
+        sys.exit(1)
+
+
+def _reason(exc: Exception) -> str:
+    """The error without SQLAlchemy's appended SQL and parameters (they can hold row data)."""
+    if isinstance(exc, SQLAlchemyError):
+        original = getattr(exc, "orig", None)
+        return f"{type(exc).__name__}: {original if original is not None else exc}".strip()
+    return str(exc)
 
 
 @main.command()

@@ -9,6 +9,7 @@ from eth_account.signers.local import LocalAccount
 from relayer import redact
 from relayer.chain import UnionChain, connect
 from relayer.db import Database
+from relayer.migrate import require_current
 from relayer.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,12 +31,16 @@ class Context:
         signer = settings.signer()
         redact.protect_key(bytes(signer.key))
         w3 = connect(settings.rpc_url, settings.chain_id)
-        return cls(
-            settings=settings,
-            db=Database(settings.database_url),
-            chain=UnionChain(w3, settings.union_address),
-            signer=signer,
-        )
+        chain = UnionChain(w3, settings.union_address)
+        db = Database(settings.database_url)
+        try:
+            # Before anything reads or writes a row: never run on a schema this code was not
+            # written for (relayer.migrate says which command fixes it).
+            require_current(db.engine)
+        except BaseException:
+            db.dispose()
+            raise
+        return cls(settings=settings, db=db, chain=chain, signer=signer)
 
     @cached_property
     def outbox(self) -> "Outbox":

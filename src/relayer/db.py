@@ -1,5 +1,8 @@
 """The relayer's database: SQLAlchemy 2 models and the engine/session factory.
 
+The models describe the newest schema; every change to them ships an Alembic revision in
+`relayer/migrations/versions/` (tests/relayer/test_migrations.py fails while the two differ).
+
 SQLite is the embedded default; PostgreSQL works by URL (`postgresql+psycopg://…`). Token amounts
 and other uint256 values are stored as decimal strings: SQLite has no exact 256-bit integer, and
 the relayer never sums them in SQL.
@@ -8,6 +11,8 @@ the relayer never sums them in SQL.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -31,6 +36,8 @@ from sqlalchemy.orm import (
     relationship,
     sessionmaker,
 )
+
+from relayer.states import EpochStatus, TxPurpose, TxStatus
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -58,6 +65,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:  # SQLite: written in UTC by process_bind_param
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StoredEnum(TypeDecorator[E]):
+    """A `StrEnum` stored as its plain text value (a VARCHAR, no database enum type), read back
+    as the enum member. A value outside the enum is refused on the way in, so a typo cannot
+    reach the table, and adding a member needs no schema change."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(self.enum(value).value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
 
 
 ADDRESS = String(42)
@@ -123,7 +152,7 @@ class Epoch(Base):
     __tablename__ = "epochs"
 
     number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[EpochStatus] = mapped_column(StoredEnum(EpochStatus, 16))
     report: Mapped[str] = mapped_column(Text)
     report_hash: Mapped[str] = mapped_column(HASH)
     members: Mapped[int] = mapped_column(Integer)
@@ -148,12 +177,14 @@ class OutboxTx(Base):
     __table_args__ = (UniqueConstraint("sender", "nonce"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[TxPurpose] = mapped_column(StoredEnum(TxPurpose, 16))
     epoch: Mapped[int | None] = mapped_column(ForeignKey("epochs.number"), index=True)
     batch: Mapped[int | None] = mapped_column(Integer)
     to: Mapped[str] = mapped_column(ADDRESS)
     data: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[TxStatus] = mapped_column(
+        StoredEnum(TxStatus, 16), default=TxStatus.PENDING, index=True
+    )
     #: The key that signed it; nonces are unique per key, so a rotated key starts afresh.
     sender: Mapped[str | None] = mapped_column(ADDRESS)
     nonce: Mapped[int | None] = mapped_column(BigInteger)
@@ -208,6 +239,10 @@ class ChainEvent(Base):
     license_id: Mapped[str | None] = mapped_column(HASH, index=True)
 
 
+#: The id of `IndexerCursor`'s single row.
+CURSOR_ID = 1
+
+
 class IndexerCursor(Base):
     """The last block the indexer has fully stored."""
 
@@ -230,11 +265,22 @@ class License(Base):
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow)
 
 
+#: SQLite: a busy timeout (seconds), so the API, the workers and an upgrade wait for each other's
+#: write lock instead of failing; and one connection may serve several threads.
+SQLITE_CONNECT_ARGS = {"check_same_thread": False, "timeout": 30}
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for `url`, with the schema created. SQLite gets WAL, foreign keys and a busy
-    timeout so the API and the background workers can share one file."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    """An engine for `url`. It creates no tables: the schema is the migrations' (`relayer db
+    upgrade`, relayer.migrate), and `relayer.context` refuses a database that is behind. SQLite
+    gets WAL, foreign keys and a busy timeout so the API and the background workers can share
+    one file."""
+    if is_sqlite(url):
+        engine = create_engine(url, connect_args=SQLITE_CONNECT_ARGS)
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _record):  # type: ignore[no-untyped-def]
@@ -244,7 +290,6 @@ def make_engine(url: str) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
     return engine
 
 

@@ -23,20 +23,36 @@ from sqlalchemy.orm import Session
 
 from relayer.attribution import ContributionInput, build_report, canonical, report_hash
 from relayer.chain import UnionChain
-from relayer.context import Context
-from relayer.db import ChainEvent, Contribution, Epoch, IndexerCursor, OutboxTx, utcnow
+from relayer.db import (
+    CURSOR_ID,
+    ChainEvent,
+    Contribution,
+    Database,
+    Epoch,
+    IndexerCursor,
+    OutboxTx,
+    utcnow,
+)
 from relayer.errors import Conflict, NotFound
-from relayer.indexer import CURSOR_ID
+from relayer.outbox import Outbox
 from relayer.schemas import EpochOut, TxOut
+from relayer.settings import Settings
+from relayer.states import (
+    IN_FLIGHT,
+    SETTLED_TX,
+    UNFINISHED_EPOCH,
+    EpochStatus,
+    TxPurpose,
+    TxStatus,
+)
 
 log = logging.getLogger(__name__)
 
 ZERO_ADDRESS = "0x" + "00" * 20
 #: The largest epoch number the database can hold (a signed 64-bit integer).
 MAX_EPOCH = 2**63 - 1
-OPEN_STATUSES = ("closed", "posting")
 #: Epochs whose shares may be on the chain, in whole (posted) or in part (abandoned).
-SETTLED_STATUSES = ("posted", "abandoned")
+SETTLED_EPOCH = (EpochStatus.POSTED, EpochStatus.ABANDONED)
 
 
 def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int]:
@@ -85,8 +101,10 @@ def _live_contributions(
 def _holders(session: Session) -> set[str]:
     """Members who may hold shares on the chain: those of the last posted report, and those of
     any epoch abandoned since, whose batches may have been posted in part."""
-    last_posted = session.scalar(select(func.max(Epoch.number)).where(Epoch.status == "posted"))
-    query = select(Epoch).where(Epoch.status.in_(SETTLED_STATUSES))
+    last_posted = session.scalar(
+        select(func.max(Epoch.number)).where(Epoch.status == EpochStatus.POSTED)
+    )
+    query = select(Epoch).where(Epoch.status.in_(SETTLED_EPOCH))
     if last_posted is not None:
         query = query.where(Epoch.number >= last_posted)
     holders: set[str] = set()
@@ -102,114 +120,120 @@ def _batch_order(changed: dict[str, int], onchain: dict[str, int]) -> list[tuple
     return sorted(changed.items(), key=lambda item: item[1] >= onchain[item[0]])
 
 
-def close(context: Context) -> Epoch:
-    """Freeze the next epoch's report and plan its transactions. Conflict while an earlier
-    epoch is still being posted or has failed (resume it, or abandon it)."""
-    settings = context.settings
-    chain = context.chain
+def refused_members(chain: UnionChain) -> tuple[str, ...]:
+    """Addresses the union never credits, lower-case: the contract refuses the zero address
+    (`DataUnionZeroAddress`), and shares held by the union itself could never be claimed."""
+    return (ZERO_ADDRESS, chain.address.lower())
+
+
+def close(session: Session, chain: UnionChain, outbox: Outbox, settings: Settings) -> Epoch:
+    """Freeze the next epoch's report and plan its transactions in `session` (committed by the
+    caller, all together). Conflict while an earlier epoch is still being posted or has failed
+    (resume it, or abandon it)."""
     head = chain.head()
     chain_epoch = int(chain.view("currentEpoch", block=head))
-    with context.db.session() as session:
-        unfinished = session.scalars(
-            select(Epoch).where(Epoch.status.in_((*OPEN_STATUSES, "failed")))
-        ).first()
-        if unfinished is not None:
-            raise Conflict(
-                f"epoch {unfinished.number} is {unfinished.status}; post it (`relayer epoch post "
-                f"{unfinished.number}`) or abandon it (`relayer epoch abandon {unfinished.number}`)"
-            )
-        last = session.scalar(select(func.max(Epoch.number))) or 0
-        number = max(chain_epoch, last) + 1
-        report = build_report(
-            chain_id=settings.chain_id,
-            union=chain.address,
-            epoch=number,
-            contributions=_live_contributions(
-                session, _departures(session, chain, head), refused_members(chain)
-            ),
-            params=settings.parameters,
-            zeroed=sorted(_holders(session)),
+    unfinished = session.scalars(select(Epoch).where(Epoch.status.in_(UNFINISHED_EPOCH))).first()
+    if unfinished is not None:
+        raise Conflict(
+            f"epoch {unfinished.number} is {unfinished.status}; post it (`relayer epoch post "
+            f"{unfinished.number}`) or abandon it (`relayer epoch abandon {unfinished.number}`)"
         )
-        if not report["members"]:
-            raise Conflict("there is nothing to attribute yet: no contributions")
-        raw = canonical(report)
-        digest = report_hash(raw)
-        # Compared with the chain itself, not the last report: what is sent is what differs.
-        wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
-        onchain = chain.shares_of(list(wanted), head)
-        changed = _batch_order({m: s for m, s in wanted.items() if onchain[m] != s}, onchain) or [
-            next(iter(wanted.items()))
-        ]
-        epoch = Epoch(
-            number=number,
-            status="closed",
-            report=raw.decode(),
-            report_hash=digest,
-            members=len(report["members"]),
-            total_shares=int(report["totals"]["shares"]),
-        )
-        session.add(epoch)
-        session.flush()
-        size = settings.batch_size
-        for batch, start in enumerate(range(0, len(changed), size)):
-            chunk = changed[start : start + size]
-            data = chain.calldata(
-                "postAttribution",
-                number,
-                bytes.fromhex(digest[2:]),
-                [member for member, _ in chunk],
-                [shares for _, shares in chunk],
-            )
-            context.outbox.enqueue(session, "attribution", data, epoch=number, batch=batch)
-        context.outbox.enqueue(
-            session, "finish", chain.calldata("finishAttribution", number), epoch=number
-        )
-        log.info(
-            "epoch %d closed: %d members, %d changed, report %s",
+    last = session.scalar(select(func.max(Epoch.number))) or 0
+    number = max(chain_epoch, last) + 1
+    report = build_report(
+        chain_id=settings.chain_id,
+        union=chain.address,
+        epoch=number,
+        contributions=_live_contributions(
+            session, _departures(session, chain, head), refused_members(chain)
+        ),
+        params=settings.parameters,
+        zeroed=sorted(_holders(session)),
+    )
+    if not report["members"]:
+        raise Conflict("there is nothing to attribute yet: no contributions")
+    raw = canonical(report)
+    digest = report_hash(raw)
+    # Compared with the chain itself, not the last report: what is sent is what differs.
+    wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
+    onchain = chain.shares_of(list(wanted), head)
+    changed = _batch_order({m: s for m, s in wanted.items() if onchain[m] != s}, onchain) or [
+        next(iter(wanted.items()))
+    ]
+    epoch = Epoch(
+        number=number,
+        status=EpochStatus.CLOSED,
+        report=raw.decode(),
+        report_hash=digest,
+        members=len(report["members"]),
+        total_shares=int(report["totals"]["shares"]),
+    )
+    session.add(epoch)
+    session.flush()
+    size = settings.batch_size
+    for batch, start in enumerate(range(0, len(changed), size)):
+        chunk = changed[start : start + size]
+        data = chain.calldata(
+            "postAttribution",
             number,
-            len(report["members"]),
-            len(changed),
-            digest,
+            bytes.fromhex(digest[2:]),
+            [member for member, _ in chunk],
+            [shares for _, shares in chunk],
         )
-        return epoch
+        outbox.enqueue(session, TxPurpose.ATTRIBUTION, data, epoch=number, batch=batch)
+    outbox.enqueue(
+        session, TxPurpose.FINISH, chain.calldata("finishAttribution", number), epoch=number
+    )
+    log.info(
+        "epoch %d closed: %d members, %d changed, report %s",
+        number,
+        len(report["members"]),
+        len(changed),
+        digest,
+    )
+    return epoch
 
 
 def post(
-    context: Context, number: int, progress: Callable[[OutboxTx], None] | None = None
+    db: Database,
+    outbox: Outbox,
+    number: int,
+    progress: Callable[[OutboxTx], None] | None = None,
 ) -> EpochOut:
-    """Send (or resume sending) the epoch's planned transactions and settle its status."""
-    with context.db.session() as session:
+    """Send (or resume sending) the epoch's planned transactions and settle its status. Takes
+    the database rather than a session: the outbox commits each transaction's progress on its
+    own, between the re-plan before and the settling after."""
+    with db.session() as session:
         epoch = session.get(Epoch, number)
         if epoch is None:
             raise NotFound(f"no epoch {number}")
-        if epoch.status == "posted":
+        if epoch.status == EpochStatus.POSTED:
             return describe(session, number)
-        if epoch.status == "abandoned":
+        if epoch.status == EpochStatus.ABANDONED:
             raise Conflict(f"epoch {number} was abandoned; close the next epoch instead")
-        if any(tx.status == "failed" for tx in epoch.transactions):
+        if any(tx.status == TxStatus.FAILED for tx in epoch.transactions):
             # A retry re-plans every unconfirmed transaction, in the original order, under new
             # outbox rows: a failed one may have spent its nonce, and `finish` must stay last.
-            for tx in [tx for tx in epoch.transactions if tx.status in ("failed", "pending")]:
-                tx.status = "superseded"
-                context.outbox.enqueue(
-                    session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch
-                )
-        epoch.status, epoch.error = "posting", None
-    context.outbox.process(progress=progress)
-    with context.db.session() as session:
+            replanned = (TxStatus.FAILED, TxStatus.PENDING)
+            for tx in [tx for tx in epoch.transactions if tx.status in replanned]:
+                tx.status = TxStatus.SUPERSEDED
+                outbox.enqueue(session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch)
+        epoch.status, epoch.error = EpochStatus.POSTING, None
+    outbox.process(progress=progress)
+    with db.session() as session:
         epoch = session.get(Epoch, number)
         assert epoch is not None
-        failed = [tx for tx in epoch.transactions if tx.status == "failed"]
+        failed = [tx for tx in epoch.transactions if tx.status == TxStatus.FAILED]
         if failed:
-            epoch.status, epoch.error = "failed", failed[0].error
-        elif all(tx.status in ("confirmed", "superseded") for tx in epoch.transactions):
-            epoch.status, epoch.posted_at = "posted", utcnow()
+            epoch.status, epoch.error = EpochStatus.FAILED, failed[0].error
+        elif all(tx.status in SETTLED_TX for tx in epoch.transactions):
+            epoch.status, epoch.posted_at = EpochStatus.POSTED, utcnow()
         log.info("epoch %d %s", number, epoch.status)
-    with context.db.session() as session:
+    with db.session() as session:
         return describe(session, number)
 
 
-def abandon(context: Context, number: int) -> EpochOut:
+def abandon(db: Database, number: int) -> EpochOut:
     """Give up an epoch that cannot be posted, so the next one can be closed.
 
     Its unsent transactions are dropped (status `abandoned`, their calldata kept for the
@@ -217,21 +241,21 @@ def abandon(context: Context, number: int) -> EpochOut:
     member it touched. Conflict while one of its transactions holds a nonce (signed or sent: it
     may still be mined; let `post` settle it first) and for an epoch already posted.
     """
-    with context.db.session() as session:
+    with db.session() as session:
         epoch = session.get(Epoch, number)
         if epoch is None:
             raise NotFound(f"no epoch {number}")
-        if epoch.status in SETTLED_STATUSES:
+        if epoch.status in SETTLED_EPOCH:
             raise Conflict(f"epoch {number} is {epoch.status}: there is nothing to abandon")
         session.execute(
             update(OutboxTx)
-            .where(OutboxTx.epoch == number, OutboxTx.status == "pending")
-            .values(status="abandoned")
+            .where(OutboxTx.epoch == number, OutboxTx.status == TxStatus.PENDING)
+            .values(status=TxStatus.ABANDONED)
         )
         in_flight = session.scalar(
             select(func.count())
             .select_from(OutboxTx)
-            .where(OutboxTx.epoch == number, OutboxTx.status.in_(("signed", "sent")))
+            .where(OutboxTx.epoch == number, OutboxTx.status.in_(IN_FLIGHT))
         )
         if in_flight:
             # Rolls back the update above with the session.
@@ -239,26 +263,20 @@ def abandon(context: Context, number: int) -> EpochOut:
                 f"epoch {number} has {in_flight} transaction(s) in flight; post it to settle "
                 "them, then abandon it"
             )
-        failed = next((tx.error for tx in epoch.transactions if tx.status == "failed"), None)
-        epoch.status = "abandoned"
+        failed = next((tx.error for tx in epoch.transactions if tx.status == TxStatus.FAILED), None)
+        epoch.status = EpochStatus.ABANDONED
         epoch.error = epoch.error or failed or "abandoned by the operator"
         log.warning("epoch %d abandoned (%s)", number, epoch.error)
-    with context.db.session() as session:
+    with db.session() as session:
         return describe(session, number)
-
-
-def refused_members(chain: UnionChain) -> tuple[str, ...]:
-    """Addresses the union never credits, lower-case: the contract refuses the zero address
-    (`DataUnionZeroAddress`), and shares held by the union itself could never be claimed."""
-    return (ZERO_ADDRESS, chain.address.lower())
 
 
 def describe(session: Session, number: int) -> EpochOut:
     epoch = session.get(Epoch, number)
     if epoch is None:
         raise NotFound(f"no epoch {number}")
-    txs = [tx for tx in epoch.transactions if tx.status != "superseded"]
-    batches = [tx for tx in txs if tx.purpose == "attribution"]
+    txs = [tx for tx in epoch.transactions if tx.status != TxStatus.SUPERSEDED]
+    batches = [tx for tx in txs if tx.purpose == TxPurpose.ATTRIBUTION]
     return EpochOut(
         number=epoch.number,
         status=epoch.status,
@@ -268,7 +286,7 @@ def describe(session: Session, number: int) -> EpochOut:
         closed_at=epoch.closed_at,
         posted_at=epoch.posted_at,
         batches=len(batches),
-        batches_confirmed=sum(tx.status == "confirmed" for tx in batches),
+        batches_confirmed=sum(tx.status == TxStatus.CONFIRMED for tx in batches),
         error=epoch.error,
         transactions=[
             TxOut(

@@ -1,4 +1,4 @@
-"""The indexer: follows the union's events into `chain_events`, and replays them in chain order.
+"""The indexer: follows the union's events into `chain_events` (read back by `relayer.replay`).
 
 **Writing.** `Indexer.run_once` reads logs from the block after the cursor up to
 `head - confirmations`, in chunks of at most `CHUNK_BLOCKS` blocks, and stores each chunk's events
@@ -21,47 +21,29 @@ timestamp (UTC), addresses checksummed, bytes32 values `0x`-hex, uint256 values 
 | Claimed             | member  |       | amount paid                 | recipient   |            |
 | MemberLeft          | member  |       |                             |             |            |
 
-`AttributionFinished` tells the replay below when revenue held during an epoch's posting was
-split; it is stored as long as `relayer.chain.INDEXED_EVENTS` follows it.
-
-**Reading.** `replay` walks the stored events in chain order and re-enacts how the contract
-splits revenue: the net of each deposit (amount - fee) goes to the members pro rata to the shares
-in force, except that revenue arriving while no member holds shares, or while an epoch's
-attribution is being posted, is held and split when the epoch is finished. It yields the
-distributions (with the epoch whose shares split them and the deposits they contain) and the
-share changes of the members asked about. It is an attribution estimate: the contract accounts in
-fractions of a unit and rounds per claim, so per-member figures can differ from it by a few base
-units.
+`AttributionFinished` tells the replay (`relayer.replay`) when revenue held during an epoch's
+posting was split; it is stored as long as `relayer.chain.INDEXED_EVENTS` follows it.
 """
 
 import logging
 import threading
-from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from requests.exceptions import RequestException
-from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
 from web3.exceptions import Web3Exception
 
-from relayer.chain import INDEXED_EVENTS, UnionChain
-from relayer.db import ChainEvent, Database, IndexerCursor
+from relayer.chain import UnionChain
+from relayer.db import CURSOR_ID, ChainEvent, Database, IndexerCursor
 from relayer.errors import RelayerError
 
 log = logging.getLogger(__name__)
 
 #: Most blocks one `eth_getLogs` call asks for (many providers refuse wider ranges).
 CHUNK_BLOCKS = 2_000
-#: The single cursor row's id.
-CURSOR_ID = 1
-#: Whether the index holds `AttributionFinished`: without it the replay cannot tell when an
-#: epoch's posting ended, and splits revenue by the shares in force when it arrived.
-FOLLOWS_FINISH = "AttributionFinished" in INDEXED_EVENTS
 
 
 def _hex(value: bytes) -> str:
@@ -191,112 +173,3 @@ class Indexer:
                 continue
             stop.wait(self.poll_interval)
         log.info("indexer stopped at block %s", self.cursor())
-
-
-# -------------------------------------------------------------------------------------------------
-# Replay
-# -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """Member revenue split by the shares in force at `event` (a deposit, or the finish of an
-    epoch that releases revenue held while it was posted)."""
-
-    event: ChainEvent
-    amount: int
-    total_shares: int
-    #: The epoch whose shares split it (shares exist only once an epoch was posted).
-    epoch: int
-    deposits: tuple[ChainEvent, ...]
-
-
-@dataclass(frozen=True)
-class SharesChanged:
-    """A followed member's shares changed (attestation, or 0 by `leave` with `left` set)."""
-
-    event: ChainEvent
-    account: str
-    shares: int
-    epoch: int
-    left: bool
-
-
-@dataclass
-class _Union:
-    total: int = 0
-    epoch: int | None = None
-    posting: bool = False
-    held: int = 0
-    held_deposits: list[ChainEvent] = field(default_factory=list)
-    shares: dict[str, int] = field(default_factory=dict)
-
-
-REPLAYED = ("RevenueDeposited", "AttributionPosted", "AttributionFinished", "MemberLeft")
-
-
-def load_events(session: Session, accounts: Collection[str] = ()) -> list[ChainEvent]:
-    """The events `replay` needs, in chain order: the union-wide ones, and the share changes of
-    `accounts` and of every member who left (their shares leave the total)."""
-    leavers = set(
-        session.scalars(select(ChainEvent.account).where(ChainEvent.name == "MemberLeft"))
-    )
-    followed = {a for a in (*accounts, *leavers) if a}
-    query = (
-        select(ChainEvent)
-        .where(
-            or_(
-                ChainEvent.name.in_(REPLAYED),
-                (ChainEvent.name == "SharesSet") & ChainEvent.account.in_(followed),
-            )
-        )
-        .order_by(ChainEvent.block_number, ChainEvent.log_index)
-    )
-    return list(session.scalars(query))
-
-
-def replay(
-    events: Sequence[ChainEvent], accounts: Collection[str] = ()
-) -> Iterator[Distribution | SharesChanged]:
-    """Re-enact the contract's revenue split over `events` (from `load_events`), yielding each
-    distribution and each share change of `accounts`. Pure: no I/O."""
-    union = _Union()
-    wanted = set(accounts)
-    for index, event in enumerate(events):
-        if event.name == "RevenueDeposited":
-            union.held += int(event.amount or 0) - int(event.extra or 0)
-            union.held_deposits.append(event)
-            if union.total and not union.posting:
-                yield _release(union, event)
-        elif event.name == "AttributionPosted":
-            if FOLLOWS_FINISH and (union.epoch is None or (event.epoch or 0) > union.epoch):
-                union.posting = True
-            union.epoch, union.total = event.epoch, int(event.amount or 0)
-        elif event.name == "AttributionFinished":
-            union.posting = False
-            union.total = int(event.amount or 0)
-            if union.total and union.held_deposits:
-                yield _release(union, event)
-        elif event.name == "SharesSet" and event.account is not None:
-            new = int(event.amount or 0)
-            old = union.shares.get(event.account, 0)
-            union.shares[event.account] = new
-            following = events[index + 1] if index + 1 < len(events) else None
-            left = (
-                following is not None
-                and following.name == "MemberLeft"
-                and following.tx_hash == event.tx_hash
-                and following.account == event.account
-            )
-            if left:  # leave() changes the total without an AttributionPosted
-                union.total -= old
-            if event.account in wanted:
-                yield SharesChanged(event, event.account, new, int(event.epoch or 0), left)
-
-
-def _release(union: _Union, event: ChainEvent) -> Distribution:
-    distribution = Distribution(
-        event, union.held, union.total, union.epoch or 0, tuple(union.held_deposits)
-    )
-    union.held, union.held_deposits = 0, []
-    return distribution

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from relayer.chain import UnionChain
 from relayer.db import ChainEvent, License
 from relayer.errors import Conflict, NotFound
-from relayer.indexer import Distribution, load_events, replay
 from relayer.members import TokenAmount, token_amount
+from relayer.replay import Distribution, load_events, replay
 from relayer.schemas import Bytes32, Request, TokenUnits
 
 LICENSE_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,30}$"

@@ -5,7 +5,7 @@ from the index (`relayer.indexer`), so it trails the chain by the confirmation d
 earnings are the indexed claims plus what is claimable now.
 
 Per-epoch earnings and the statement's `earned` rows are an attribution estimate: they replay the
-indexed events (`relayer.indexer.replay`) and give the member their pro-rata part of each
+indexed events (`relayer.replay`) and give the member their pro-rata part of each
 distribution, shares / total shares of the net revenue (amount - fee). The contract accounts in
 fractions of a base unit and rounds in the members' favour, so these figures can differ from
 what it credits by a few base units; `claimable` and `Claimed` amounts are exact.
@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from relayer.attribution import normalized_address
 from relayer.chain import UnionChain
-from relayer.db import ChainEvent, IndexerCursor
-from relayer.indexer import CURSOR_ID, Distribution, SharesChanged, load_events, replay
+from relayer.db import CURSOR_ID, ChainEvent, IndexerCursor
+from relayer.replay import Distribution, SharesChanged, load_events, replay
 
 ESTIMATE_NOTE = (
     "Per-epoch earnings and 'earned' rows are an attribution estimate recomputed from the "

@@ -13,6 +13,10 @@ A transaction is an `OutboxTx` row, written before anything is signed:
 - *sent*: broadcast. With no receipt within `tx_timeout` the same nonce is re-signed with higher
   fees; every attempt is stored before it is broadcast, and a receipt of any of them settles the
   row. Attempts share their nonce, so at most one of them is ever mined.
+- *superseded*: set by `relayer.epochs` when a retry re-plans a failed or pending transaction of
+  an epoch under a new row; the outbox never picks such a row up again.
+
+The states are `relayer.states.TxStatus`.
 
 Resuming after a crash needs no special call: `process()` in a new process meets the signed and
 sent rows first (they are older than any pending row), looks for a receipt of each of their
@@ -26,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 from eth_account.signers.local import LocalAccount
@@ -43,23 +46,13 @@ from relayer.db import Database, OutboxTx, TxAttempt
 from relayer.errors import ChainError, RelayerError, Reverted
 from relayer.sender import Fees, Sender, SignedTx
 from relayer.settings import Settings
+from relayer.states import IN_FLIGHT, UNFINISHED_TX, TxPurpose, TxStatus
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class TxStatus(StrEnum):
-    PENDING = "pending"
-    SIGNED = "signed"
-    SENT = "sent"
-    CONFIRMED = "confirmed"
-    FAILED = "failed"
-
-
-#: Rows that hold a nonce and wait for their fate.
-IN_FLIGHT = (TxStatus.SIGNED, TxStatus.SENT)
-UNFINISHED = (TxStatus.PENDING, *IN_FLIGHT)
 #: Tries at storing a nonce when another process keeps taking the one computed.
 NONCE_RETRIES = 3
 
@@ -113,7 +106,7 @@ class Outbox:
     def enqueue(
         self,
         session: Session,
-        purpose: str,
+        purpose: TxPurpose,
         data: HexStr,
         *,
         epoch: int | None = None,
@@ -141,7 +134,7 @@ class Outbox:
         returned). A node that refuses a broadcast outright raises ChainError; the row keeps its
         nonce and the next call resumes it.
         """
-        return self._drive(UNFINISHED, progress, _Drive(on_stage))
+        return self._drive(UNFINISHED_TX, progress, _Drive(on_stage))
 
     def confirm_pending(self, progress: ProgressHook | None = None) -> list[OutboxTx]:
         """Finish the rows that already hold a nonce (signed or sent, e.g. by `submit`), never
@@ -158,7 +151,7 @@ class Outbox:
                 log.warning("outbox: %s: %s", type(exc).__name__, exc)
             stop.wait(self.settings.poll_interval)
 
-    def submit(self, purpose: str, data: HexStr) -> str:
+    def submit(self, purpose: TxPurpose, data: HexStr) -> str:
         """Sign and broadcast a transaction now (a gasless claim) and return its hash without
         waiting; `confirm_pending`, `run` or `process` finishes it. A call that would revert
         raises ChainError and records nothing."""

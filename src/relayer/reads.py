@@ -11,8 +11,7 @@ import time
 from collections import OrderedDict
 
 from relayer.chain import UnionChain
-from relayer.db import Database, IndexerCursor
-from relayer.indexer import CURSOR_ID
+from relayer.db import CURSOR_ID, Database, IndexerCursor
 from relayer.members import summary
 
 MAX_ENTRIES = 20_000

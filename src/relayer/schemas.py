@@ -18,6 +18,7 @@ from pydantic import (
 
 from relayer.attribution import normalized_address
 from relayer.errors import InvalidInput
+from relayer.states import EpochStatus, TxPurpose, TxStatus
 
 MAX_UINT256 = 2**256 - 1
 HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -151,8 +152,8 @@ class ClaimIn(Request):
 
 
 class TxOut(BaseModel):
-    purpose: str
-    status: str
+    purpose: TxPurpose
+    status: TxStatus
     epoch: int | None
     batch: int | None
     nonce: int | None
@@ -164,7 +165,9 @@ class TxOut(BaseModel):
 
 class EpochOut(BaseModel):
     number: int
-    status: str = Field(description="closed → posting → posted, or failed (→ abandoned)")
+    status: EpochStatus = Field(
+        description="closed → posting → posted, or failed (→ abandoned, by the operator)"
+    )
     report_hash: str
     members: int
     total_shares: str

@@ -48,6 +48,19 @@ MAX_BATCH_SIZE = 500
 Deployment = dict[str, Any]
 
 
+#: The embedded default: a SQLite file in the working directory.
+DEFAULT_DATABASE_URL = "sqlite:///relayer.db"
+
+
+class DatabaseSettings(BaseSettings):
+    """The one setting `relayer db` needs: a deploy's migration step runs without the signing
+    key, the operator token or a node."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAYER_", extra="ignore", frozen=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+
 class Settings(BaseSettings):
     # No input in error texts: a validation error must never print a key or a token.
     model_config = SettingsConfigDict(
@@ -60,7 +73,7 @@ class Settings(BaseSettings):
     deployment_file: Path | None = None
     #: First block the indexer reads; defaults to the deployment block from the deployment file.
     start_block: int | None = Field(default=None, ge=0)
-    database_url: str = "sqlite:///relayer.db"
+    database_url: str = DEFAULT_DATABASE_URL
 
     private_key: SecretStr | None = None
     keystore_file: Path | None = None

@@ -4,23 +4,16 @@ RELAYER_* variables, against the test chain and a SQLite file the test reads too
 import json
 import os
 import secrets
-import subprocess
-import sys
 from functools import partial
-from pathlib import Path
 
-import brownie
 import pytest
 from sqlalchemy import select
 
-from fixtures.api import contribution, index
+from fixtures.api import close_epoch, contribution, index
+from fixtures.api import post_epoch as post_epoch_in_process
+from fixtures.cli import relayer, relayer_env, run_together
 from fixtures.union import pay, post
-from relayer import epochs
 from relayer.db import ChainEvent
-
-#: Installed beside the interpreter by `pip install -e .` (the project's console script).
-RELAYER = Path(sys.executable).with_name("relayer")
-
 
 #: This module's contributions (content hashes salted as they always were here).
 item = partial(contribution, salt="cli test ")
@@ -28,44 +21,7 @@ item = partial(contribution, salt="cli test ")
 
 @pytest.fixture
 def cli_env(union, relayer_account, database_url, operator_token):
-    """The relayer's environment: the test chain, the test's database, no stray RELAYER_*."""
-    if not RELAYER.exists():
-        pytest.fail(f"{RELAYER} is missing: install the project (`make`, or `pip install -e .`)")
-    env = {name: value for name, value in os.environ.items() if not name.startswith("RELAYER_")}
-    env.update(
-        RELAYER_RPC_URL=brownie.web3.provider.endpoint_uri,
-        RELAYER_CHAIN_ID=str(brownie.chain.id),
-        RELAYER_CONTRACT_ADDRESS=union.address,
-        RELAYER_DATABASE_URL=database_url,
-        RELAYER_PRIVATE_KEY=relayer_account.private_key,
-        RELAYER_OPERATOR_TOKEN=operator_token,
-        RELAYER_CONFIRMATIONS="0",
-        RELAYER_POLL_INTERVAL="0.05",
-    )
-    return env
-
-
-def relayer(env, *args):
-    return run_together((env, args))[0]
-
-
-def run_together(*calls):
-    """Run `relayer` once per (env, args), concurrently: each start-up costs seconds."""
-    processes = [
-        subprocess.Popen(
-            [str(RELAYER), *args],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for env, args in calls
-    ]
-    done = []
-    for process in processes:
-        stdout, stderr = process.communicate(timeout=120)
-        done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
-    return done
+    return relayer_env(union, relayer_account, database_url, operator_token)
 
 
 def onchain_report_hash(union):
@@ -78,8 +34,8 @@ def post_epoch(api, context, operator_headers, *items):
         "/v1/contributions", json={"contributions": list(items)}, headers=operator_headers
     )
     assert response.status_code == 201, response.text
-    number = epochs.close(context).number
-    assert epochs.post(context, number).status == "posted"
+    number = close_epoch(context).number
+    assert post_epoch_in_process(context, number).status == "posted"
     return number
 
 

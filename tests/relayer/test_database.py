@@ -1,5 +1,6 @@
-"""The database behaves the same on SQLite and PostgreSQL: schema, exact uint256 text, unique
-constraints, UTC timestamps, and sessions that write all or nothing."""
+"""The database behaves the same on SQLite and PostgreSQL: exact uint256 text, unique
+constraints, UTC timestamps, enum statuses, and sessions that write all or nothing. (The schema
+itself is the migrations': tests/relayer/test_migrations.py.)"""
 
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -8,6 +9,7 @@ from sqlalchemy import create_engine, func, inspect, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from relayer.db import Base, ChainEvent, Contribution, Database, License, OutboxTx
+from relayer.states import TxPurpose, TxStatus
 
 pytestmark = pytest.mark.both_databases
 
@@ -39,7 +41,9 @@ RELAYER_KEY = "0x" + "cc" * 20
 
 
 def outbox_tx(nonce, sender=RELAYER_KEY):
-    return OutboxTx(purpose="post", to="0x" + "bb" * 20, data="0x", nonce=nonce, sender=sender)
+    return OutboxTx(
+        purpose="attribution", to="0x" + "bb" * 20, data="0x", nonce=nonce, sender=sender
+    )
 
 
 def add_in_one_session(db, *rows):
@@ -52,12 +56,20 @@ def count(db, model):
         return session.scalar(select(func.count()).select_from(model))
 
 
-def test_schema_is_created_in_an_empty_database(database_url):
+def test_opening_a_database_creates_no_tables(empty_database_url):
+    # The schema is the migrations' alone (relayer db upgrade), never created behind their back.
+    opened = Database(empty_database_url)
+    try:
+        with opened.session() as session:
+            assert inspect(session.connection()).get_table_names() == []
+    finally:
+        opened.dispose()
+
+
+def test_the_test_database_holds_every_table_of_the_models(database_url):
     probe = create_engine(database_url)
     try:
-        assert inspect(probe).get_table_names() == []
-        Database(database_url).dispose()
-        assert set(inspect(probe).get_table_names()) == set(Base.metadata.tables)
+        assert set(inspect(probe).get_table_names()) == {*Base.metadata.tables, "alembic_version"}
     finally:
         probe.dispose()
 
@@ -176,3 +188,19 @@ def test_naive_timestamps_are_refused(db):
     with pytest.raises(StatementError, match="naive datetime"):
         add_in_one_session(db, contribution("0x01", created_at=datetime(2026, 3, 1, 12, 0)))
     assert count(db, Contribution) == 0
+
+
+def test_statuses_read_back_as_their_enum_members(db):
+    add_in_one_session(db, outbox_tx(nonce=1))
+    with db.session() as session:
+        row = session.scalars(select(OutboxTx)).one()
+    assert row.status is TxStatus.PENDING
+    assert row.purpose is TxPurpose.ATTRIBUTION
+
+
+def test_a_status_outside_its_enum_is_refused_and_nothing_is_written(db):
+    mistyped = outbox_tx(nonce=2)
+    mistyped.status = "posted"  # an epoch's status, not a transaction's
+    with pytest.raises(StatementError, match="'posted' is not a valid TxStatus"):
+        add_in_one_session(db, outbox_tx(nonce=1), mistyped)
+    assert count(db, OutboxTx) == 0

@@ -10,9 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from fixtures.api import assert_error, contribution
+from fixtures.api import assert_error, close_epoch, contribution, post_epoch
 from fixtures.relayer import relayer_settings
-from relayer import epochs
 from relayer.api.app import create_app
 from relayer.attribution import SHARE_CAP, verify_report
 from relayer.context import Context
@@ -163,8 +162,8 @@ def test_an_epoch_that_cannot_be_posted_is_abandoned_and_the_next_epoch_zeroes_w
     context, api = small_batches
     for member in (alice, bob):
         assert contribute(api, operator_headers, item(member, f"m {member}")).status_code == 201
-    closed = epochs.close(context)
-    epochs.post(context, closed.number, progress=fail_after_first_batch(union, pauser))
+    closed = close_epoch(context)
+    post_epoch(context, closed.number, progress=fail_after_first_batch(union, pauser))
     failed = api.get(f"/v1/epochs/{closed.number}").json()
     assert failed["status"] == "failed"
     assert "DataUnionEnforcedPause" in failed["error"]
@@ -215,7 +214,7 @@ def test_an_epoch_with_a_transaction_in_flight_is_not_abandoned(
     api, context, operator_headers, union, alice
 ):
     assert contribute(api, operator_headers, item(alice, "a")).status_code == 201
-    closed = epochs.close(context)
+    closed = close_epoch(context)
     with context.db.session() as session:
         row = session.get(Epoch, closed.number).transactions[0]
         row.status, row.nonce = "sent", 10**6  # as if broadcast and not mined yet

@@ -11,10 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from web3.logs import DISCARD
 
-from fixtures.api import assert_error, contribution, index
+from fixtures.api import assert_error, close_epoch, contribution, index, post_epoch
 from fixtures.relayer import relayer_settings
 from fixtures.union import pay
-from relayer import epochs
 from relayer.api.app import create_app
 from relayer.attribution import verify_report
 from relayer.context import Context
@@ -291,7 +290,7 @@ def test_epoch_left_closed_or_posting_blocks_the_next_and_resumes_on_post(
     api, context, operator_headers, union, relayer_account, alice, bob
 ):
     contribute(api, operator_headers, item(alice, "a"), item(bob, "b"))
-    closed = epochs.close(context)
+    closed = close_epoch(context)
     nonce_before = relayer_nonce(relayer_account)
 
     blocked = assert_error(api.post("/v1/epochs/close", headers=operator_headers), 409, "conflict")
@@ -301,7 +300,7 @@ def test_epoch_left_closed_or_posting_blocks_the_next_and_resumes_on_post(
         raise Crash
 
     with pytest.raises(Crash):
-        epochs.post(context, closed.number, progress=crash)
+        post_epoch(context, closed.number, progress=crash)
     posting = api.get(f"/v1/epochs/{closed.number}").json()
     assert posting["status"] == "posting"
     assert [tx["status"] for tx in posting["transactions"]] == ["confirmed", "pending"]

@@ -23,4 +23,5 @@ router = APIRouter(prefix="/v1", tags=["claims"])
     summary="Relay a member's signed EIP-712 Claim with claimWithSig (the relayer pays gas)",
 )
 def post_claim(claim: ClaimIn, context: ContextDep) -> ClaimSubmitted:
-    return ClaimSubmitted(tx_hash=claims.relay(context, claim))
+    tx_hash = claims.relay(context.chain, context.outbox, claim, chain_id=context.settings.chain_id)
+    return ClaimSubmitted(tx_hash=tx_hash)

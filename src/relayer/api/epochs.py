@@ -11,6 +11,7 @@ from relayer.api.deps import ContextDep, OperatorDep
 from relayer.epochs import MAX_EPOCH
 from relayer.errors import Conflict
 from relayer.schemas import EpochOut
+from relayer.states import EpochStatus
 
 router = APIRouter(prefix="/v1/epochs", tags=["epochs"])
 
@@ -31,10 +32,11 @@ class EpochList(BaseModel):
     summary="Freeze the next epoch's report and start posting its shares",
 )
 def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
-    epoch = epochs.close(context)
-    background.add_task(epochs.post, context, epoch.number)
     with context.db.session() as session:
-        return epochs.describe(session, epoch.number)
+        number = epochs.close(session, context.chain, context.outbox, context.settings).number
+    background.add_task(epochs.post, context.db, context.outbox, number)
+    with context.db.session() as session:
+        return epochs.describe(session, number)
 
 
 @router.post(
@@ -47,9 +49,9 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
 def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
     with context.db.session() as session:
         described = epochs.describe(session, number)
-    if described.status == "abandoned":
+    if described.status == EpochStatus.ABANDONED:
         raise Conflict(f"epoch {number} was abandoned; close the next epoch instead")
-    background.add_task(epochs.post, context, number)
+    background.add_task(epochs.post, context.db, context.outbox, number)
     return described
 
 
@@ -61,7 +63,7 @@ def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundT
     "the next epoch can be closed",
 )
 def abandon_epoch(number: EpochNumber, context: ContextDep) -> EpochOut:
-    return epochs.abandon(context, number)
+    return epochs.abandon(context.db, number)
 
 
 @router.get("", response_model=EpochList, summary="Every epoch, newest first")
