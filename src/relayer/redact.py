@@ -1,10 +1,10 @@
 """Secrets out of every line the relayer writes: log records (messages, their arguments,
 tracebacks), uncaught exceptions on any thread, and the error texts built from an RPC URL.
 
-The relayer's secrets are its key, the keystore's password, the operator token and its RPC URL,
-which may carry a provider's API key in its path, query or credentials: only `scheme://host:port`
-of it is ever shown. `protect(settings)` registers a relayer's secrets; from then on a record
-factory rewrites every log record before any handler sees it (so uvicorn's, web3's, urllib3's and
+The relayer's secrets are its key, the keystore's password, the operator token, the database
+URL's password and its RPC URL, which may carry a provider's API key in its path, query or
+credentials: only `scheme://host:port` of it is ever shown. `protect(settings)` registers a
+relayer's secrets; from then on a record factory rewrites every log record before any handler sees it (so uvicorn's, web3's, urllib3's and
 a test's captured records alike), replacing each registered value, in any letter case, with
 `[redacted]`. Over-redacting a harmless coincidence is the accepted price.
 """
@@ -67,6 +67,14 @@ def url_secrets(url: str) -> list[str]:
     return found
 
 
+def _password(url: str) -> str | None:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
 def register(values: Iterable[str]) -> None:
     """Add secrets to redact from now on (short and empty values are ignored)."""
     global _pattern
@@ -83,6 +91,9 @@ def protect(settings: "Settings") -> None:
     """Register every secret of a relayer's settings (the key read from a keystore is
     registered by `protect_key` once decrypted)."""
     values = [settings.operator_token.get_secret_value(), *url_secrets(settings.rpc_url)]
+    database_password = _password(settings.database_url)
+    if database_password:
+        values.append(database_password)
     for secret in (settings.private_key, settings.keystore_password):
         if secret is not None:
             values.append(secret.get_secret_value())

@@ -135,6 +135,9 @@ def test_no_secret_reaches_any_output_or_response_of_a_real_relayer(
         "key": relayer_account.private_key.lower().removeprefix("0x"),
     }
     outputs = []
+    upgraded = run(env, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    outputs += [upgraded.stdout, upgraded.stderr]
 
     # Start-up against a node that is down, and with a wrong keystore password.
     down = {**env, "RELAYER_RPC_URL": f"http://127.0.0.1:{free_port()}/v3/{PATH_SENTINEL}"}
