@@ -4,9 +4,10 @@ tracebacks), uncaught exceptions on any thread, and the error texts built from a
 The relayer's secrets are its key, the keystore's password, the operator token, the database
 URL's password and its RPC URL, which may carry a provider's API key in its path, query or
 credentials: only `scheme://host:port` of it is ever shown. `protect(settings)` registers a
-relayer's secrets; from then on a record factory rewrites every log record before any handler sees it (so uvicorn's, web3's, urllib3's and
-a test's captured records alike), replacing each registered value, in any letter case, with
-`[redacted]`. Over-redacting a harmless coincidence is the accepted price.
+relayer's secrets; from then on a record factory rewrites every log record before any handler
+sees it (so uvicorn's, web3's, urllib3's and a test's captured records alike), replacing each
+registered value, in any letter case, with `[redacted]`. Over-redacting a harmless coincidence
+is the accepted price.
 """
 
 import logging
