@@ -16,10 +16,13 @@ Method `records x rate x quality x (1 + bonus x uniqueness)`, version 2:
   rounding, and no input, however large, can make an epoch the contract refuses.
 
 The report (canonical JSON: sorted keys, no spaces, ASCII) carries the parameters (rates, bonus,
-the weight's unit, the cap), the scale it applied and, per member and data type, each distinct
-(quality, uniqueness) line with its records, so anyone holding it can recompute every weight and
-share and the report's keccak256 (`verify_report`), which is the `reportHash` the contract stores
-for the epoch. Version 1 reports (aggregated weights, no scaling) still verify.
+the weight's unit, the cap, the rounding), the scale it applied and, per member and data type,
+the contribution count, the records and the two sums the weight is linear in (records x q and
+records x q x u), so anyone holding it can recompute every weight and share and the report's
+keccak256 (`verify_report`), which is the `reportHash` the contract stores for the epoch; a
+member who knows their own contributions can recompute their sums. The report's size grows with
+members and data types, not with contributions. Version 1 reports (weights only, no scaling)
+still verify.
 """
 
 import json
@@ -171,6 +174,13 @@ def weight(records: int, quality_ppm: int, uniqueness_ppm: int, params: Paramete
     return records * quality_ppm * (PPM * PPM + params.uniqueness_bonus_ppm * uniqueness_ppm)
 
 
+def weight_of_sums(quality_records: int, unique_records: int, params: Parameters) -> int:
+    """The weight of contributions from their sums: `quality_records` = sum of records x q and
+    `unique_records` = sum of records x q x u (q, u in ppm); the same as the sum of their
+    weights, since records x q x (10^12 + b x u) = 10^12 x records x q + b x records x q x u."""
+    return PPM * PPM * quality_records + params.uniqueness_bonus_ppm * unique_records
+
+
 def value_of(weights: Mapping[str, int], params: Parameters) -> int:
     """Value in micro-units (= shares) of per-data-type weights."""
     return sum(params.rate(t) * w for t, w in weights.items()) // WEIGHT_SCALE
@@ -196,10 +206,6 @@ def scaled(value: int, ratio: tuple[int, int]) -> int:
     return value * numerator // denominator
 
 
-def ppm_to_text(ppm: int) -> str:
-    return micro_to_text(ppm)
-
-
 def build_report(
     *,
     chain_id: int,
@@ -211,16 +217,17 @@ def build_report(
 ) -> dict[str, Any]:
     """The epoch's report. `zeroed` are members who held shares before and must be set to 0 if
     they have no contributions now (deleted data, left the union)."""
-    # member -> data type -> (quality, uniqueness) -> [contributions, records]
-    by_member: dict[str, dict[str, dict[tuple[int, int], list[int]]]] = {}
+    # member -> data type -> [contributions, records, sum of records x q, of records x q x u]
+    by_member: dict[str, dict[str, list[int]]] = {}
     contribution_count = records_total = 0
     for c in contributions:
         params.rate(c.data_type)
         weight(c.records, c.quality_ppm, c.uniqueness_ppm, params)  # validates the ranges
-        lines = by_member.setdefault(c.member.lower(), {}).setdefault(c.data_type, {})
-        line = lines.setdefault((c.quality_ppm, c.uniqueness_ppm), [0, 0])
+        line = by_member.setdefault(c.member.lower(), {}).setdefault(c.data_type, [0, 0, 0, 0])
         line[0] += 1
         line[1] += c.records
+        line[2] += c.records * c.quality_ppm
+        line[3] += c.records * c.quality_ppm * c.uniqueness_ppm
         contribution_count += 1
         records_total += c.records
     for member in zeroed:
@@ -230,26 +237,20 @@ def build_report(
     for lowered in sorted(by_member):
         by_type = []
         weights: dict[str, int] = {}
-        for data_type, lines in sorted(by_member[lowered].items()):
-            # Weight is linear in records, so one line per (quality, uniqueness) is exact.
-            weights[data_type] = sum(
-                weight(records, q, u, params) for (q, u), (_, records) in lines.items()
-            )
+        for data_type, (n, records, quality_records, unique_records) in sorted(
+            by_member[lowered].items()
+        ):
+            # The weight is linear in records x quality and records x quality x uniqueness, so
+            # these two sums state it exactly, however many contributions they add up.
+            weights[data_type] = weight_of_sums(quality_records, unique_records, params)
             by_type.append(
                 {
                     "dataType": data_type,
-                    "contributions": sum(n for n, _ in lines.values()),
-                    "records": sum(r for _, r in lines.values()),
+                    "contributions": n,
+                    "records": records,
+                    "qualityRecords": str(quality_records),
+                    "uniqueQualityRecords": str(unique_records),
                     "weight": str(weights[data_type]),
-                    "lines": [
-                        {
-                            "quality": ppm_to_text(q),
-                            "uniqueness": ppm_to_text(u),
-                            "contributions": n,
-                            "records": r,
-                        }
-                        for (q, u), (n, r) in sorted(lines.items())
-                    ],
                 }
             )
         entries.append((checksummed(lowered), by_type, value_of(weights, params)))
@@ -307,36 +308,19 @@ class VerifiedReport:
     shares: dict[str, int]
 
 
-def _text_to_ppm(text: str, name: str) -> int:
-    return to_ppm(Decimal(text), name)
-
-
 def _member_value(member: Mapping[str, Any], params: Parameters, version: str) -> int:
-    """A report member's value recomputed from its lines (version 2) or weights (version 1)."""
+    """A report member's value recomputed from its sums (version 2) or weights (version 1)."""
     weights: dict[str, int] = {}
     for by_type in member["byType"]:
         stated = int(by_type["weight"])
         if version != "1":
-            lines = by_type["lines"]
-            computed = sum(
-                weight(
-                    int(line["records"]),
-                    _text_to_ppm(line["quality"], "quality"),
-                    _text_to_ppm(line["uniqueness"], "uniqueness"),
-                    params,
-                )
-                for line in lines
+            computed = weight_of_sums(
+                int(by_type["qualityRecords"]), int(by_type["uniqueQualityRecords"]), params
             )
-            records = sum(int(line["records"]) for line in lines)
-            count = sum(int(line["contributions"]) for line in lines)
-            if (computed, records, count) != (
-                stated,
-                int(by_type["records"]),
-                int(by_type["contributions"]),
-            ):
+            if computed != stated:
                 raise ReportMismatch(
-                    f"{member['address']}: the {by_type['dataType']} lines do not add up to "
-                    "the stated weight, records and contributions"
+                    f"{member['address']}: the {by_type['dataType']} sums give weight "
+                    f"{computed}, the report says {stated}"
                 )
         weights[by_type["dataType"]] = stated
     return value_of(weights, params)
@@ -346,7 +330,7 @@ def verify_report(report_bytes: bytes) -> VerifiedReport:
     """Recompute every member's shares and the totals from the report alone, and its hash.
 
     Raises ReportMismatch if a stated figure does not follow from the report's own parameters
-    and lines, or if the bytes are not in canonical form.
+    and sums, or if the bytes are not in canonical form.
     """
     report = json.loads(report_bytes)
     if canonical(report) != report_bytes:

@@ -228,10 +228,26 @@ def test_a_report_whose_scale_was_edited_does_not_verify():
         verify_report(canonical(built))
 
 
-def test_a_report_whose_lines_were_edited_does_not_verify():
+def test_a_report_states_the_sums_its_weights_follow_from():
+    built = report(
+        [
+            ContributionInput(MEMBERS[0], "health", 100, 900_000, 500_000),
+            ContributionInput(MEMBERS[0], "health", 50, 200_000, 0),
+        ]
+    )
+    (by_type,) = built["members"][0]["byType"]
+    quality_records = 100 * 900_000 + 50 * 200_000
+    unique_records = 100 * 900_000 * 500_000
+    assert by_type["qualityRecords"] == str(quality_records)
+    assert by_type["uniqueQualityRecords"] == str(unique_records)
+    assert int(by_type["weight"]) == 10**12 * quality_records + 500_000 * unique_records
+    assert (by_type["contributions"], by_type["records"]) == (2, 150)
+
+
+def test_a_report_whose_sums_were_edited_does_not_verify():
     built = report([ContributionInput(MEMBERS[0], "health", 100, 900_000, 500_000)])
-    built["members"][0]["byType"][0]["lines"][0]["quality"] = "1.000000"
-    with pytest.raises(ReportMismatch, match="lines do not add up"):
+    built["members"][0]["byType"][0]["qualityRecords"] = str(100 * PPM)
+    with pytest.raises(ReportMismatch, match="sums give weight"):
         verify_report(canonical(built))
 
 

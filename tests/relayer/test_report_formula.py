@@ -1,6 +1,7 @@
 """The README's formula (section "Recomputing a report") reproduces a report the relayer served,
 exactly: written here from the README alone, with Python's Fraction and none of the relayer's
-attribution code, for an epoch within the contract's cap and for one scaled into it."""
+attribution code, from the contributions this test sent (their records, quality and uniqueness)
+and from the report's own sums, for an epoch within the contract's cap and one scaled into it."""
 
 import json
 from fractions import Fraction
@@ -21,8 +22,9 @@ def millionths(text):
     return int(Fraction(text) * 10**6)
 
 
-def readme_values(report):
-    """value(member) by the README's formula: millionths of a unit, rounded down per member."""
+def readme_values(report, sent):
+    """value(member) by the README's formula, in millionths of a unit, rounded down per member;
+    the report's sums are checked against the contributions `sent` ({address: [bodies]})."""
     parameters = report["parameters"]
     rates = {t: millionths(r) for t, r in parameters["rates"].items()}
     bonus = millionths(parameters["uniquenessBonus"])
@@ -30,13 +32,26 @@ def readme_values(report):
     for member in report["members"]:
         total = 0
         for by_type in member["byType"]:
-            w = sum(
-                line["records"]
-                * millionths(line["quality"])
-                * (10**12 + bonus * millionths(line["uniqueness"]))
-                for line in by_type["lines"]
+            mine = [c for c in sent[member["address"]] if c["data_type"] == by_type["dataType"]]
+            q_sum = sum(int(c["records"]) * millionths(str(c["quality"])) for c in mine)
+            u_sum = sum(
+                int(c["records"]) * millionths(str(c["quality"])) * millionths(str(c["uniqueness"]))
+                for c in mine
             )
-            assert str(w) == by_type["weight"]  # W(member, t) = byType[].weight
+            assert (by_type["qualityRecords"], by_type["uniqueQualityRecords"]) == (
+                str(q_sum),
+                str(u_sum),
+            )
+            assert by_type["records"] == sum(int(c["records"]) for c in mine)
+            # Per contribution: records x q x (10^12 + b x u), summed over the member's type.
+            w = sum(
+                int(c["records"])
+                * millionths(str(c["quality"]))
+                * (10**12 + bonus * millionths(str(c["uniqueness"])))
+                for c in mine
+            )
+            assert w == 10**12 * q_sum + bonus * u_sum
+            assert str(w) == by_type["weight"]
             total += rates[by_type["dataType"]] * w
         values[member["address"]] = floor(Fraction(total, 10**18))
     return values
@@ -51,17 +66,21 @@ def readme_shares(values):
 
 
 def close_and_fetch(api, headers, *items):
+    """Send `items`, close and post the epoch; returns its report and {address: items}."""
     response = api.post("/v1/contributions", json={"contributions": list(items)}, headers=headers)
     assert response.status_code == 201, response.text
     closed = api.post("/v1/epochs/close", headers=headers)
     assert closed.status_code == 202, closed.text
     number = closed.json()["number"]
     assert api.get(f"/v1/epochs/{number}").json()["status"] == "posted"
-    return json.loads(api.get(f"/v1/epochs/{number}/report").content)
+    sent = {}
+    for body in items:
+        sent.setdefault(body["member"], []).append(body)
+    return json.loads(api.get(f"/v1/epochs/{number}/report").content), sent
 
 
-def assert_reproduced(report, union):
-    values = readme_values(report)
+def assert_reproduced(report, sent, union):
+    values = readme_values(report, sent)
     shares = readme_shares(values)
     for member in report["members"]:
         address = member["address"]
@@ -77,31 +96,24 @@ def assert_reproduced(report, union):
 def test_the_readme_formula_reproduces_a_served_report(
     api, operator_headers, union, alice, bob, carol
 ):
-    report = close_and_fetch(
+    report, sent = close_and_fetch(
         api,
         operator_headers,
         item(alice, "a1", records=120, quality=0.9, uniqueness=0.5),
-        item(alice, "a2", records=30, quality=0.9, uniqueness=0.5),  # same line as a1
+        item(alice, "a2", records=30, quality=0.9, uniqueness=0.5),  # as a1: sums add up
         item(alice, "a3", data_type="browsing", records=777, quality=0.333333, uniqueness=0.1),
         item(bob, "b1", data_type="device_metadata", records=3, quality=0.7, uniqueness=1),
         item(carol, "c1", data_type="location", records=10**6, quality=0.123457, uniqueness=0),
     )
 
     assert report["scale"] == {"numerator": "1", "denominator": "1"}
-    shares = assert_reproduced(report, union)
-    alice_health = next(
-        t
-        for m in report["members"]
-        if m["address"] == alice.address
-        for t in m["byType"]
-        if t["dataType"] == "health"
-    )
-    assert alice_health["lines"] == [
-        {"quality": "0.900000", "uniqueness": "0.500000", "contributions": 2, "records": 150}
-    ]
-    assert shares[bob.address] == floor(
-        Fraction(500_000 * 3 * 700_000 * (10**12 + 500_000 * 10**6), 10**18)
-    )
+    shares = assert_reproduced(report, sent, union)
+    (alice_member,) = [m for m in report["members"] if m["address"] == alice.address]
+    (alice_health,) = [t for t in alice_member["byType"] if t["dataType"] == "health"]
+    assert (alice_health["contributions"], alice_health["records"]) == (2, 150)
+    # Bob's by hand: rate 0.5, 3 records, quality 0.7, uniqueness 1, bonus 0.5.
+    bob_weight = 3 * 700_000 * (10**12 + 500_000 * 10**6)
+    assert shares[bob.address] == 500_000 * bob_weight // 10**18 == 1_575_000
 
 
 @pytest.fixture
@@ -125,7 +137,7 @@ def test_the_readme_formula_reproduces_a_report_scaled_into_the_cap(
 ):
     # 10^12 micro-units a record: each contribution under the cap, the epoch over it.
     big = 10**6
-    report = close_and_fetch(
+    report, sent = close_and_fetch(
         high_rates,
         operator_headers,
         item(alice, "big a", records=big),
@@ -133,6 +145,6 @@ def test_the_readme_formula_reproduces_a_report_scaled_into_the_cap(
     )
 
     assert report["scale"]["numerator"] == str(CAP)
-    shares = assert_reproduced(report, union)
+    shares = assert_reproduced(report, sent, union)
     assert shares[alice.address] > shares[bob.address] > 0
     assert sum(shares.values()) <= CAP
