@@ -28,8 +28,8 @@ RELEASE_FUZZ_STEPS ?= 25000
 RELEASE_ATTRIBUTION_EXAMPLES ?= 5000
 export FUZZ_STEPS
 
-.PHONY: help setup toolchain compile lint slither postgres test test-contracts fuzz bench \
-	bench-gas demo serve clean web chromium
+.PHONY: help setup toolchain compile lint slither postgres test test-contracts compat fuzz bench \
+	bench-gas demo serve clean web chromium wheel relayer-lock
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
@@ -38,11 +38,16 @@ help:
 	@echo "make fuzz   the release-level campaign ($(RELEASE_FUZZ_STEPS) invariant steps per token,"
 	@echo "            $(RELEASE_ATTRIBUTION_EXAMPLES) examples per attribution property)"
 	@echo "make slither  static analysis; fails on any high or medium finding (see SECURITY.md)"
+	@echo "make compat  the union and relayer on Hardhat Network (a second EVM implementation)"
 	@echo "make bench  relayer benchmarks: attribution, epoch posting, member reads"
 	@echo "make bench-gas  gas against PaymentSplitter and MerkleDistributor, 10 to 100,000 members"
+	@echo "make wheel  the relayer for operators: dist/data_union-*.whl (ABIs and member page inside)"
+	@echo "            and dist/requirements.relayer.lock; install both in a venv, no checkout needed:"
+	@echo "            pip install --no-deps -r requirements.relayer.lock data_union-*.whl"
+	@echo "make relayer-lock  re-resolve requirements.relayer.lock from pyproject's dependencies"
 
 # The one dependency conflict we accept is spelled out in requirements.nodeps.lock; pip check
-# must report nothing else.
+# must report nothing else. (The relayer's own lock, requirements.relayer.lock, has no conflict.)
 KNOWN_CONFLICT := ^pydantic-settings [0-9.]+ has requirement python-dotenv
 $(PY_STAMP): requirements.lock requirements.nodeps.lock pyproject.toml
 	@echo "==> Python environment ($(VENV))"
@@ -96,9 +101,32 @@ toolchain: $(SOLC_BIN)
 		echo "brownie-config.yaml must pin solc $(SOLC_VERSION), as package.json does" >&2; exit 1; }
 	@$(SOLC_BIN) --version | grep -q "Version: $(SOLC_VERSION)+"
 
+# The relayer loads the ABIs it calls from its package (src/relayer/abi, not in git), written
+# here from the fresh build; the wheel's build backend writes them again (tools/packaging/).
 compile: setup
 	@echo "==> Compiling contracts"
 	$(BIN)/brownie compile
+	@echo "==> Contract ABIs for the relayer package (src/relayer/abi)"
+	$(BIN)/python tools/packaging/abis.py
+
+# The relayer as operators install it, without this checkout: the wheel (setuptools through
+# tools/packaging/backend.py, which refuses to build without the ABIs and the page bundle) and
+# the lock it installs with. tests/package/ builds one the same way and serves a union with it.
+wheel: compile
+	@echo "==> Wheel and relayer lock (dist/)"
+	mkdir -p dist
+	rm -f dist/data_union-*.whl
+	$(BIN)/pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir dist .
+	cp requirements.relayer.lock dist/
+	@$(BIN)/python -m zipfile -l dist/data_union-*.whl | grep -E 'relayer/(abi|web)/' | \
+		awk '{print "    " $$1}'
+	@ls -l dist | awk 'NR > 1 {print "    " $$5 " bytes  dist/" $$9}'
+
+# The relayer's own environment, without brownie: pyproject's [project].dependencies resolved in
+# a clean venv at requirements.lock's versions (see tools/packaging/relayer_lock.py). Needs PyPI.
+relayer-lock:
+	@echo "==> Resolving requirements.relayer.lock"
+	$(PYTHON) tools/packaging/relayer_lock.py
 
 lint: $(PY_STAMP)
 	@echo "==> ruff and mypy"
@@ -145,6 +173,12 @@ test-contracts: compile postgres chromium
 
 test: lint slither test-contracts
 
+# The union and the relayer on a second EVM implementation (Hardhat Network from npm, interval
+# mining). Also part of `make test` (it is under tests/); this runs it alone.
+compat: compile
+	@echo "==> Compatibility: Hardhat Network"
+	$(BIN)/brownie test tests/compat
+
 fuzz: FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
 fuzz: compile
 	$(BIN)/brownie test tests/contracts/test_invariants.py
@@ -171,4 +205,5 @@ serve: compile
 	$(BIN)/python -m scripts.demo --serve $(DEMO_FLAGS)
 
 clean:
-	rm -rf build reports .solcx .hypothesis .pytest_cache demo-output $(WEB_DIR)/dist
+	rm -rf build reports .solcx .hypothesis .pytest_cache demo-output $(WEB_DIR)/dist \
+		src/relayer/abi dist .wheel-build

@@ -12,6 +12,7 @@ from web3.contract import Contract
 from relayer.artifacts import load_abi
 from relayer.eip712 import permit_document
 from scripts.demo_services import DemoError
+from scripts.helpers import BUILD_CONTRACTS
 
 
 @dataclass
@@ -69,5 +70,7 @@ class Wallet:
 def contracts(w3: Web3, record: dict[str, Any]) -> tuple[Contract, Contract]:
     """The union and its pool token, from the deployment record and the build's ABIs."""
     union = w3.eth.contract(address=record["union"], abi=load_abi("DataUnion"))
-    token = w3.eth.contract(address=record["token"], abi=load_abi("MockStablecoin"))
+    # The mock token is the demo's, not the relayer's: its ABI is read from the build.
+    mock_abi = load_abi("MockStablecoin", BUILD_CONTRACTS)
+    token = w3.eth.contract(address=record["token"], abi=mock_abi)
     return union, token

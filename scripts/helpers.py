@@ -26,6 +26,8 @@ from relayer.attribution import checksummed
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENTS = ROOT / "deployments"
+#: brownie's compiled artifacts; the relayer package carries only the ABIs it calls.
+BUILD_CONTRACTS = ROOT / "build" / "contracts"
 
 #: Chain ids that only development nodes use (anvil, hardhat, ganache).
 ANVIL_CHAIN_ID = 31337

@@ -13,6 +13,7 @@ pytest_plugins = [
     "fixtures.relayer",
     "fixtures.postgres",
     "fixtures.browser",
+    "fixtures.faults",
 ]
 
 # A 500-member attribution batch needs more than brownie's default 12M block gas limit.

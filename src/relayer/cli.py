@@ -83,6 +83,7 @@ def epoch() -> None:
 def _post_with_progress(context: Context, number: int) -> None:
     with context.db.session() as session:
         total = len(epochs.describe(session, number).transactions)
+    context.alarms.check_outbox(context.outbox)
     with tqdm(total=total, unit="tx", desc=f"epoch {number}", file=sys.stderr) as bar:
         outcome = epochs.post(
             context.db, context.outbox, number, progress=lambda _tx: bar.update(1)

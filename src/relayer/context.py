@@ -13,6 +13,7 @@ from relayer.migrate import require_current
 from relayer.settings import Settings
 
 if TYPE_CHECKING:
+    from relayer.alarms import Alarms
     from relayer.indexer import Indexer
     from relayer.outbox import Outbox
     from relayer.reads import MemberReads
@@ -24,12 +25,17 @@ class Context:
     db: Database
     chain: UnionChain
     signer: LocalAccount = field(repr=False)
+    #: The key that pays for gasless claims when it is not the attester's.
+    claim_signer: LocalAccount | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Context":
         redact.protect(settings)  # before anything can log or raise with a secret in it
         signer = settings.signer()
         redact.protect_key(bytes(signer.key))
+        claim_signer = settings.claim_signer()
+        if claim_signer is not None:
+            redact.protect_key(bytes(claim_signer.key))
         w3 = connect(settings.rpc_url, settings.chain_id)
         chain = UnionChain(w3, settings.union_address)
         db = Database(settings.database_url)
@@ -40,13 +46,52 @@ class Context:
         except BaseException:
             db.dispose()
             raise
-        return cls(settings=settings, db=db, chain=chain, signer=signer)
+        return cls(settings=settings, db=db, chain=chain, signer=signer, claim_signer=claim_signer)
+
+    @property
+    def separate_claim_key(self) -> bool:
+        return self.claim_signer is not None and self.claim_signer.address != self.signer.address
 
     @cached_property
     def outbox(self) -> "Outbox":
+        """The attester key's outbox: epoch batches, and gasless claims unless a claim key is
+        set."""
         from relayer.outbox import Outbox
 
-        return Outbox(self.db, self.chain, self.signer, self.settings)
+        role = "attester" if self.separate_claim_key else "attester+claims"
+        return Outbox(self.db, self.chain, self.signer, self.settings, role=role)
+
+    @cached_property
+    def claim_outbox(self) -> "Outbox":
+        """The outbox that relays gasless claims: the claim key's own, or the attester's."""
+        if not self.separate_claim_key:
+            return self.outbox
+        from relayer.outbox import Outbox
+
+        assert self.claim_signer is not None
+        return Outbox(
+            self.db,
+            self.chain,
+            self.claim_signer,
+            self.settings,
+            role="claims",
+            drives_unsigned=False,
+        )
+
+    def outboxes(self) -> list["Outbox"]:
+        """Every outbox, one per key."""
+        return [self.outbox, self.claim_outbox] if self.separate_claim_key else [self.outbox]
+
+    @cached_property
+    def alarms(self) -> "Alarms":
+        from relayer.alarms import Alarms
+
+        return Alarms(
+            {
+                "attester": self.settings.attester_alarm_balance,
+                "claims": self.settings.claim_alarm_balance,
+            }
+        )
 
     @cached_property
     def indexer(self) -> "Indexer":

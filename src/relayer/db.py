@@ -217,6 +217,36 @@ class TxAttempt(Base):
     outbox: Mapped[OutboxTx] = relationship(back_populates="attempts")
 
 
+class RelayedClaim(Base):
+    """A member's signed `Claim` the relayer took on to relay, reserved before anything is signed.
+
+    The unique (member, nonce) pair is what keeps a signed claim to one transaction however often
+    and however concurrently it arrives: the contract accepts one claim per member nonce, so a
+    second row for the pair could only ever be a transaction that reverts at the relayer's cost.
+    `outbox_id` links the transaction; it is set in the same database transaction that stores the
+    signed transaction, so a claim with a transaction on the chain always has it on record.
+    """
+
+    __tablename__ = "relayed_claims"
+    __table_args__ = (UniqueConstraint("member", "nonce"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member: Mapped[str] = mapped_column(ADDRESS, index=True)
+    nonce: Mapped[str] = mapped_column(UINT)
+    #: The EIP-712 digest the member signed: an identical re-send has the same one.
+    digest: Mapped[str] = mapped_column(HASH)
+    to: Mapped[str] = mapped_column(ADDRESS)
+    amount: Mapped[str] = mapped_column(UINT)
+    deadline: Mapped[str] = mapped_column(UINT)
+    #: The most the relayer can pay for it (gas limit times max fee per gas, in wei), counted
+    #: against the daily gas budget from the moment it is reserved.
+    max_cost: Mapped[str] = mapped_column(UINT, default="0")
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(TIMESTAMP, default=utcnow, index=True)
+
+    outbox: Mapped["OutboxTx | None"] = relationship()
+
+
 class ChainEvent(Base):
     """A confirmed contract event, as the indexer read it."""
 

@@ -15,11 +15,15 @@ two batches of a re-scaled epoch.
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from eth_typing import HexStr
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from web3.exceptions import Web3Exception
 
 from relayer.attribution import ContributionInput, build_report, canonical, report_hash
 from relayer.chain import UnionChain
@@ -33,7 +37,7 @@ from relayer.db import (
     OutboxTx,
     utcnow,
 )
-from relayer.errors import Conflict, NotFound
+from relayer.errors import ChainError, Conflict, NotFound, RelayerError
 from relayer.outbox import Outbox
 from relayer.schemas import EpochOut, TxOut
 from relayer.settings import Settings
@@ -46,6 +50,9 @@ from relayer.states import (
     TxStatus,
 )
 
+if TYPE_CHECKING:
+    from relayer.alarms import Alarms
+
 log = logging.getLogger(__name__)
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -53,6 +60,9 @@ ZERO_ADDRESS = "0x" + "00" * 20
 MAX_EPOCH = 2**63 - 1
 #: Epochs whose shares may be on the chain, in whole (posted) or in part (abandoned).
 SETTLED_EPOCH = (EpochStatus.POSTED, EpochStatus.ABANDONED)
+#: The first pause of a background posting after a node failure; it doubles up to the last.
+RETRY_FIRST_PAUSE = 0.5
+RETRY_MAX_PAUSE = 30.0
 
 
 def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int]:
@@ -269,6 +279,73 @@ def abandon(db: Database, number: int) -> EpochOut:
         log.warning("epoch %d abandoned (%s)", number, epoch.error)
     with db.session() as session:
         return describe(session, number)
+
+
+def post_in_background(
+    db: Database,
+    outbox: Outbox,
+    number: int,
+    *,
+    retry_seconds: float,
+    alarms: "Alarms | None" = None,
+) -> None:
+    """`post` for the API's background task, which no one waits on: node failures (an HTTP
+    error, a lost connection, a node restarted from its state, a transaction not confirmed in
+    time) are retried with a doubling pause for `retry_seconds`, each one shown on the epoch while
+    it lasts; then the posting stops with the error on the epoch, and posting it again resumes
+    where it stopped. Each retry resumes through the outbox, so nothing is sent twice. `alarms`,
+    if given, checks the key's balance first."""
+    if alarms is not None:
+        alarms.check_outbox(outbox)
+    started = time.monotonic()
+    deadline = started + retry_seconds
+    pause = RETRY_FIRST_PAUSE
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            post(db, outbox, number)
+            return
+        except (ChainError, Web3Exception, OSError, SQLAlchemyError) as exc:
+            reason = _reason(exc)
+            if time.monotonic() + pause > deadline:
+                _note(
+                    db,
+                    number,
+                    f"posting stopped after {tries} tries in {time.monotonic() - started:.0f} s: "
+                    f"{reason}; post the epoch again to resume",
+                )
+                log.error("epoch %d: posting stopped after %d tries: %s", number, tries, reason)
+                return
+            _note(db, number, f"retrying (try {tries + 1} in {pause:g} s) after: {reason}")
+            log.warning(
+                "epoch %d: posting interrupted (%s); retrying in %g s", number, reason, pause
+            )
+        except RelayerError as exc:  # not a node failure (the epoch is gone): nothing to retry
+            log.error("epoch %d: posting stopped: %s", number, exc)
+            return
+        time.sleep(pause)
+        pause = min(2 * pause, RETRY_MAX_PAUSE)
+
+
+def _reason(exc: Exception) -> str:
+    """What failed, without what a library puts in its message (a requests error carries the
+    node's URL, which may hold a provider's API key)."""
+    if isinstance(exc, RelayerError):
+        return str(exc)
+    return f"the node or database failed ({type(exc).__name__})"
+
+
+def _note(db: Database, number: int, error: str) -> None:
+    try:
+        with db.session() as session:
+            session.execute(
+                update(Epoch)
+                .where(Epoch.number == number, Epoch.status != EpochStatus.POSTED)
+                .values(error=error)
+            )
+    except SQLAlchemyError:
+        log.warning("epoch %d: could not record the posting error", number)
 
 
 def describe(session: Session, number: int) -> EpochOut:

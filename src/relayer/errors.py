@@ -11,7 +11,14 @@ class RelayerError(Exception):
 
     code = "relayer_error"
     status = 500
+    #: Structured facts for API clients (the error body's `details`), never secrets: a list of
+    #: field problems, or an object (a contract's custom error, see `Reverted`).
     details: Any = None
+
+    def __init__(self, message: str = "", *, details: Any = None):
+        super().__init__(message)
+        if details is not None:
+            self.details = details
 
 
 class ArtifactError(RelayerError):
@@ -31,6 +38,12 @@ class InvalidInput(RelayerError):
 
     code = "invalid_input"
     status = 422
+
+
+class BelowMinimum(InvalidInput):
+    """A gasless claim for less than the relayer's minimum (claim it from the wallet instead)."""
+
+    code = "claim_below_minimum"
 
 
 class Unauthorized(RelayerError):
@@ -57,6 +70,20 @@ class Conflict(RelayerError):
     status = 409
 
 
+class TooManyRequests(RelayerError):
+    """A limit of the relayer's own (a gasless claim rate or budget) refuses the request now;
+    `retry_after` says, in seconds, when it would be taken."""
+
+    code = "too_many_requests"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        if code is not None:
+            self.code = code
+
+
 class ChainError(RelayerError):
     """The chain or the node failed a call (refused the transaction, answered an error)."""
 
@@ -65,7 +92,8 @@ class ChainError(RelayerError):
 
 
 class NodeUnavailable(ChainError):
-    """The node could not be reached or did not answer in time: try again later."""
+    """The node could not be reached, did not answer in time or answered with an HTTP error:
+    try again later."""
 
     code = "node_unavailable"
     status = 503
@@ -95,3 +123,10 @@ class Reverted(ChainError):
         JSON-safe text: integers in decimal, bytes in 0x hex, addresses checksummed)."""
         as_details = getattr(self.reason, "as_details", None)
         return as_details() if callable(as_details) else None
+
+
+class Unfunded(ChainError):
+    """The relayer's key cannot pay for the transaction asked for: nothing is signed."""
+
+    code = "relayer_unfunded"
+    status = 503

@@ -10,13 +10,21 @@ A transaction is an `OutboxTx` row, written before anything is signed:
   rows of other epochs and purposes go on).
 - *signed*: the nonce is assigned and the signed transaction stored (`TxAttempt`) in one commit,
   before it is broadcast. From here on the row owns its nonce for good.
-- *sent*: broadcast. With no receipt within `tx_timeout` the same nonce is re-signed with higher
-  fees; every attempt is stored before it is broadcast, and a receipt of any of them settles the
-  row. Attempts share their nonce, so at most one of them is ever mined.
+- *sent*: broadcast. With no receipt within `tx_timeout`, while the chain goes on making blocks,
+  the same nonce is re-signed with higher fees; every attempt is stored before it is broadcast,
+  and a receipt of any of them settles the row. Attempts share their nonce, so at most one of
+  them is ever mined.
 - *superseded*: set by `relayer.epochs` when a retry re-plans a failed or pending transaction of
   an epoch under a new row; the outbox never picks such a row up again.
 
 The states are `relayer.states.TxStatus`.
+
+A node that refuses a broadcast (an underfunded key, a full pool) is a fault of the sender, not a
+price problem: the row keeps its nonce and its fee, an alarm is raised (`alarm`, an error-level
+log line), and the same attempt is re-broadcast with a doubling pause until the node takes it.
+Only a refusal that says the fee is below the chain's base fee is answered with a new price, and
+a re-priced attempt the node refuses is dropped, so refusals never ratchet the fee up. Every
+wait has a deadline (`confirm_timeout`): past it the row is left in flight for the next call.
 
 Resuming after a crash needs no special call: `process()` in a new process meets the signed and
 sent rows first (they are older than any pending row), looks for a receipt of each of their
@@ -34,7 +42,7 @@ from typing import Any, TypeVar, cast
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 from web3 import Web3
@@ -44,7 +52,7 @@ from web3.types import TxReceipt
 from relayer.chain import UnionChain
 from relayer.db import Database, OutboxTx, TxAttempt
 from relayer.errors import ChainError, RelayerError, Reverted
-from relayer.sender import Fees, Sender, SignedTx
+from relayer.sender import Fees, Refused, Sender, SignedTx
 from relayer.settings import Settings
 from relayer.states import IN_FLIGHT, UNFINISHED_TX, TxPurpose, TxStatus
 
@@ -55,6 +63,8 @@ T = TypeVar("T")
 
 #: Tries at storing a nonce when another process keeps taking the one computed.
 NONCE_RETRIES = 3
+#: Least time between two alarm lines about the same refused transaction.
+ALARM_REPEAT_SECONDS = 60.0
 
 #: `on_stage(stage, row)` hook: "signed" (stored, not broadcast yet), "sent" (broadcast, also
 #: after a resumed re-broadcast) and "repriced" (a higher-fee attempt broadcast).
@@ -77,6 +87,29 @@ class _Stopped(Exception):
     pass
 
 
+class NotConfirmed(ChainError):
+    """A transaction was not mined and buried (or not accepted by the node) within the deadline;
+    it keeps its nonce and the next `process` resumes it."""
+
+    code = "not_confirmed"
+    status = 504
+
+
+#: `on_stored(session, row)`: called in the database transaction that stores a submitted row, so
+#: whatever the caller links to it is committed with it or not at all.
+StoredHook = Callable[[Session, OutboxTx], None]
+
+
+@dataclass
+class SendAlarm:
+    """Why the outbox cannot get a transaction accepted right now."""
+
+    row: int
+    nonce: int | None
+    message: str
+    since: float
+
+
 def describe(row: OutboxTx) -> str:
     epoch = f" epoch {row.epoch}" if row.epoch is not None else ""
     batch = f" batch {row.batch}" if row.batch is not None else ""
@@ -93,13 +126,28 @@ class Outbox:
     """
 
     def __init__(
-        self, db: Database, chain: UnionChain, signer: LocalAccount, settings: Settings
+        self,
+        db: Database,
+        chain: UnionChain,
+        signer: LocalAccount,
+        settings: Settings,
+        *,
+        role: str = "attester",
+        drives_unsigned: bool = True,
     ) -> None:
         self.db = db
         self.chain = chain
         self.settings = settings
         self.signer = signer
         self.sender = Sender(chain, signer, settings)
+        #: What the key is for ("attester", "claims"), for logs and the status route.
+        self.role = role
+        #: Whether this outbox signs the pending rows (epoch batches, which have no sender yet).
+        #: A separate claim key's outbox only follows the rows it signed itself.
+        self.drives_unsigned = drives_unsigned
+        #: Set while the node refuses this key's transactions; cleared when it takes one.
+        self.alarm: SendAlarm | None = None
+        self._alarm_logged = 0.0
         self._send_lock = threading.Lock()
         self._drive_lock = threading.Lock()
 
@@ -151,11 +199,20 @@ class Outbox:
                 log.warning("outbox: %s: %s", type(exc).__name__, exc)
             stop.wait(self.settings.poll_interval)
 
-    def submit(self, purpose: TxPurpose, data: HexStr) -> str:
+    def submit(
+        self,
+        purpose: TxPurpose,
+        data: HexStr,
+        *,
+        gas: int | None = None,
+        on_stored: StoredHook | None = None,
+    ) -> str:
         """Sign and broadcast a transaction now (a gasless claim) and return its hash without
         waiting; `confirm_pending`, `run` or `process` finishes it. A call that would revert
-        raises ChainError and records nothing."""
-        gas = self.sender.gas(data)
+        raises ChainError and records nothing. Once stored, the transaction is the relayer's to
+        deliver: a node that refuses or loses the broadcast raises an alarm and the background
+        loop re-broadcasts it, so the hash is returned all the same."""
+        gas = self.sender.gas(data) if gas is None else gas
 
         def store(nonce: int) -> tuple[OutboxTx, SignedTx]:
             signed = self.sender.sign(
@@ -174,11 +231,23 @@ class Outbox:
             )
             with self.db.session() as session:
                 session.add(row)
+                session.flush()
+                if on_stored is not None:
+                    on_stored(session, row)
             return row, signed
 
         with self._send_lock:
             row, signed = self._with_fresh_nonce(store)
-            self.sender.broadcast(signed.raw)
+            try:
+                self._broadcast(row, signed.raw)
+            except (Refused, Web3Exception, OSError) as exc:
+                log.error(
+                    "%s: broadcast of nonce %d failed (%s); it stays signed and is re-sent",
+                    describe(row),
+                    row.nonce,
+                    type(exc).__name__,
+                )
+                return signed.tx_hash
             self._set(row, status=TxStatus.SENT)
         log.info("%s: sent nonce %d as %s", describe(row), row.nonce, signed.tx_hash)
         return signed.tx_hash
@@ -215,15 +284,22 @@ class Outbox:
             gas = self.sender.gas(HexStr(row.data))
         except Reverted as exc:  # the contract refused; a node failure propagates, row pending
             return self._fail(row, str(exc))
+        refused = False
         with self._send_lock:
             signed = self._with_fresh_nonce(lambda nonce: self._claim(row, nonce, gas))
             if signed is not None:
                 drive.stage("signed", row)
-                self.sender.broadcast(signed.raw)
-                self._set(row, status=TxStatus.SENT)
+                try:
+                    self._broadcast(row, signed.raw)
+                except Refused:
+                    refused = True  # waited out below, outside the lock
+                else:
+                    self._set(row, status=TxStatus.SENT)
         if signed is None:
             log.info("%s was signed by another sender; following it", describe(row))
             return self._resume(self._load(row.id), drive)
+        if refused:
+            return self._resume(row, drive)
         log.info("%s: sent nonce %d as %s", describe(row), row.nonce, signed.tx_hash)
         drive.stage("sent", row)
         return self._await(row, drive)
@@ -234,23 +310,92 @@ class Outbox:
             raise ChainError(f"{describe(row)} holds nonce {row.nonce} but no signed transaction")
         if self.sender.receipt(a.tx_hash for a in attempts) is None:
             log.info("%s: re-broadcasting nonce %d", describe(row), row.nonce)
-            try:
-                self.sender.broadcast(attempts[-1].raw)
-            except ChainError as exc:
-                # A stored transaction can go stale (base fee above its cap): re-price it once.
-                log.warning("%s: %s; re-pricing", describe(row), exc)
-                self._reprice(row, attempts[-1], strict=True)
+            self._deliver(row, drive)
             if row.status != TxStatus.SENT:
                 self._set(row, status=TxStatus.SENT)
             drive.stage("sent", row)
         return self._await(row, drive)
 
+    def _deliver(self, row: OutboxTx, drive: _Drive) -> None:
+        """Re-broadcast the row's latest attempt until the node takes it (or one is mined).
+
+        A refusal is waited out at the same fee, with a doubling pause and an alarm, never
+        answered with a higher fee, except a refusal that says the fee is below the base fee,
+        which gets one new price at the market. Raises NotConfirmed at the deadline."""
+        deadline = time.monotonic() + self.settings.confirm_timeout
+        pause = self.settings.poll_interval
+        while True:
+            attempts = self._attempts(row.id)
+            if self.sender.receipt(a.tx_hash for a in reversed(attempts)) is not None:
+                return
+            try:
+                self._broadcast(row, attempts[-1].raw)
+                return
+            except Refused as exc:
+                if exc.stale_fee:
+                    log.warning("%s: %s; re-pricing at the market", describe(row), exc)
+                    if self._reprice(row, attempts[-1]):
+                        return
+            if time.monotonic() + pause > deadline:
+                assert self.alarm is not None
+                raise NotConfirmed(
+                    f"{describe(row)}: the node refused nonce {row.nonce} for "
+                    f"{self.settings.confirm_timeout:g} s ({self.alarm.message}); it stays "
+                    "signed and is re-sent on the next run"
+                )
+            self._pause(drive, pause)
+            pause = min(2 * pause, self.settings.send_backoff_max)
+
+    def _broadcast(self, row: OutboxTx, raw: str) -> None:
+        """Broadcast, keeping `alarm` in step: raised on a refusal, cleared when taken. The alarm
+        line is logged when it is raised and then at most once a minute while it lasts."""
+        try:
+            self.sender.broadcast(raw)
+        except Refused as exc:
+            now = time.time()
+            if self.alarm is None or self.alarm.row != row.id:
+                self.alarm = SendAlarm(row.id, row.nonce, str(exc), now)
+                logged = None
+            else:
+                self.alarm.message = str(exc)
+                logged = self._alarm_logged
+            if logged is None or now - logged >= ALARM_REPEAT_SECONDS:
+                self._alarm_logged = now
+                log.error(
+                    "ALARM %s key %s: %s refused: %s; re-sent at the same fee until it is taken",
+                    self.role,
+                    self.signer.address,
+                    describe(row),
+                    exc,
+                )
+            raise
+        if self.alarm is not None:
+            log.warning(
+                "%s key %s: the node takes transactions again", self.role, self.signer.address
+            )
+            self.alarm = None
+
+    def _pause(self, drive: _Drive, seconds: float) -> None:
+        if drive.stop is None:
+            time.sleep(seconds)
+        elif drive.stop.wait(seconds):
+            raise _Stopped
+
     def _await(self, row: OutboxTx, drive: _Drive) -> OutboxTx:
         """Poll until an attempt of `row` is mined and buried, re-pricing when it takes too long."""
         assert row.nonce is not None
         last_broadcast = time.monotonic()
+        deadline = last_broadcast + self.settings.confirm_timeout
+        head_at_broadcast = self.chain.head()
         nonce_moved_at: float | None = None
         while True:
+            if time.monotonic() > deadline:
+                raise NotConfirmed(
+                    f"{describe(row)}: nonce {row.nonce} not mined and buried under "
+                    f"{self.settings.confirmations} block(s) within "
+                    f"{self.settings.confirm_timeout:g} s (chain head {self.chain.head()}); it "
+                    "stays in flight and the next run follows it"
+                )
             used = self.sender.nonce("latest")
             attempts = self._attempts(row.id)
             receipt = self.sender.receipt(a.tx_hash for a in reversed(attempts))
@@ -271,17 +416,18 @@ class Outbox:
                         "of this row was mined",
                     )
             elif time.monotonic() - last_broadcast >= self.settings.tx_timeout:
-                if self._reprice(row, attempts[-1], strict=False):
+                # A chain that makes no blocks (one that mines only on transactions, or a stalled
+                # one) would not mine a dearer attempt either: re-price only while it moves.
+                head = self.chain.head()
+                if head > head_at_broadcast and self._reprice(row, attempts[-1]):
                     drive.stage("repriced", row)
-                last_broadcast = time.monotonic()
-            if drive.stop is None:
-                time.sleep(self.settings.poll_interval)
-            elif drive.stop.wait(self.settings.poll_interval):
-                raise _Stopped
+                last_broadcast, head_at_broadcast = time.monotonic(), head
+            self._pause(drive, self.settings.poll_interval)
 
-    def _reprice(self, row: OutboxTx, latest: TxAttempt, *, strict: bool) -> bool:
-        """Re-sign the row's nonce with higher fees, store the attempt, broadcast it. A refusal
-        raises if `strict`, else it is logged: the earlier attempts may still be mined."""
+    def _reprice(self, row: OutboxTx, latest: TxAttempt) -> bool:
+        """Re-sign the row's nonce with higher fees, store the attempt, broadcast it. An attempt
+        the node refuses is deleted again (it exists nowhere else), so the next re-price starts
+        from what the node last took, not from a refused price: refusals never ratchet the fee."""
         assert row.nonce is not None
         assert row.gas is not None
         fees = self.sender.replacement_fees(
@@ -303,11 +449,14 @@ class Outbox:
                 return False  # another sender stored (and sends) this very attempt
             row.tx_hash = signed.tx_hash
             try:
-                self.sender.broadcast(signed.raw)
-            except ChainError as exc:
-                if strict:
-                    raise
-                log.warning("%s: re-priced attempt refused: %s", describe(row), exc)
+                self._broadcast(row, signed.raw)
+            except Refused:
+                with self.db.session() as session:
+                    session.execute(delete(TxAttempt).where(TxAttempt.tx_hash == signed.tx_hash))
+                    session.execute(
+                        update(OutboxTx).where(OutboxTx.id == row.id).values(tx_hash=latest.tx_hash)
+                    )
+                row.tx_hash = latest.tx_hash
                 return False
         log.info(
             "%s: re-sent nonce %d with max fee %d wei as %s",
@@ -404,9 +553,12 @@ class Outbox:
 
     def _next_row(self, statuses: Sequence[TxStatus], after: int) -> OutboxTx | None:
         with self.db.session() as session:
+            mine = OutboxTx.sender == self.signer.address
+            if self.drives_unsigned:
+                mine = mine | OutboxTx.sender.is_(None)
             query = (
                 select(OutboxTx)
-                .where(OutboxTx.status.in_(statuses), OutboxTx.id > after)
+                .where(OutboxTx.status.in_(statuses), OutboxTx.id > after, mine)
                 .order_by(OutboxTx.id)
                 .limit(1)
             )

@@ -73,6 +73,41 @@ Deadline = Annotated[int, UINT_TEXT, Field(ge=0, le=2**64), uint_schema(0, 2**64
 TokenUnits = Annotated[int, UINT_TEXT, Field(ge=1, le=MAX_UINT256), uint_schema(1, MAX_UINT256)]
 Uint256 = Annotated[int, Field(strict=True, ge=0, le=MAX_UINT256)]
 PositiveUint256 = Annotated[int, Field(strict=True, ge=1, le=MAX_UINT256)]
+
+
+def _whole_number_text(value: object) -> object:
+    """A string of decimal digits is read as the number it spells: JSON numbers above 2^53 lose
+    precision in JavaScript, so wallets send uint256 values as strings. Signs, exponents,
+    fractions and whitespace stay refused."""
+    if isinstance(value, str):
+        if not re.fullmatch(r"[0-9]{1,78}", value):
+            raise ValueError("must be a whole number: an integer or a string of decimal digits")
+        return int(value)
+    return value
+
+
+_UINT_TEXT_SCHEMA = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "integer", "minimum": 0},
+            {"type": "string", "pattern": "^[0-9]{1,78}$"},
+        ],
+        "description": "uint256, as a decimal string (preferred) or a JSON integer",
+    }
+)
+#: uint256 inputs that take decimal strings as well as JSON integers.
+Uint256Input = Annotated[
+    int,
+    BeforeValidator(_whole_number_text),
+    Field(strict=True, ge=0, le=MAX_UINT256),
+    _UINT_TEXT_SCHEMA,
+]
+PositiveUint256Input = Annotated[
+    int,
+    BeforeValidator(_whole_number_text),
+    Field(strict=True, ge=1, le=MAX_UINT256),
+    _UINT_TEXT_SCHEMA,
+]
 Fraction = Annotated[
     Decimal, Field(ge=0, le=1, max_digits=7, decimal_places=6, allow_inf_nan=False)
 ]
@@ -146,8 +181,8 @@ class DataDeleted(BaseModel):
 class ClaimIn(Request):
     member: Address
     to: Address
-    amount: PositiveUint256
-    deadline: Annotated[int, Field(strict=True, ge=0, le=MAX_UINT256)]
+    amount: PositiveUint256Input
+    deadline: Uint256Input
     signature: Signature
 
 

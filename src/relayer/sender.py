@@ -1,5 +1,6 @@
-"""The chain side of sending from the relayer's key: gas, EIP-1559 fees, signing, broadcasting,
-receipts. No database and no nonce bookkeeping: `relayer.outbox` owns those."""
+"""The chain side of sending from the relayer's key: gas, fees (EIP-1559, or legacy `gasPrice` on
+chains without a base fee), signing, broadcasting, receipts. No database and no nonce
+bookkeeping: `relayer.outbox` owns those."""
 
 import logging
 from collections.abc import Iterable
@@ -35,8 +36,32 @@ BENIGN_REFUSALS = (
     "underpriced",
 )
 
+#: Refusals that mean the signed fee is below what the chain now asks (the base fee rose past the
+#: transaction's cap): only these are answered with a higher fee. Every other refusal (an
+#: underfunded key, a full pool) is waited out at the same fee.
+STALE_FEE_REFUSALS = (
+    "less than block base fee",
+    "less than base fee",
+    "fee cap less than",
+    "feecap",
+    "max fee per gas less than",
+)
+
+
+class Refused(ChainError):
+    """The node refused a broadcast for a reason that is not benign (see BENIGN_REFUSALS)."""
+
+    code = "transaction_refused"
+    status = 503
+
+    @property
+    def stale_fee(self) -> bool:
+        return any(known in str(self).lower() for known in STALE_FEE_REFUSALS)
+
 
 class Fees(NamedTuple):
+    """EIP-1559 caps; a legacy transaction's `gasPrice` is carried as both."""
+
     max_fee: int
     priority_fee: int
 
@@ -90,6 +115,7 @@ class Sender:
         self.w3: Web3 = chain.w3
         self.settings = settings
         self._signer = signer
+        self._legacy: bool | None = {"legacy": True, "eip1559": False}.get(settings.tx_type)
 
     @property
     def address(self) -> ChecksumAddress:
@@ -103,8 +129,22 @@ class Sender:
         """The gas limit for a call, margin included; Reverted if the contract refuses it."""
         return self.chain.estimate_gas(self.address, data) * (100 + GAS_MARGIN_PERCENT) // 100
 
+    @property
+    def legacy(self) -> bool:
+        """Whether to send type-0 transactions: set, or (auto) read once from the latest block,
+        which has no `baseFeePerGas` on a chain without EIP-1559."""
+        if self._legacy is None:
+            self._legacy = self.w3.eth.get_block("latest").get("baseFeePerGas") is None
+            if self._legacy:
+                log.info("the chain's blocks have no base fee: sending legacy transactions")
+        return self._legacy
+
     def market_fees(self) -> Fees:
-        """What the node suggests now, with the usual twice the base fee plus the tip as cap."""
+        """What the node suggests now: the gas price for a legacy transaction, else the usual
+        twice the base fee plus the tip as cap."""
+        if self.legacy:
+            price = int(self.w3.eth.gas_price)
+            return Fees(price, price)
         priority = int(self.w3.eth.max_priority_fee)
         base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
         return Fees(2 * base + priority, priority)
@@ -118,20 +158,25 @@ class Sender:
         )
 
     def sign(self, to: str, data: HexStr, nonce: int, gas: int, fees: Fees) -> SignedTx:
-        signed = self._signer.sign_transaction(
-            {
-                "type": 2,
-                "chainId": self.settings.chain_id,
-                "nonce": nonce,
-                "to": to_checksum_address(to),
-                "data": data,
-                "value": 0,
-                "gas": gas,
-                "maxFeePerGas": fees.max_fee,
-                "maxPriorityFeePerGas": fees.priority_fee,
-            }
-        )
+        tx: dict[str, Any] = {
+            "chainId": self.settings.chain_id,
+            "nonce": nonce,
+            "to": to_checksum_address(to),
+            "data": data,
+            "value": 0,
+            "gas": gas,
+        }
+        if self.legacy:
+            # EIP-155 (chain id in the signature), one price for base fee and tip together.
+            tx["gasPrice"] = fees.max_fee
+            fees = Fees(fees.max_fee, fees.max_fee)
+        else:
+            tx.update(type=2, maxFeePerGas=fees.max_fee, maxPriorityFeePerGas=fees.priority_fee)
+        signed = self._signer.sign_transaction(tx)
         return SignedTx(Web3.to_hex(signed.hash), Web3.to_hex(signed.raw_transaction), fees)
+
+    def balance(self) -> int:
+        return int(self.w3.eth.get_balance(self.address))
 
     def broadcast(self, raw: str) -> None:
         """Send a signed transaction; the node's benign refusals are logged, others raise."""
@@ -142,7 +187,7 @@ class Sender:
             if any(known in message.lower() for known in BENIGN_REFUSALS):
                 log.info("broadcast: the node says %r; the receipts will tell", message)
                 return
-            raise ChainError(f"the node refused the transaction: {message}") from None
+            raise Refused(f"the node refused the transaction: {message}") from None
 
     def nonce(self, block: str) -> int:
         """The sender's transaction count at `block` ("latest" or "pending")."""

@@ -7,6 +7,7 @@ import time
 
 import uvicorn
 
+from relayer import alarms
 from relayer.api.app import create_app
 from relayer.api.http import JsonErrorsProtocol
 from relayer.context import Context
@@ -48,8 +49,14 @@ class Service:
         self._workers = [
             threading.Thread(target=indexer.run, args=(self.stop,), name="indexer", daemon=True),
             threading.Thread(
-                target=self.context.outbox.run, args=(self.stop,), name="outbox", daemon=True
+                target=alarms.watch, args=(self.context, self.stop), name="alarms", daemon=True
             ),
+        ]
+        self._workers += [
+            threading.Thread(
+                target=outbox.run, args=(self.stop,), name=f"outbox-{outbox.role}", daemon=True
+            )
+            for outbox in self.context.outboxes()
         ]
         for worker in self._workers:
             worker.start()

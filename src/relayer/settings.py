@@ -10,7 +10,7 @@ in a repr, a log line or an error body.
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     keystore_file: Path | None = None
     keystore_password: SecretStr | None = None
     operator_token: SecretStr
+    #: The key that pays for gasless claims, if not the attester's: a member's claims can then
+    #: never drain the key that posts attribution. Same two forms as the attester key.
+    claim_private_key: SecretStr | None = None
+    claim_keystore_file: Path | None = None
+    claim_keystore_password: SecretStr | None = None
 
     #: Blocks a log or receipt must be buried under before the relayer acts on it.
     confirmations: int = Field(default=2, ge=0, le=256)
@@ -92,6 +97,31 @@ class Settings(BaseSettings):
     max_fee_gwei: Decimal = Field(default=Decimal(500), gt=0)
     #: Seconds between polls of the chain (receipts, new blocks).
     poll_interval: float = Field(default=0.5, gt=0)
+    #: Longest wait for one transaction to be mined and buried (`relayer epoch post` and the
+    #: API's posting give up after it, leaving the transaction in flight to be resumed).
+    confirm_timeout: float = Field(default=600.0, gt=0)
+    #: Longest pause between re-broadcasts of a transaction the node refuses (an underfunded
+    #: key): the pause doubles from `poll_interval` up to this; the fee is never raised for it.
+    send_backoff_max: float = Field(default=60.0, gt=0)
+    #: How long a posting started through the API keeps retrying node failures (with back-off)
+    #: before it gives up and shows the error on the epoch.
+    post_retry_seconds: float = Field(default=300.0, ge=0)
+    #: Transaction type: "auto" (EIP-1559 when the latest block has a base fee, else legacy),
+    #: "eip1559" (type 2) or "legacy" (type 0, `gasPrice`) for chains without EIP-1559.
+    tx_type: Literal["auto", "eip1559", "legacy"] = "auto"
+
+    #: Gasless claim policy: what the relayer pays for is bounded before any gas is spent.
+    #: Smallest amount relayed, in whole pool-token units (decimals allowed: "0.5").
+    claim_min_amount: Decimal = Field(default=Decimal("0.01"), ge=0)
+    #: Most claims relayed per member in any 24 hours.
+    claim_max_per_member_per_day: int = Field(default=10, ge=0)
+    #: Most the claim key may commit to gasless claims in any 24 hours, in the gas currency
+    #: (each claim counted at its gas limit times its max fee per gas, so it is never overshot).
+    claim_daily_gas_budget: Decimal = Field(default=Decimal("0.5"), ge=0)
+    #: A key whose balance (in the gas currency) falls below these raises an alarm (an
+    #: error-level log line and `GET /v1/status`), well before the node refuses its transactions.
+    attester_alarm_balance: Decimal = Field(default=Decimal("0.05"), ge=0)
+    claim_alarm_balance: Decimal = Field(default=Decimal("0.05"), ge=0)
 
     #: How stale a member read may be: the chain head and the index position are re-read at
     #: most this often (0: on every request); see relayer.reads.
@@ -159,6 +189,12 @@ class Settings(BaseSettings):
             raise ValueError("set exactly one of RELAYER_PRIVATE_KEY, RELAYER_KEYSTORE_FILE")
         if self.keystore_file is not None and self.keystore_password is None:
             raise ValueError("RELAYER_KEYSTORE_FILE needs RELAYER_KEYSTORE_PASSWORD")
+        if self.claim_private_key is not None and self.claim_keystore_file is not None:
+            raise ValueError(
+                "set at most one of RELAYER_CLAIM_PRIVATE_KEY, RELAYER_CLAIM_KEYSTORE_FILE"
+            )
+        if self.claim_keystore_file is not None and self.claim_keystore_password is None:
+            raise ValueError("RELAYER_CLAIM_KEYSTORE_FILE needs RELAYER_CLAIM_KEYSTORE_PASSWORD")
         try:
             self.parameters  # noqa: B018 - validates rates and bonus
         except InvalidInput as exc:
@@ -202,21 +238,41 @@ class Settings(BaseSettings):
         return int(self.deployment().get("block", 0))
 
     def signer(self) -> LocalAccount:
-        """The relayer's account. Errors name the source, never the secret."""
-        if self.private_key is not None:
-            try:
-                account: LocalAccount = Account.from_key(self.private_key.get_secret_value())
-                return account
-            except (ValueError, TypeError):
-                raise ConfigError("RELAYER_PRIVATE_KEY is not a valid private key") from None
-        assert self.keystore_file is not None
-        assert self.keystore_password is not None
+        """The relayer's attester account. Errors name the source, never the secret."""
+        return _load_key("RELAYER", self.private_key, self.keystore_file, self.keystore_password)
+
+    def claim_signer(self) -> LocalAccount | None:
+        """The account that pays for gasless claims, or None to use the attester's."""
+        if self.claim_private_key is None and self.claim_keystore_file is None:
+            return None
+        return _load_key(
+            "RELAYER_CLAIM",
+            self.claim_private_key,
+            self.claim_keystore_file,
+            self.claim_keystore_password,
+        )
+
+
+def _load_key(
+    prefix: str,
+    private_key: SecretStr | None,
+    keystore_file: Path | None,
+    password: SecretStr | None,
+) -> LocalAccount:
+    if private_key is not None:
         try:
-            keystore = json.loads(self.keystore_file.read_text())
-            key = Account.decrypt(keystore, self.keystore_password.get_secret_value())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read keystore {self.keystore_file}: {exc}") from None
-        except ValueError:
-            raise ConfigError(f"cannot decrypt keystore {self.keystore_file}") from None
-        account = Account.from_key(key)
-        return account
+            account: LocalAccount = Account.from_key(private_key.get_secret_value())
+            return account
+        except (ValueError, TypeError):
+            raise ConfigError(f"{prefix}_PRIVATE_KEY is not a valid private key") from None
+    assert keystore_file is not None
+    assert password is not None
+    try:
+        keystore = json.loads(keystore_file.read_text())
+        key = Account.decrypt(keystore, password.get_secret_value())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read keystore {keystore_file}: {exc}") from None
+    except ValueError:
+        raise ConfigError(f"cannot decrypt keystore {keystore_file}") from None
+    account = Account.from_key(key)
+    return account

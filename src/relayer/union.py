@@ -5,6 +5,7 @@ estimator knows. All of it is fixed at deployment, so it is read from the chain 
 from pydantic import BaseModel, Field
 
 from relayer.chain import UnionChain
+from relayer.claim_policy import ClaimPolicy
 
 
 class PermitDomain(BaseModel):
@@ -39,10 +40,17 @@ class UnionInfo(BaseModel):
         default=None,
         description="offered to wallets that do not know the chain; null if none is configured",
     )
+    claim_policy: ClaimPolicy | None = Field(
+        default=None, description="what the relayer takes as a gasless claim"
+    )
 
 
 def describe(
-    chain: UnionChain, chain_id: int, data_types: list[str], network: NetworkOffer | None = None
+    chain: UnionChain,
+    chain_id: int,
+    data_types: list[str],
+    network: NetworkOffer | None = None,
+    claim_policy: ClaimPolicy | None = None,
 ) -> UnionInfo:
     permit = chain.token_permit_domain
     return UnionInfo(
@@ -57,4 +65,5 @@ def describe(
         ),
         data_types=sorted(data_types),
         network=network,
+        claim_policy=claim_policy,
     )

@@ -8,7 +8,7 @@ from brownie import chain, web3
 from sqlalchemy import func, select
 
 from fixtures.api import assert_error
-from fixtures.union import CLAIM_FIELDS, pay, post, sign_typed
+from fixtures.union import claim_body, pay, post
 from relayer.db import OutboxTx
 
 REVENUE = 2_000_000  # 2 tokens of 6 decimals; alice holds half the shares
@@ -22,27 +22,6 @@ def earned(union, stablecoin, attester, buyer, alice, bob):
     amount = union.claimable(alice)
     assert amount > 0
     return amount
-
-
-def claim_body(union, member, to, amount, *, signer=None, nonce=None, deadline=None):
-    """A POST /v1/claims body: `member`'s Claim, signed by `signer` (the member by default)."""
-    deadline = chain.time() + 3600 if deadline is None else deadline
-    message = {
-        "member": member.address,
-        "to": str(to),
-        "amount": amount,
-        "nonce": union.nonces(member) if nonce is None else nonce,
-        "deadline": deadline,
-    }
-    domain = ("DataUnion", "1", chain.id, union.address)
-    signed = sign_typed((signer or member).private_key, domain, "Claim", CLAIM_FIELDS, message)
-    return {
-        "member": member.address,
-        "to": str(to),
-        "amount": amount,
-        "deadline": deadline,
-        "signature": "0x" + bytes(signed.signature).hex(),
-    }
 
 
 class Sent:
@@ -81,15 +60,28 @@ def test_claim_signed_by_another_key_is_forbidden_and_sends_nothing(
     assert (union.claimable(alice), union.nonces(alice)) == (earned, 0)
 
 
-def test_claim_signed_for_a_stale_nonce_is_forbidden(api, sent, union, earned, alice):
+def test_claim_signed_for_a_nonce_the_member_revoked_is_a_conflict(api, sent, union, earned, alice):
     body = claim_body(union, alice, alice, earned)
     union.invalidateNonce({"from": alice})  # the member revokes the signature
 
-    error = assert_error(api.post("/v1/claims", json=body), 403, "forbidden")
+    error = assert_error(api.post("/v1/claims", json=body), 409, "conflict")
 
-    assert "current 1" in error["message"]
+    assert "nonce 0" in error["message"]
+    assert "already used on-chain" in error["message"]
+    assert error["details"] == [{"member": alice.address, "nonce": "0", "current_nonce": "1"}]
     sent.assert_nothing()
     assert union.claimable(alice) == earned
+
+
+def test_claim_signed_for_a_nonce_ahead_of_the_current_one_is_forbidden(
+    api, sent, union, earned, alice
+):
+    body = claim_body(union, alice, alice, earned, nonce=5)
+
+    error = assert_error(api.post("/v1/claims", json=body), 403, "forbidden")
+
+    assert "current 0" in error["message"]
+    sent.assert_nothing()
 
 
 def test_claim_whose_deadline_has_passed_is_invalid(api, sent, union, earned, alice):
@@ -127,13 +119,19 @@ def test_malformed_claims_are_rejected_with_the_field_named(api, sent, union, ea
         ({"amount": -1}, "amount"),
         ({"amount": 1.5}, "amount"),
         ({"amount": float(earned)}, "amount"),
-        ({"amount": str(earned)}, "amount"),
+        ({"amount": f"{earned}.0"}, "amount"),
+        ({"amount": f" {earned}"}, "amount"),
+        ({"amount": "1e6"}, "amount"),
+        ({"amount": "-1"}, "amount"),
+        ({"amount": "0"}, "amount"),
+        ({"amount": str(2**256)}, "amount"),
         ({"amount": True}, "amount"),
         ({"amount": 2**256}, "amount"),
         ({"member": bad_checksum(alice.address)}, "member"),
         ({"to": bad_checksum(alice.address)}, "to"),
         ({"to": "alice"}, "to"),
         ({"deadline": -1}, "deadline"),
+        ({"deadline": "soon"}, "deadline"),
         ({"signature": valid["signature"][:-2]}, "signature"),
         ({"memo": "for rent"}, "memo"),
         ({"signature": None}, "signature"),
@@ -175,7 +173,9 @@ def test_partial_claim_pays_its_amount_keeps_the_rest_and_uses_the_nonce(
     assert sent.chain_nonce() == sent.nonce + 1
 
     replayed = api.post("/v1/claims", json=body)
-    assert_error(replayed, 403, "forbidden")
+    assert replayed.status_code == 200, replayed.text  # the record, not a second transaction
+    assert replayed.json()["tx_hash"] == response.json()["tx_hash"]
+    assert sent.chain_nonce() == sent.nonce + 1
     assert union.claimable(alice) == earned - part
 
     rest = api.post("/v1/claims", json=claim_body(union, alice, alice, earned - part))

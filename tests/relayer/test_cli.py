@@ -247,3 +247,29 @@ def test_index_once_reports_the_events_it_indexed(
         "RevenueDeposited",
         "Claimed",
     ]
+
+
+def test_epoch_close_on_a_chain_that_mines_only_on_transactions_stops_at_its_deadline(
+    cli_env, api, operator_headers, union, alice
+):
+    contributed = api.post(
+        "/v1/contributions", json={"contributions": [item(alice, "only")]}, headers=operator_headers
+    )
+    assert contributed.status_code == 201, contributed.text
+    # anvil mines a block per transaction and none otherwise: two confirmations never come.
+    waiting = {**cli_env, "RELAYER_CONFIRMATIONS": "2", "RELAYER_CONFIRM_TIMEOUT": "2"}
+
+    done = relayer(waiting, "epoch", "close")
+
+    assert done.returncode == 2, done.stdout
+    assert "not mined and buried under 2 block(s) within 2 s" in done.stderr
+    assert "stays in flight" in done.stderr
+    status = json.loads(relayer(cli_env, "epoch", "status", "1").stdout)
+    assert status["status"] == "posting"
+    assert status["transactions"][0]["status"] == "sent"
+
+    resumed = relayer(cli_env, "epoch", "post", "1")  # no confirmations asked: it completes
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["status"] == "posted"
+    assert union.sharesOf(alice) > 0

@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fixtures import legacy_db
@@ -336,8 +337,11 @@ def test_a_database_made_before_migrations_is_recognised_and_upgraded_with_every
     assert f"stamped {migrate.BASELINE}" in done.output
     assert revision_of(empty_database_url) == migrate.head()
     after = dump(empty_database_url)
-    assert after == before
-    assert all(after[table] for table in Base.metadata.tables), "a table without rows"
+    assert {table: after[table] for table in before} == before
+    assert all(after[table] for table in before), "a table without rows"
+    # Tables that revisions after the baseline add start empty.
+    assert set(after) - set(before) == set(Base.metadata.tables) - set(before)
+    assert all(after[table] == [] for table in set(after) - set(before))
 
 
 @pytest.mark.both_databases
@@ -442,3 +446,48 @@ def test_serve_and_the_database_commands_refuse_a_database_that_is_behind(
     assert "no schema revision" in results[1].stderr
     assert dump(empty_database_url) == {}
     assert dump(legacy_url) == before
+
+
+@pytest.mark.both_databases
+def test_relayed_claims_revision_upgrades_a_database_holding_rows_to_one_claim_per_nonce(
+    empty_database_url,
+):
+    make_legacy_database(empty_database_url, legacy_rows())
+    before = dump(empty_database_url)
+    assert "relayed_claims" not in before
+
+    done = db_command(empty_database_url, "upgrade")
+
+    assert done.exit_code == 0, done.output
+    assert "applied 0002_relayed_claims" in done.output
+    after = dump(empty_database_url)
+    assert {table: after[table] for table in before} == before
+    engine = create_engine(empty_database_url)
+    claim = {
+        "member": MEMBER,
+        "digest": tx_hash(30),
+        "to": RECIPIENT,
+        "amount": str(MAX_UINT256),
+        "deadline": "1800000000",
+        "max_cost": "90000000000000",
+        "created_at": WHEN,
+    }
+    insert = text(
+        'INSERT INTO relayed_claims (member, nonce, digest, "to", amount, deadline, max_cost, '
+        "outbox_id, created_at) VALUES (:member, :nonce, :digest, :to, :amount, :deadline, "
+        ":max_cost, :outbox_id, :created_at)"
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert, {**claim, "nonce": "0", "outbox_id": 2})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            # The same member's nonce again, even for another transaction: refused.
+            connection.execute(insert, {**claim, "nonce": "0", "outbox_id": None})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            # One transaction for two claims: refused.
+            connection.execute(insert, {**claim, "nonce": "1", "outbox_id": 2})
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT member, nonce, outbox_id FROM relayed_claims"))
+            assert [tuple(row) for row in rows] == [(MEMBER, "0", 2)]
+    finally:
+        engine.dispose()

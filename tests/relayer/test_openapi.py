@@ -58,15 +58,17 @@ def test_every_operation_documents_a_typed_success_and_the_error_shape(spec):
         name = f"{method.upper()} {path}"
         seen.append(name)
         responses = operation["responses"]
-        success = [status for status in responses if status.startswith("2")]
-        assert len(success) == 1, name
-        content = responses[success[0]]["content"]
-        if path == "/v1/epochs/{number}/report":
-            assert list(content) == ["application/json"], name  # the canonical bytes, verbatim
-        else:
-            schema = content["application/json"]["schema"]
-            assert schema.get("$ref") or len(schema) > 0, name
-            assert resolve(spec, schema).get("properties"), name
+        success = sorted(status for status in responses if status.startswith("2"))
+        # A gasless claim is 202 when relayed and 200 when it is the record of one relayed before.
+        assert len(success) == 1 or (name, success) == ("POST /v1/claims", ["200", "202"]), name
+        for status in success:
+            content = responses[status]["content"]
+            if path == "/v1/epochs/{number}/report":
+                assert list(content) == ["application/json"], name  # the canonical bytes
+            else:
+                schema = content["application/json"]["schema"]
+                assert schema.get("$ref") or len(schema) > 0, name
+                assert resolve(spec, schema).get("properties"), name
         errors = {status: r for status, r in responses.items() if status.startswith("4")}
         assert {"404", "422"} <= set(errors), name
         for status, documented in errors.items():

@@ -11,108 +11,25 @@ from pathlib import Path
 
 import brownie
 import pytest
-from eth_account.typed_transactions import TypedTransaction
-from eth_utils import keccak, to_checksum_address
-from hexbytes import HexBytes
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-from web3.exceptions import TransactionNotFound
 
+from fixtures.outbox import (
+    assert_shares,
+    attempt_nonce,
+    chain_nonce,
+    is_mined,
+    mined_from,
+    outbox_rows,
+    plan_epoch,
+    three_batches,
+)
 from fixtures.relayer import relayer_settings
 from fixtures.union import pay, post, sign_claim
 from relayer.context import Context
-from relayer.db import Epoch, OutboxTx
 from relayer.errors import ChainError
 from relayer.sender import Fees, raised_fees
 
-REPORT_HASH = b"\x07" * 32
 CRASH_SCRIPT = Path(__file__).with_name("outbox_crash.py")
 KILLED = 137
-
-
-def member(i):
-    return to_checksum_address(keccak(text=f"outbox test member {i}")[-20:])
-
-
-def three_batches():
-    """Three batches of three members each, with distinct shares."""
-    return [{member(3 * b + i): 100 * (b + 1) + i for i in range(3)} for b in range(3)]
-
-
-def plan_epoch(context, number, batches, finish=True):
-    """Record epoch `number` and enqueue its batches (numbered from 1), then its finish."""
-    with context.db.session() as session:
-        session.add(
-            Epoch(
-                number=number,
-                status="closed",
-                report="{}",
-                report_hash="0x" + REPORT_HASH.hex(),
-                members=sum(len(batch) for batch in batches),
-                total_shares=sum(sum(batch.values()) for batch in batches),
-            )
-        )
-        session.flush()
-        for index, batch in enumerate(batches, start=1):
-            data = context.chain.calldata(
-                "postAttribution", number, REPORT_HASH, list(batch), list(batch.values())
-            )
-            context.outbox.enqueue(session, "attribution", data, epoch=number, batch=index)
-        if finish:
-            data = context.chain.calldata("finishAttribution", number)
-            context.outbox.enqueue(session, "finish", data, epoch=number)
-
-
-def outbox_rows(context):
-    with context.db.session() as session:
-        query = select(OutboxTx).options(selectinload(OutboxTx.attempts)).order_by(OutboxTx.id)
-        return list(session.scalars(query))
-
-
-def chain_nonce(account, block="latest"):
-    return brownie.web3.eth.get_transaction_count(account.address, block)
-
-
-def mined_from(account, first_block):
-    """(nonce, calldata) of every transaction `account` got mined since `first_block`."""
-    mined = []
-    for number in range(first_block, brownie.web3.eth.block_number + 1):
-        for tx in brownie.web3.eth.get_block(number, full_transactions=True)["transactions"]:
-            if tx["from"] == account.address:
-                mined.append((tx["nonce"], "0x" + bytes(tx["input"]).hex()))
-    return mined
-
-
-def is_mined(tx_hash):
-    try:
-        brownie.web3.eth.get_transaction_receipt(tx_hash)
-    except TransactionNotFound:
-        return False
-    return True
-
-
-def attempt_nonce(attempt):
-    return TypedTransaction.from_bytes(HexBytes(attempt.raw)).as_dict()["nonce"]
-
-
-def assert_shares(union, batches):
-    for batch in batches:
-        for address, shares in batch.items():
-            assert union.sharesOf(address) == shares
-
-
-@pytest.fixture
-def mining():
-    """Switches anvil's automine; afterwards it is back on and any pooled transaction mined."""
-
-    def automine(on):
-        brownie.web3.provider.make_request("evm_setAutomine", [on])
-
-    try:
-        yield automine
-    finally:
-        automine(True)
-        brownie.web3.provider.make_request("evm_mine", [])
 
 
 def run_poster(settings, crash_at, pause_mining_at=None):
@@ -275,7 +192,7 @@ def test_row_whose_nonce_another_transaction_used_fails_and_holds_back_its_epoch
     assert chain_nonce(relayer_account, "pending") == orphaned_nonce + 1
 
 
-def test_stuck_transaction_is_repriced_with_its_nonce_and_lands_once(
+def test_stuck_transaction_is_repriced_with_its_nonce_only_while_blocks_come_and_lands_once(
     union, relayer_account, database_url, operator_token, mining
 ):
     settings = relayer_settings(
@@ -284,12 +201,11 @@ def test_stuck_transaction_is_repriced_with_its_nonce_and_lands_once(
     context = Context.from_settings(settings)
     batch = three_batches()[0]
     plan_epoch(context, 1, [batch], finish=False)
-    repriced = threading.Event()
+    sent, repriced = threading.Event(), threading.Event()
     finished = []
 
     def on_stage(stage, _row):
-        if stage == "repriced":
-            repriced.set()
+        {"sent": sent, "repriced": repriced}.get(stage, threading.Event()).set()
 
     mining(False)
     worker = threading.Thread(
@@ -297,6 +213,14 @@ def test_stuck_transaction_is_repriced_with_its_nonce_and_lands_once(
     )
     worker.start()
     try:
+        assert sent.wait(10)
+        # No block for five timeouts: a dearer attempt would not be mined either.
+        assert not repriced.wait(1.5), "re-priced on a chain that made no block"
+        [row] = outbox_rows(context)
+        assert len(row.attempts) == 1
+        # The pool loses it and the chain moves on: now the timeout re-prices.
+        brownie.web3.provider.make_request("anvil_dropTransaction", [row.tx_hash])
+        brownie.web3.provider.make_request("evm_mine", [])
         assert repriced.wait(10), "no re-priced attempt"
         brownie.web3.provider.make_request("evm_mine", [])
     finally:

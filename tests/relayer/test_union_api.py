@@ -26,6 +26,13 @@ def test_union_names_the_chain_the_contract_and_the_permit_domain_of_its_token(
         },
         "data_types": sorted(DEFAULT_RATES),
         "network": None,
+        "claim_policy": {
+            "relayer": api.app.state.context.signer.address,
+            "min_amount": "10000",
+            "max_per_member_per_day": 10,
+            "daily_gas_budget": str(5 * 10**17),
+            "gas_committed": "0",
+        },
     }
 
 

@@ -145,6 +145,23 @@ def test_gasless_claim_is_signed_in_the_wallet_and_submitted_by_the_relayer(
     assert "eth_sendTransaction" not in view.wallet.methods()
 
 
+def test_gasless_claim_policy_is_shown_and_a_claim_below_its_minimum_is_not_signed(
+    open_page, web_context, union, member, earnings
+):
+    view = connected(open_page, member, web_context)
+    policy = view.page.locator("#gasless-policy")
+    expect(policy).to_contain_text("at least 0.01 mUSD")
+    expect(policy).to_contain_text("up to 10 a day")
+    view.page.get_by_label("Amount to claim").fill("0.005")
+    view.page.get_by_role("button", name="Claim without gas").click()
+    status = view.page.locator("#claim-status [data-state]")
+    expect(status).to_have_attribute("data-state", "failed")
+    expect(status).to_contain_text("at least 0.01 mUSD")
+    view.shot("gasless-claim-below-minimum")
+    assert "eth_signTypedData_v4" not in view.wallet.methods()
+    assert union.nonces(member) == 0
+
+
 def test_rejected_signature_shows_a_message_and_sends_nothing(
     open_page, web_context, union, stablecoin, member, earnings
 ):

@@ -7,6 +7,7 @@ from eth_utils import keccak
 
 from relayer.api.page import WEB_DIR
 from relayer.artifacts import load_abi
+from scripts.helpers import BUILD_CONTRACTS
 
 TABLE = json.loads((WEB_DIR / "js" / "abi.json").read_text())
 
@@ -15,7 +16,7 @@ def signatures(kind, *contracts):
     return {
         f"{entry['name']}({','.join(i['type'] for i in entry['inputs'])})"
         for contract in contracts
-        for entry in load_abi(contract)
+        for entry in load_abi(contract, BUILD_CONTRACTS)
         if entry.get("type") == kind
     }
 

@@ -15,6 +15,7 @@ from relayer.api import (
     licenses,
     members,
     page,
+    status,
     union,
 )
 from relayer.api.limits import BodySizeLimit
@@ -39,7 +40,16 @@ def create_app(context: Context, *, web_dir: Path = page.WEB_DIR) -> FastAPI:
     app.state.context = context
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=context.settings.max_body_bytes)
-    for module in (contributions, epochs, claims, members, licenses, estimate, union):
+    for module in (
+        contributions,
+        epochs,
+        claims,
+        members,
+        licenses,
+        estimate,
+        union,
+        status,
+    ):
         app.include_router(module.router)
     app.include_router(page.router(web_dir))
     app.include_router(docs.router(app.title))

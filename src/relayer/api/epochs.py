@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from relayer import epochs
 from relayer.api.deps import ContextDep, OperatorDep
+from relayer.context import Context
 from relayer.epochs import MAX_EPOCH
 from relayer.errors import Conflict
 from relayer.schemas import EpochOut
@@ -24,6 +25,17 @@ class EpochList(BaseModel):
     epochs: list[EpochOut]
 
 
+def _post_in_background(background: BackgroundTasks, context: Context, number: int) -> None:
+    background.add_task(
+        epochs.post_in_background,
+        context.db,
+        context.outbox,
+        number,
+        retry_seconds=context.settings.post_retry_seconds,
+        alarms=context.alarms,
+    )
+
+
 @router.post(
     "/close",
     status_code=202,
@@ -34,7 +46,7 @@ class EpochList(BaseModel):
 def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
     with context.db.session() as session:
         number = epochs.close(session, context.chain, context.outbox, context.settings).number
-    background.add_task(epochs.post, context.db, context.outbox, number)
+    _post_in_background(background, context, number)
     with context.db.session() as session:
         return epochs.describe(session, number)
 
@@ -51,7 +63,7 @@ def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundT
         described = epochs.describe(session, number)
     if described.status == EpochStatus.ABANDONED:
         raise Conflict(f"epoch {number} was abandoned; close the next epoch instead")
-    background.add_task(epochs.post, context.db, context.outbox, number)
+    _post_in_background(background, context, number)
     return described
 
 

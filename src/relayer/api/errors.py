@@ -36,6 +36,7 @@ from relayer.errors import (
     NodeUnavailable,
     RelayerError,
     Reverted,
+    TooManyRequests,
 )
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class ErrorResponse(BaseModel):
 #: Documented on every route, so the OpenAPI schema shows the error shape.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse}
-    for status in (400, 401, 403, 404, 405, 409, 413, 422, 502, 503)
+    for status in (400, 401, 403, 404, 405, 409, 413, 422, 429, 502, 503)
 }
 
 
@@ -111,7 +112,10 @@ def classify(exc: Exception, request: Request | None = None) -> RelayerError | N
 def _relayer_response(exc: RelayerError) -> JSONResponse:
     if exc.status >= 500:
         log.warning("%s: %s", exc.code, exc)
-    return error_response(exc.status, exc.code, str(exc), exc.details)
+    response = error_response(exc.status, exc.code, str(exc), exc.details)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def install(app: FastAPI) -> None:

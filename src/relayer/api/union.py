@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from relayer import union
+from relayer import claim_policy, union
 from relayer.api.deps import ContextDep
 from relayer.union import NetworkOffer, UnionInfo
 
@@ -18,7 +18,14 @@ def union_info(context: ContextDep) -> UnionInfo:
             rpc_url=settings.public_rpc_url,
             gas_currency=settings.gas_currency,
         )
-    return union.describe(context.chain, settings.chain_id, list(settings.rates), network)
+    with context.db.session() as session:
+        policy = claim_policy.describe(
+            session,
+            settings,
+            context.claim_outbox.signer.address,
+            context.chain.token_decimals,
+        )
+    return union.describe(context.chain, settings.chain_id, list(settings.rates), network, policy)
 
 
 @router.get(

@@ -250,8 +250,38 @@ async function claimDirect() {
   await refresh();
 }
 
+// The relayer's gasless claim policy (GET /v1/union `claim_policy`), shown beside the button and
+// checked here first so that a claim it would refuse is not signed in vain.
+function describePolicy() {
+  const policy = state.config.claim_policy;
+  if (!policy) return;
+  $("gasless-policy").textContent =
+    `Claim without gas relays claims of at least ${money(BigInt(policy.min_amount))}, ` +
+    `up to ${policy.max_per_member_per_day} a day for each member; for less, use Claim.`;
+  $("gasless-policy").dataset.minAmount = policy.min_amount;
+}
+
+// The transaction hash of a relayed claim: at once when the relayer has broadcast it, else from
+// following the claim (GET /v1/claims/{id}) while the relayer re-sends it.
+async function relayedHash(claim) {
+  const until = Date.now() + 120_000;
+  let current = claim;
+  while (!current.tx_hash) {
+    if (Date.now() > until) throw new Error(`The relayer still holds claim ${claim.id}: check back later.`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    current = await relayer.get(`/v1/claims/${claim.id}`);
+  }
+  return current.tx_hash;
+}
+
 async function claimGasless() {
   const amount = await claimAmount();
+  const policy = state.config.claim_policy;
+  if (policy && amount < BigInt(policy.min_amount)) {
+    throw new RangeError(
+      `Claim without gas takes at least ${money(BigInt(policy.min_amount))}: use Claim for less.`,
+    );
+  }
   const { union } = state.config;
   const member = state.account;
   const nonce = await read(union, calldata("nonces", member));
@@ -262,7 +292,7 @@ async function claimGasless() {
   status("claim-status", "pending", "Sending your signed claim to the relayer…");
   const relayed = relayer
     .send("POST", "/v1/claims", { member, to: member, amount, deadline, signature })
-    .then((body) => body.tx_hash);
+    .then(relayedHash);
   await track("claim-status", `Gasless claim of ${money(amount)}`, relayed);
   $("claim-amount").value = "";
   await refresh();
@@ -522,6 +552,7 @@ function start() {
     ...dataTypes.map((name) => Object.assign(document.createElement("option"), { value: name, textContent: name })),
   );
   $("statement-year").value = String(new Date().getUTCFullYear());
+  describePolicy();
   wire();
   if (!wallet.provider()) notice("wallet", wallet.NO_WALLET, "warning");
   document.body.dataset.ready = "true";
