@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
-from relayer import attribution, epochs, estimator, migrate
+from relayer import attribution, epochs, estimator, migrate, redact
 from relayer.context import Context
 from relayer.errors import RelayerError
 from relayer.replica import run_indexer
@@ -55,6 +55,7 @@ def _context(*, acting: bool = False) -> Context:
         settings = Settings()  # type: ignore[call-arg]  # filled from the environment
     except ValidationError as exc:
         _invalid_settings(exc)
+    redact.protect(settings)
     try:
         context = Context.from_settings(settings)
     except RelayerError as exc:
@@ -172,8 +173,11 @@ def epoch_close(no_post: bool) -> None:
         context.close()
 
 
+EPOCH_NUMBER = click.IntRange(min=1, max=epochs.MAX_EPOCH)
+
+
 @epoch.command("post")
-@click.argument("number", type=click.IntRange(min=1))
+@click.argument("number", type=EPOCH_NUMBER)
 def epoch_post(number: int) -> None:
     """Resume or retry posting epoch NUMBER."""
     context = _context(acting=True)
@@ -185,8 +189,22 @@ def epoch_post(number: int) -> None:
         context.close()
 
 
+@epoch.command("abandon")
+@click.argument("number", type=EPOCH_NUMBER)
+def epoch_abandon(number: int) -> None:
+    """Give up epoch NUMBER when it cannot be posted: its unsent transactions are dropped and the
+    next `epoch close` can go ahead (fix what made it fail first, e.g. delete a member's data)."""
+    context = _context()
+    try:
+        click.echo(epochs.abandon(context.db, number).model_dump_json(indent=2))
+    except RelayerError as exc:
+        _fail(str(exc))
+    finally:
+        context.close()
+
+
 @epoch.command("status")
-@click.argument("number", type=click.IntRange(min=1))
+@click.argument("number", type=EPOCH_NUMBER)
 def epoch_status(number: int) -> None:
     """Print epoch NUMBER's status and transactions as JSON."""
     context = _context()

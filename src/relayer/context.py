@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 
+from relayer import redact
 from relayer.chain import UnionChain, connect
 from relayer.db import Database
 from relayer.migrate import require_current
@@ -31,8 +32,12 @@ class Context:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Context":
+        redact.protect(settings)  # before anything can log or raise with a secret in it
         signer = settings.signer()
+        redact.protect_key(bytes(signer.key))
         claim_signer = settings.claim_signer()
+        if claim_signer is not None:
+            redact.protect_key(bytes(claim_signer.key))
         w3 = connect(settings.rpc_url, settings.chain_id)
         chain = UnionChain(w3, settings.union_address)
         db = Database(settings.database_url)

@@ -1,4 +1,6 @@
-"""Epochs: close (freeze the report, plan the batches) → posting → posted (or failed).
+"""Epochs: close (freeze the report, plan the batches) → posting → posted (or failed), and an
+operator's way out of an epoch that cannot be posted: abandon it (→ abandoned), fix what made it
+fail (for example delete the offending member's data), and close the next one.
 
 Closing is one database transaction: the report, its hash and every planned transaction (the
 `postAttribution` batches and the final `finishAttribution`) are stored together, so a crash
@@ -13,14 +15,16 @@ Every step that reads an epoch's state to decide what to write takes the epochs 
 are applied one after the other, so the second sees what the first did.
 
 Only members whose shares differ from what the chain holds are sent (shares are absolute, so
-the others already hold the right figure); the report itself lists everyone.
+the others already hold the right figure); the report itself lists everyone. Shares that go down
+are sent before shares that go up, so the union's total never passes the contract's cap between
+two batches of a re-scaled epoch.
 """
 
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from eth_typing import HexStr
@@ -46,7 +50,14 @@ from relayer.locks import serialize
 from relayer.outbox import Fence, Outbox
 from relayer.schemas import EpochOut, TxOut
 from relayer.settings import Settings
-from relayer.states import SETTLED_TX, UNFINISHED_EPOCH, EpochStatus, TxPurpose, TxStatus
+from relayer.states import (
+    IN_FLIGHT,
+    SETTLED_TX,
+    UNFINISHED_EPOCH,
+    EpochStatus,
+    TxPurpose,
+    TxStatus,
+)
 
 if TYPE_CHECKING:
     from relayer.alarms import Alarms
@@ -55,6 +66,11 @@ log = logging.getLogger(__name__)
 
 #: The transaction lock every change of an epoch's status or plan takes.
 EPOCHS_LOCK = "epochs"
+ZERO_ADDRESS = "0x" + "00" * 20
+#: The largest epoch number the database can hold (a signed 64-bit integer).
+MAX_EPOCH = 2**63 - 1
+#: Epochs whose shares may be on the chain, in whole (posted) or in part (abandoned).
+SETTLED_EPOCH = (EpochStatus.POSTED, EpochStatus.ABANDONED)
 #: The first pause of a background posting after a node failure; it doubles up to the last.
 RETRY_FIRST_PAUSE = 0.5
 RETRY_MAX_PAUSE = 30.0
@@ -76,12 +92,24 @@ def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int
     return departed
 
 
-def _live_contributions(session: Session, departed: dict[str, int]) -> list[ContributionInput]:
+def _live_contributions(
+    session: Session, departed: dict[str, int], refused: Iterable[str]
+) -> list[ContributionInput]:
     """Every stored contribution, less those recorded before the member's last `leave()`:
     leaving is sticky until the member contributes again. Ordered by block, not by time: the
-    database's clock and the chain's (whole-second block timestamps) disagree by seconds."""
+    database's clock and the chain's (whole-second block timestamps) disagree by seconds.
+
+    Members the union refuses to credit (`refused`, lower-case: the zero address, the union) are
+    refused when contributions come in; a row stored before that check is skipped here too, so
+    it can never make an epoch the contract refuses."""
+    refused = set(refused)
     inputs = []
     for c in session.scalars(select(Contribution).order_by(Contribution.id)):
+        if c.member.lower() in refused:
+            log.warning(
+                "contribution #%d credits %s, which cannot hold shares: skipped", c.id, c.member
+            )
+            continue
         left = departed.get(c.member.lower())
         if left is not None and (c.recorded_block is None or c.recorded_block < left):
             continue
@@ -91,12 +119,32 @@ def _live_contributions(session: Session, departed: dict[str, int]) -> list[Cont
     return inputs
 
 
-def _posted_shares(session: Session) -> dict[str, int]:
-    posted = select(Epoch).where(Epoch.status == EpochStatus.POSTED)
-    last = session.scalars(posted.order_by(Epoch.number.desc()).limit(1)).first()
-    if last is None:
-        return {}
-    return {m["address"]: int(m["shares"]) for m in json.loads(last.report)["members"]}
+def _holders(session: Session) -> set[str]:
+    """Members who may hold shares on the chain: those of the last posted report, and those of
+    any epoch abandoned since, whose batches may have been posted in part."""
+    last_posted = session.scalar(
+        select(func.max(Epoch.number)).where(Epoch.status == EpochStatus.POSTED)
+    )
+    query = select(Epoch).where(Epoch.status.in_(SETTLED_EPOCH))
+    if last_posted is not None:
+        query = query.where(Epoch.number >= last_posted)
+    holders: set[str] = set()
+    for epoch in session.scalars(query):
+        holders.update(
+            m["address"] for m in json.loads(epoch.report)["members"] if int(m["shares"]) > 0
+        )
+    return holders
+
+
+def _batch_order(changed: dict[str, int], onchain: dict[str, int]) -> list[tuple[str, int]]:
+    """The members to send, shares going down first (then by address, as in the report)."""
+    return sorted(changed.items(), key=lambda item: item[1] >= onchain[item[0]])
+
+
+def refused_members(chain: UnionChain) -> tuple[str, ...]:
+    """Addresses the union never credits, lower-case: the contract refuses the zero address
+    (`DataUnionZeroAddress`), and shares held by the union itself could never be claimed."""
+    return (ZERO_ADDRESS, chain.address.lower())
 
 
 def close(
@@ -109,24 +157,28 @@ def close(
 ) -> Epoch:
     """Freeze the next epoch's report and plan its transactions in `session` (committed by the
     caller, all together); with `post`, mark it to be posted in the same commit. Conflict while
-    an earlier epoch is still being posted or has failed (resume or fix it first), and so for
+    an earlier epoch is still being posted or has failed (resume it, or abandon it), and so for
     every close but one of several racing."""
     head = chain.head()
     chain_epoch = int(chain.view("currentEpoch", block=head))
     serialize(session, EPOCHS_LOCK)
     unfinished = session.scalars(select(Epoch).where(Epoch.status.in_(UNFINISHED_EPOCH))).first()
     if unfinished is not None:
-        raise Conflict(f"epoch {unfinished.number} is {unfinished.status}; post it first")
+        raise Conflict(
+            f"epoch {unfinished.number} is {unfinished.status}; post it (`relayer epoch post "
+            f"{unfinished.number}`) or abandon it (`relayer epoch abandon {unfinished.number}`)"
+        )
     last = session.scalar(select(func.max(Epoch.number))) or 0
     number = max(chain_epoch, last) + 1
-    previous = _posted_shares(session)
     report = build_report(
         chain_id=settings.chain_id,
         union=chain.address,
         epoch=number,
-        contributions=_live_contributions(session, _departures(session, chain, head)),
+        contributions=_live_contributions(
+            session, _departures(session, chain, head), refused_members(chain)
+        ),
         params=settings.parameters,
-        zeroed=[member for member, shares in previous.items() if shares > 0],
+        zeroed=sorted(_holders(session)),
     )
     if not report["members"]:
         raise Conflict("there is nothing to attribute yet: no contributions")
@@ -135,7 +187,9 @@ def close(
     # Compared with the chain itself, not the last report: what is sent is what differs.
     wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
     onchain = chain.shares_of(list(wanted), head)
-    changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [next(iter(wanted.items()))]
+    changed = _batch_order({m: s for m, s in wanted.items() if onchain[m] != s}, onchain) or [
+        next(iter(wanted.items()))
+    ]
     epoch = Epoch(
         number=number,
         status=EpochStatus.POSTING if post else EpochStatus.CLOSED,
@@ -186,6 +240,8 @@ def request_post(session: Session, outbox: Outbox, number: int) -> EpochOut:
         raise NotFound(f"no epoch {number}")
     if epoch.status == EpochStatus.POSTED:
         return describe(session, number)
+    if epoch.status == EpochStatus.ABANDONED:
+        raise Conflict(f"epoch {number} was abandoned; close the next epoch instead")
     if any(tx.status == TxStatus.FAILED for tx in epoch.transactions):
         replanned = (TxStatus.FAILED, TxStatus.PENDING)
         for tx in [tx for tx in epoch.transactions if tx.status in replanned]:
@@ -264,6 +320,45 @@ def post(
         requested = request_post(session, outbox, number)
     if requested.status != EpochStatus.POSTED:
         send(db, outbox, progress=progress, fence=fence)
+    with db.session() as session:
+        return describe(session, number)
+
+
+def abandon(db: Database, number: int) -> EpochOut:
+    """Give up an epoch that cannot be posted, so the next one can be closed.
+
+    Its unsent transactions are dropped (status `abandoned`, their calldata kept for the
+    record); what was confirmed stays on the chain, and the next epoch's report re-sets every
+    member it touched. Conflict while one of its transactions holds a nonce (signed or sent: it
+    may still be mined; let `post` settle it first) and for an epoch already posted.
+    """
+    with db.session() as session:
+        serialize(session, EPOCHS_LOCK)
+        epoch = session.get(Epoch, number)
+        if epoch is None:
+            raise NotFound(f"no epoch {number}")
+        if epoch.status in SETTLED_EPOCH:
+            raise Conflict(f"epoch {number} is {epoch.status}: there is nothing to abandon")
+        session.execute(
+            update(OutboxTx)
+            .where(OutboxTx.epoch == number, OutboxTx.status == TxStatus.PENDING)
+            .values(status=TxStatus.ABANDONED)
+        )
+        in_flight = session.scalar(
+            select(func.count())
+            .select_from(OutboxTx)
+            .where(OutboxTx.epoch == number, OutboxTx.status.in_(IN_FLIGHT))
+        )
+        if in_flight:
+            # Rolls back the update above with the session.
+            raise Conflict(
+                f"epoch {number} has {in_flight} transaction(s) in flight; post it to settle "
+                "them, then abandon it"
+            )
+        failed = next((tx.error for tx in epoch.transactions if tx.status == TxStatus.FAILED), None)
+        epoch.status = EpochStatus.ABANDONED
+        epoch.error = epoch.error or failed or "abandoned by the operator"
+        log.warning("epoch %d abandoned (%s)", number, epoch.error)
     with db.session() as session:
         return describe(session, number)
 

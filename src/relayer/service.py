@@ -9,6 +9,7 @@ import uvicorn
 
 from relayer import alarms
 from relayer.api.app import create_app
+from relayer.api.http import JsonErrorsProtocol
 from relayer.context import Context
 from relayer.replica import run_claim_sender, run_indexer
 
@@ -28,7 +29,12 @@ class Service:
         self.context = context
         self.stop = threading.Event()
         config = uvicorn.Config(
-            create_app(context), host=host, port=port, log_level=log_level, access_log=access_log
+            create_app(context),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+            http=JsonErrorsProtocol,
         )
         self.server = uvicorn.Server(config)
         self._workers: list[threading.Thread] = []

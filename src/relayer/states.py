@@ -9,12 +9,14 @@ from enum import StrEnum
 
 
 class EpochStatus(StrEnum):
-    """closed (report frozen, batches planned) → posting → posted, or failed (retry resumes)."""
+    """closed (report frozen, batches planned) → posting → posted, or failed (retry resumes);
+    abandoned when the operator gives up an epoch that cannot be posted (see `epochs.abandon`)."""
 
     CLOSED = "closed"
     POSTING = "posting"
     POSTED = "posted"
     FAILED = "failed"
+    ABANDONED = "abandoned"
 
 
 #: An epoch in one of these is unfinished: no later epoch may be closed until it is posted.
@@ -23,7 +25,8 @@ UNFINISHED_EPOCH = (EpochStatus.CLOSED, EpochStatus.POSTING, EpochStatus.FAILED)
 
 class TxStatus(StrEnum):
     """pending → signed → sent → confirmed | failed (see `relayer.outbox`); superseded when an
-    epoch's retry re-plans a failed or still-pending transaction under a new outbox row."""
+    epoch's retry re-plans a failed or still-pending transaction under a new outbox row;
+    abandoned when its epoch is abandoned before it was sent."""
 
     PENDING = "pending"
     SIGNED = "signed"
@@ -31,6 +34,7 @@ class TxStatus(StrEnum):
     CONFIRMED = "confirmed"
     FAILED = "failed"
     SUPERSEDED = "superseded"
+    ABANDONED = "abandoned"
 
 
 #: Rows that hold a nonce and wait for their fate.

@@ -8,6 +8,7 @@ from relayer import __version__
 from relayer.api import (
     claims,
     contributions,
+    docs,
     epochs,
     errors,
     estimate,
@@ -33,6 +34,9 @@ def create_app(context: Context, *, web_dir: Path = page.WEB_DIR) -> FastAPI:
             '`{"error": {"code", "message", "details"}}`. The member web page is served at `/`.'
         ),
         responses=errors.ERROR_RESPONSES,
+        # Served by relayer.api.docs from the installed packages instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     errors.install(app)
@@ -50,4 +54,5 @@ def create_app(context: Context, *, web_dir: Path = page.WEB_DIR) -> FastAPI:
     ):
         app.include_router(module.router)
     app.include_router(page.router(web_dir))
+    app.include_router(docs.router(app.title))
     return app

@@ -8,11 +8,14 @@ from pydantic import BaseModel
 
 from relayer import epochs
 from relayer.api.deps import ContextDep, OperatorDep
+from relayer.epochs import MAX_EPOCH
 from relayer.schemas import EpochOut
 
 router = APIRouter(prefix="/v1/epochs", tags=["epochs"])
 
-EpochNumber = Annotated[int, Path(ge=1, le=2**64 - 1)]
+#: Epoch numbers are uint64 on the chain; the relayer's database keeps them as signed 64-bit
+#: integers, and epochs advance from 1, so a number past 2^63 - 1 can name no epoch: refused.
+EpochNumber = Annotated[int, Path(ge=1, le=MAX_EPOCH)]
 
 
 class EpochList(BaseModel):
@@ -49,6 +52,17 @@ def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundT
         described = epochs.request_post(session, context.outbox, number)
     background.add_task(context.sender.kick, number)
     return described
+
+
+@router.post(
+    "/{number}/abandon",
+    response_model=EpochOut,
+    dependencies=[OperatorDep],
+    summary="Give up an epoch that cannot be posted (its unsent transactions are dropped), so "
+    "the next epoch can be closed",
+)
+def abandon_epoch(number: EpochNumber, context: ContextDep) -> EpochOut:
+    return epochs.abandon(context.db, number)
 
 
 @router.get("", response_model=EpochList, summary="Every epoch, newest first")
