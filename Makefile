@@ -28,8 +28,13 @@ RELEASE_FUZZ_STEPS ?= 25000
 RELEASE_ATTRIBUTION_EXAMPLES ?= 5000
 export FUZZ_STEPS
 
-.PHONY: help setup toolchain compile lint slither postgres test test-contracts compat fuzz bench \
-	bench-gas demo serve drill clean web chromium wheel relayer-lock revision
+# Trials of the replica soak test (tests/relayer/test_soak.py): a few in `make test`, the release
+# bar in `make soak`. SOAK_SEED=<n> replays a run's kill points.
+MAKE_TEST_SOAK_TRIALS ?= 2
+SOAK_TRIALS ?= 20
+
+.PHONY: help setup toolchain compile lint slither postgres test test-contracts compat fuzz soak \
+	bench bench-gas demo serve drill clean web chromium wheel relayer-lock revision
 
 help:
 	@echo "make demo   run the data union end to end on a local chain"
@@ -38,6 +43,8 @@ help:
 	@echo "make drill  the stolen-key drill: a thief's table vetoed by the watcher, members paid"
 	@echo "make fuzz   the release-level campaign ($(RELEASE_FUZZ_STEPS) invariant steps per token,"
 	@echo "            $(RELEASE_ATTRIBUTION_EXAMPLES) examples per attribution property)"
+	@echo "make soak   $(SOAK_TRIALS) trials of three relayer replicas on one PostgreSQL, the sending"
+	@echo "            one SIGKILLed at random points ($(MAKE_TEST_SOAK_TRIALS) in make test)"
 	@echo "make slither  static analysis; fails on any high or medium finding (see SECURITY.md)"
 	@echo "make compat  the union and relayer on Hardhat Network (a second EVM implementation)"
 	@echo "make bench  relayer benchmarks: attribution, epoch posting, member reads"
@@ -169,8 +176,8 @@ chromium:
 	fi
 
 test-contracts: compile postgres chromium
-	@echo "==> Tests (FUZZ_STEPS=$(FUZZ_STEPS))"
-	$(BIN)/brownie test
+	@echo "==> Tests (FUZZ_STEPS=$(FUZZ_STEPS), SOAK_TRIALS=$(MAKE_TEST_SOAK_TRIALS))"
+	SOAK_TRIALS=$(MAKE_TEST_SOAK_TRIALS) $(BIN)/brownie test
 
 test: lint slither test-contracts
 
@@ -184,6 +191,10 @@ fuzz: FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
 fuzz: compile
 	$(BIN)/brownie test tests/contracts/test_invariants.py
 	ATTRIBUTION_EXAMPLES=$(RELEASE_ATTRIBUTION_EXAMPLES) $(BIN)/brownie test tests/relayer/test_attribution_method.py
+
+soak: compile postgres
+	@echo "==> Replica soak: $(SOAK_TRIALS) trials"
+	SOAK_TRIALS=$(SOAK_TRIALS) $(BIN)/brownie test tests/relayer/test_soak.py -s
 
 bench: compile
 	@echo "==> Relayer benchmarks (results in bench/results/relayer.md)"

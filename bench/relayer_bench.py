@@ -11,9 +11,12 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -172,56 +175,76 @@ def bench_posting(chain: LocalUnion, members: int, workdir: Path) -> dict[str, A
     }
 
 
-async def _load(port: int, paths: list[str], requests: int, connections: int) -> float:
-    """Keep-alive HTTP/1.1 GETs over `connections` sockets; returns elapsed seconds."""
-    per_connection = requests // connections
+#: The load generator's only target: this machine's loopback interface.
+LOOPBACK = "127.0.0.1"
+#: Longest one load run may take; it stops by itself then, whatever it has done.
+LOAD_DEADLINE_S = 90.0
 
-    async def worker(offset: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for i in range(per_connection):
-            path = paths[(offset + i) % len(paths)]
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-            await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(f"{path}: {head.splitlines()[0].decode()}")
-            length = next(
-                int(line.split(b":")[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length")
-            )
-            await reader.readexactly(length)
-        writer.close()
+
+@dataclass
+class Load:
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies)
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def _load(
+    ports: int | list[int],
+    paths: list[str],
+    requests: int,
+    connections: int,
+    deadline_s: float = LOAD_DEADLINE_S,
+) -> Load:
+    """At most `requests` keep-alive HTTP/1.1 GETs over `connections` sockets to loopback, the
+    sockets spread round-robin over `ports` (as a load balancer would spread clients), for at
+    most `deadline_s` seconds. Every answer must be a 200."""
+    targets = [ports] if isinstance(ports, int) else ports
+    per_connection = max(1, requests // connections)
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + deadline_s
+
+    async def worker(index: int) -> None:
+        reader, writer = await asyncio.open_connection(LOOPBACK, targets[index % len(targets)])
+        try:
+            for i in range(per_connection):
+                if time.perf_counter() > stop_at:
+                    break
+                path = paths[(index * 7 + i) % len(paths)]
+                sent = time.perf_counter()
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+                await writer.drain()
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(f"{path}: {head.splitlines()[0].decode()}")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                )
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - sent)
+        finally:
+            writer.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker(c * 7) for c in range(connections)))
-    return time.perf_counter() - started
+    await asyncio.gather(*(worker(c) for c in range(connections)))
+    return Load(time.perf_counter() - started, latencies)
 
 
 def bench_reads(chain: LocalUnion, workdir: Path, members: int, requests: int) -> dict[str, Any]:
     settings = relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}")
     migrate.upgrade(settings.database_url)
     port = free_port()
-    env = {
-        **os.environ,
-        **{
-            f"RELAYER_{k.upper()}": str(v)
-            for k, v in {
-                "rpc_url": settings.rpc_url,
-                "chain_id": settings.chain_id,
-                "contract_address": settings.contract_address,
-                "database_url": settings.database_url,
-                "private_key": settings.private_key.get_secret_value()
-                if settings.private_key
-                else "",
-                "operator_token": settings.operator_token.get_secret_value(),
-                "confirmations": 0,
-            }.items()
-        },
-    }
     server = subprocess.Popen(
         [sys.executable, "-m", "relayer.cli", "serve", "--port", str(port)],
-        env=env,
+        env=_serve_env(settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -229,33 +252,124 @@ def bench_reads(chain: LocalUnion, workdir: Path, members: int, requests: int) -
         every = [
             f"/v1/members/{chain.w3.to_checksum_address(f'0x{i + 1:040x}')}" for i in range(members)
         ]
-        for _ in range(200):
-            try:
-                asyncio.run(_load(port, every[:1], 1, 1))
-                break
-            except OSError:
-                time.sleep(0.1)
+        _wait_serving(port)
         cold_count = min(members - 1, requests // 4)
         cold = asyncio.run(_load(port, every[1 : 1 + cold_count], cold_count, 32))
         hot = every[:200]
         asyncio.run(_load(port, hot, 400, 8))  # warm the cache
-        elapsed = asyncio.run(_load(port, hot, requests, 32))
+        load = asyncio.run(_load(port, hot, requests, 32))
     finally:
         server.terminate()
         server.wait(timeout=10)
     return {
         "route": "GET /v1/members/{address}",
-        "requests": requests,
+        "requests": load.requests,
         "connections": 32,
-        "seconds": round(elapsed, 2),
-        "requests_per_second": round(requests / elapsed),
-        "cold_requests": cold_count,
-        "cold_requests_per_second": round(cold_count / cold),
+        "seconds": round(load.seconds, 2),
+        "requests_per_second": round(load.requests / load.seconds),
+        "cold_requests": cold.requests,
+        "cold_requests_per_second": round(cold.requests / cold.seconds),
         "target_per_second": 1000,
     }
 
 
+def _wait_serving(port: int, path: str = "/v1/health", timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            asyncio.run(_load(port, [path], 1, 1, deadline_s=5))
+            return
+        except (OSError, RuntimeError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _serve_env(settings: Settings) -> dict[str, str]:
+    values: dict[str, Any] = {
+        "rpc_url": settings.rpc_url,
+        "chain_id": settings.chain_id,
+        "contract_address": settings.contract_address,
+        "database_url": settings.database_url,
+        "private_key": settings.private_key.get_secret_value() if settings.private_key else "",
+        "operator_token": settings.operator_token.get_secret_value(),
+        "confirmations": 0,
+    }
+    return {**os.environ, **{f"RELAYER_{k.upper()}": str(v) for k, v in values.items()}}
+
+
+def bench_replica_reads(chain: LocalUnion, members: int, requests: int) -> dict[str, Any]:
+    """The hot member read through 1 and then 3 `relayer serve` replicas on one PostgreSQL
+    database, the clients' connections spread over the replicas as a load balancer would."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fixtures.postgres import ServerUnavailable, find_bindir, start_server, stop_server
+
+    try:
+        bindir = find_bindir()
+    except ServerUnavailable as exc:
+        print(f"!!! replicas benchmark skipped: {exc}", file=sys.stderr)
+        return {"skipped": str(exc)}
+    pgdir = Path(tempfile.mkdtemp(prefix="relayer-bench-postgres-"))
+    try:
+        server = start_server(bindir, pgdir)
+        url = server.create_database("bench")
+        migrate.upgrade(url)  # the deploy's migration step, before any replica starts
+        settings = relayer_settings(chain, url)
+        hot = [
+            f"/v1/members/{chain.w3.to_checksum_address(f'0x{i + 1:040x}')}"
+            for i in range(min(200, members))
+        ]
+        runs = {}
+        for count in (1, 3):
+            ports = [free_port() for _ in range(count)]
+            servers = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "relayer.cli", "serve", "--port", str(port)],
+                    env=_serve_env(settings),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for port in ports
+            ]
+            try:
+                for port in ports:
+                    _wait_serving(port)
+                _wait_indexed(ports[0], chain.w3.eth.block_number)
+                for port in ports:
+                    asyncio.run(_load(port, hot, 400, 8))  # warm each replica's cache
+                load = asyncio.run(_load(ports, hot, requests, 32))
+            finally:
+                for process in servers:
+                    process.terminate()
+                for process in servers:
+                    process.wait(timeout=10)
+            runs[str(count)] = {
+                "replicas": count,
+                "requests": load.requests,
+                "seconds": round(load.seconds, 2),
+                "requests_per_second": round(load.requests / load.seconds),
+                "p50_ms": round(load.percentile(0.50) * 1000, 1),
+                "p99_ms": round(load.percentile(0.99) * 1000, 1),
+            }
+    finally:
+        stop_server(bindir, pgdir)
+        shutil.rmtree(pgdir, ignore_errors=True)
+    return {"route": "GET /v1/members/{address}", "connections": 32, "runs": runs}
+
+
+def _wait_indexed(port: int, head: int, timeout: float = 120.0) -> None:
+    """Until the replicas' indexer has caught up with `head`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/v1/health", timeout=10) as answer:
+            if (json.load(answer).get("indexed_block") or -1) >= head:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"the replicas did not index up to block {head} in {timeout} s")
+
+
 def write(results: dict[str, Any]) -> None:
+    results["load_average"] = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "relayer.json").write_text(json.dumps(results, indent=2) + "\n")
     a, p, r = results["attribution"], results["posting"], results["reads"]
@@ -277,6 +391,25 @@ def write(results: dict[str, Any]) -> None:
         f"| ≥ {r['target_per_second']:,} req/s |",
         f"| {r['route']}, each request a member not read before ({r['cold_requests']:,} "
         f"requests) | {r['cold_requests_per_second']:,} req/s | |",
+    ]
+    replicas = results.get("replicas", {})
+    for run in replicas.get("runs", {}).values():
+        lines.append(
+            f"| {replicas['route']}, hot, through {run['replicas']} replica"
+            f"{'s' if run['replicas'] > 1 else ''} on one PostgreSQL ({run['requests']:,} "
+            f"requests, {replicas['connections']} connections) | {run['requests_per_second']:,} "
+            f"req/s, p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms | |"
+        )
+    if "skipped" in replicas:
+        lines.append(f"| member reads through replicas | skipped: {replicas['skipped']} | |")
+    lines += [
+        "",
+        f"Load average when the run ended: {results['load_average']} (the benchmark shares the "
+        "machine with whatever else runs; a figure measured under load is lower than on a quiet "
+        "one). The replica runs spread the clients' connections round-robin over the replicas, "
+        "as a load balancer does, all on loopback; each replica is a `relayer serve` process, so "
+        "on this machine they share its cores with the load generator, the database and the "
+        "chain.",
         "",
     ]
     (RESULTS / "relayer.md").write_text("\n".join(lines))
@@ -302,6 +435,8 @@ def main() -> None:
         results["posting"] = bench_posting(chain, args.members, workdir)
         print(f"{args.requests:,} member reads…", file=sys.stderr)
         results["reads"] = bench_reads(chain, workdir, args.members, args.requests)
+        print(f"{args.requests:,} member reads through 1 and 3 replicas…", file=sys.stderr)
+        results["replicas"] = bench_replica_reads(chain, args.members, args.requests)
     write(results)
 
 

@@ -383,6 +383,21 @@ class Demo:
             time.sleep(0.1)
 
 
+def buyer_help(demo: Demo) -> None:
+    """The buyers' throw-away keys, so a wallet can pay a license as one of them on the page,
+    and how to fund another buyer on this chain."""
+    say()
+    say("Buyer keys for a wallet (local chain only, throw-away), to pay a license on the page:")
+    for name, wallet in demo.buyers.items():
+        say(f"    {name:<11} {wallet.address} {wallet.account.key.hex()}")
+    say("  To fund another buyer on this chain (10 ETH for gas by anvil_setBalance, 1,000")
+    say("  mock stablecoins from the mock token's open mint), while it runs (`make serve`):")
+    say(
+        f"    .venv/bin/python -m scripts.demo_fund 0xTheirAddress --rpc {demo.anvil.url} "
+        f"--deployment {demo.deployment_path}"
+    )
+
+
 def serve(demo: Demo) -> None:
     say()
     say("Serving: the chain and the relayer keep running until Ctrl-C.")
@@ -450,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         results = demo_report.reconcile(demo)
         demo_report.publish(demo, results, args.output, time.monotonic() - started)
+        buyer_help(demo)
         if args.serve and not results["ok"]:
             say("Not serving: a figure did not reconcile (see the checks above).")
         elif args.serve:

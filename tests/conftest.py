@@ -13,6 +13,7 @@ pytest_plugins = [
     "fixtures.relayer",
     "fixtures.postgres",
     "fixtures.browser",
+    "fixtures.replicas",
     "fixtures.faults",
 ]
 

@@ -24,6 +24,7 @@ from web3.exceptions import (
 
 from relayer.artifacts import load_abi
 from relayer.errors import ChainError, ConfigError, Reverted
+from relayer.redact import redact_url
 
 #: Events the indexer follows, in the contract's own names. AttributionFinished marks when revenue
 #: held during an epoch's posting is split, which the indexer's replay needs.
@@ -51,6 +52,22 @@ class MemberState:
     total_shares: int
 
 
+def json_value(value: Any, kind: str) -> Any:
+    """An ABI-decoded value as JSON that JavaScript reads without loss: integers as decimal
+    strings, bytes as 0x hex, addresses in EIP-55 form, arrays element by element."""
+    if kind.endswith("[]") and isinstance(value, list | tuple):
+        return [json_value(item, kind[:-2]) for item in value]
+    if kind == "address":
+        return to_checksum_address(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
 @dataclass(frozen=True)
 class AttributionState:
     """`attributionState()`: the current epoch, whether it is pending (state 1) or vetoed
@@ -75,11 +92,27 @@ class AttributionState:
 
 @dataclass(frozen=True)
 class CustomError:
+    """A custom error decoded with the contract's ABI: its name, and its arguments with their
+    names and types as the ABI declares them."""
+
     name: str
     args: tuple[Any, ...]
+    names: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.name}({', '.join(map(str, self.args))})"
+
+    def as_details(self) -> dict[str, Any]:
+        names = self.names or tuple(f"arg{i}" for i in range(len(self.args)))
+        types = self.types or ("",) * len(self.args)
+        return {
+            "error": self.name,
+            "args": {
+                name: json_value(value, kind)
+                for name, value, kind in zip(names, self.args, types, strict=True)
+            },
+        }
 
 
 def _address_bytes(value: Any, kind: str) -> Any:
@@ -94,12 +127,13 @@ def _address_bytes(value: Any, kind: str) -> Any:
 def connect(rpc_url: str, chain_id: int) -> Web3:
     """A web3 connection that is known to reach the expected chain."""
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+    shown = redact_url(rpc_url)  # the path or query may hold a provider's API key
     try:
         actual = w3.eth.chain_id
     except Exception as exc:
-        raise ConfigError(f"cannot reach the chain at {rpc_url}: {type(exc).__name__}") from None
+        raise ConfigError(f"cannot reach the chain at {shown}: {type(exc).__name__}") from None
     if actual != chain_id:
-        raise ConfigError(f"the node at {rpc_url} serves chain {actual}, not {chain_id}")
+        raise ConfigError(f"the node at {shown} serves chain {actual}, not {chain_id}")
     return w3
 
 
@@ -284,8 +318,10 @@ class UnionChain:
         error = self._errors.get(raw[:4])
         if error is None:
             return None
-        args = abi_decode([i["type"] for i in error["inputs"]], raw[4:])
-        return CustomError(error["name"], tuple(args))
+        types = tuple(i["type"] for i in error["inputs"])
+        args = abi_decode(list(types), raw[4:])
+        names = tuple(i.get("name") or f"arg{n}" for n, i in enumerate(error["inputs"]))
+        return CustomError(error["name"], tuple(args), names, types)
 
     def estimate_gas(self, sender: str, data: HexStr) -> int:
         """Gas for a call from `sender`, or ChainError with the decoded revert reason."""

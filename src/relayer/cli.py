@@ -9,7 +9,9 @@ import json
 import logging
 import sys
 import threading
+import time
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -18,12 +20,21 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
-from relayer import attribution, epochs, estimator, lifecycle, migrate
+from relayer import attribution, epochs, estimator, lifecycle, migrate, redact
 from relayer.context import Context
 from relayer.errors import RelayerError
+from relayer.replica import run_indexer
+from relayer.roles import Role
+from relayer.schemas import EpochOut
 from relayer.settings import DatabaseSettings, Settings
-from relayer.states import EpochStatus
+from relayer.states import EpochStatus, TxStatus
 from relayer.watch_cli import watch
+
+#: Seconds without progress after which `epoch close`/`post`, following another replica's
+#: posting, give up (at least; four transaction timeouts if that is longer).
+FOLLOW_STALL_S = 120.0
+#: A transaction in one of these has reached its fate.
+DONE = (TxStatus.CONFIRMED, TxStatus.FAILED)
 
 
 def _fail(message: str) -> NoReturn:
@@ -38,15 +49,25 @@ def _invalid_settings(exc: ValidationError) -> NoReturn:
     _fail(f"invalid settings: {problems}")
 
 
-def _context() -> Context:
+def _context(*, acting: bool = False) -> Context:
+    """The context from the environment. `acting`: this command writes to the database or
+    sends (serve, close, post, index), so on SQLite it must be the only process using it."""
     try:
         settings = Settings()  # type: ignore[call-arg]  # filled from the environment
     except ValidationError as exc:
         _invalid_settings(exc)
+    redact.protect(settings)
     try:
-        return Context.from_settings(settings)
+        context = Context.from_settings(settings)
     except RelayerError as exc:
         _fail(str(exc))
+    if acting:
+        try:
+            context.roles.open()
+        except RelayerError as exc:
+            context.close()
+            _fail(str(exc))
+    return context
 
 
 @click.group()
@@ -68,7 +89,9 @@ def serve(host: str, port: int, access_log: bool) -> None:
     alongside."""
     from relayer.service import Service
 
-    context = _context()
+    # Taking or losing a role is what an operator of several replicas looks for in the log.
+    logging.getLogger("relayer.roles").setLevel(logging.INFO)
+    context = _context(acting=True)
     try:
         Service(context, host=host, port=port, access_log=access_log).run()
     finally:
@@ -81,13 +104,29 @@ def epoch() -> None:
 
 
 def _post_with_progress(context: Context, number: int) -> None:
+    """Post the epoch from this process if the sender role is free, else follow the replica
+    that holds it until the epoch is posted or fails."""
     with context.db.session() as session:
-        total = len(epochs.describe(session, number).transactions)
+        requested = epochs.request_post(session, context.outbox, number)
+    total = len(requested.transactions)
+    roles = context.roles
     context.alarms.check_outbox(context.outbox)
     with tqdm(total=total, unit="tx", desc=f"epoch {number}", file=sys.stderr) as bar:
-        outcome = epochs.post(
-            context.db, context.outbox, number, progress=lambda _tx: bar.update(1)
-        )
+        if requested.status == EpochStatus.POSTED or roles.try_acquire(Role.SENDER):
+            outcome = epochs.post(
+                context.db,
+                context.outbox,
+                number,
+                progress=lambda _tx: bar.update(1),
+                fence=partial(roles.holds, Role.SENDER),
+            )
+        else:
+            click.echo(
+                f"another replica holds the sender role ({roles.holders()[Role.SENDER]});"
+                " following its progress",
+                err=True,
+            )
+            outcome = _follow(context, number, bar)
     click.echo(outcome.model_dump_json(indent=2))
     if outcome.status not in (EpochStatus.PENDING, EpochStatus.FINISHED):
         _fail(f"epoch {number} is {outcome.status}: {outcome.error}")
@@ -99,15 +138,39 @@ def _post_with_progress(context: Context, number: int) -> None:
         )
 
 
+def _follow(context: Context, number: int, bar: tqdm) -> EpochOut:
+    """Wait for another process to post epoch `number`, showing its progress; gives up when
+    nothing moves for `FOLLOW_STALL_S` (or four transaction timeouts, if longer)."""
+    stall = max(FOLLOW_STALL_S, 4 * context.settings.tx_timeout)
+    done, moved_at = 0, time.monotonic()
+    while True:
+        with context.db.session() as session:
+            epoch = epochs.describe(session, number)
+        settled = sum(tx.status in DONE for tx in epoch.transactions)
+        if settled != done:
+            bar.update(settled - done)
+            done, moved_at = settled, time.monotonic()
+        if epoch.status in (EpochStatus.POSTED, EpochStatus.FAILED):
+            return epoch
+        if time.monotonic() - moved_at > stall:
+            _fail(
+                f"epoch {number} made no progress in {stall:.0f} s: is the replica holding the "
+                "sender role running? (GET /v1/health shows who holds it)"
+            )
+        time.sleep(context.settings.poll_interval)
+
+
 @epoch.command("close")
 @click.option("--no-post", is_flag=True, help="Only freeze the report and plan the batches.")
 def epoch_close(no_post: bool) -> None:
     """Freeze the next epoch's report and post its shares (with a progress bar)."""
-    context = _context()
+    context = _context(acting=True)
     try:
         context.indexer.run_once()
         with context.db.session() as session:
-            closed = epochs.close(session, context.chain, context.outbox, context.settings)
+            closed = epochs.close(
+                session, context.chain, context.outbox, context.settings, post=not no_post
+            )
         click.echo(f"epoch {closed.number} closed: report {closed.report_hash}", err=True)
         if not no_post:
             _post_with_progress(context, closed.number)
@@ -117,11 +180,14 @@ def epoch_close(no_post: bool) -> None:
         context.close()
 
 
+EPOCH_NUMBER = click.IntRange(min=1, max=epochs.MAX_EPOCH)
+
+
 @epoch.command("post")
-@click.argument("number", type=click.IntRange(min=1))
+@click.argument("number", type=EPOCH_NUMBER)
 def epoch_post(number: int) -> None:
     """Resume or retry posting epoch NUMBER."""
-    context = _context()
+    context = _context(acting=True)
     try:
         _post_with_progress(context, number)
     except RelayerError as exc:
@@ -131,7 +197,7 @@ def epoch_post(number: int) -> None:
 
 
 @epoch.command("finish")
-@click.argument("number", type=click.IntRange(min=1))
+@click.argument("number", type=EPOCH_NUMBER)
 def epoch_finish(number: int) -> None:
     """Finish pending epoch NUMBER once it is due (anyone may; a finish someone else already
     made counts as done)."""
@@ -149,8 +215,22 @@ def epoch_finish(number: int) -> None:
         context.close()
 
 
+@epoch.command("abandon")
+@click.argument("number", type=EPOCH_NUMBER)
+def epoch_abandon(number: int) -> None:
+    """Give up epoch NUMBER when it cannot be posted: its unsent transactions are dropped and the
+    next `epoch close` can go ahead (fix what made it fail first, e.g. delete a member's data)."""
+    context = _context()
+    try:
+        click.echo(epochs.abandon(context.db, number).model_dump_json(indent=2))
+    except RelayerError as exc:
+        _fail(str(exc))
+    finally:
+        context.close()
+
+
 @epoch.command("status")
-@click.argument("number", type=click.IntRange(min=1))
+@click.argument("number", type=EPOCH_NUMBER)
 def epoch_status(number: int) -> None:
     """Print epoch NUMBER's status (as the chain has it now), due time and transactions as
     JSON."""
@@ -221,14 +301,13 @@ def _reason(exc: Exception) -> str:
 @main.command()
 @click.option("--once", is_flag=True, help="Catch up with the chain once, then exit.")
 def index(once: bool) -> None:
-    """Follow the union's events into the database."""
-    context = _context()
-    indexer = context.indexer
+    """Follow the union's events into the database (while no other replica is the indexer)."""
+    context = _context(acting=True)
     try:
         if once:
-            click.echo(f"{indexer.run_once()} events indexed")
+            click.echo(f"{context.indexer.run_once()} events indexed")
         else:
-            indexer.run(threading.Event())
+            run_indexer(context, threading.Event())
     finally:
         context.close()
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 
+from relayer import redact
 from relayer.chain import UnionChain, connect
 from relayer.db import Database
 from relayer.migrate import require_current
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from relayer.indexer import Indexer
     from relayer.outbox import Outbox
     from relayer.reads import MemberReads
+    from relayer.replica import SenderWorker
+    from relayer.roles import Roles
 
 
 @dataclass
@@ -29,8 +32,12 @@ class Context:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Context":
+        redact.protect(settings)  # before anything can log or raise with a secret in it
         signer = settings.signer()
+        redact.protect_key(bytes(signer.key))
         claim_signer = settings.claim_signer()
+        if claim_signer is not None:
+            redact.protect_key(bytes(claim_signer.key))
         w3 = connect(settings.rpc_url, settings.chain_id)
         chain = UnionChain(w3, settings.union_address)
         db = Database(settings.database_url)
@@ -108,5 +115,24 @@ class Context:
 
         return MemberReads(self.db, self.chain, self.settings.read_cache_seconds)
 
+    @cached_property
+    def roles(self) -> "Roles":
+        """The sender and indexer roles among replicas (relayer.roles)."""
+        from relayer.roles import roles_for
+
+        claim_signer = self.claim_signer if self.separate_claim_key else None
+        claims = None if claim_signer is None else claim_signer.address
+        return roles_for(
+            self.db, self.settings.chain_id, self.signer.address, self.chain.address, claims
+        )
+
+    @cached_property
+    def sender(self) -> "SenderWorker":
+        from relayer.replica import SenderWorker
+
+        return SenderWorker(self)
+
     def close(self) -> None:
+        if "roles" in self.__dict__:
+            self.roles.close()
         self.db.dispose()

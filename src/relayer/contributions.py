@@ -8,11 +8,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from relayer import eip712
-from relayer.attribution import PPM, Parameters
+from relayer.attribution import PPM, SHARE_CAP, Parameters, estimate_shares
 from relayer.db import Contribution, UsedSignature
 from relayer.errors import Conflict, Forbidden, InvalidInput
 from relayer.schemas import ContributionIn, DeletionRequest
 
+ZERO_ADDRESS = "0x" + "00" * 20
 #: Longest a signed deletion request may be valid for, so a leaked one soon goes stale.
 MAX_DELETION_WINDOW = 3600
 
@@ -56,8 +57,24 @@ def record(
     hashes = [item.content_hash.lower() for item in items]
     if len(set(hashes)) != len(hashes):
         raise Conflict("the batch repeats a content hash")
+    refused = {ZERO_ADDRESS: "the zero address", union.lower(): "the union itself"}
     for index, item in enumerate(items):
-        params.rate(item.data_type)
+        if (who := refused.get(item.member.lower())) is not None:
+            raise InvalidInput(f"contribution {index}: {who} cannot hold shares")
+        alone = estimate_shares(
+            item.data_type,
+            item.records,
+            int(item.quality * PPM),
+            int(item.uniqueness * PPM),
+            params,
+        )
+        if alone > SHARE_CAP:
+            # An epoch scales its shares into the contract's range, but one contribution worth
+            # more than a member may ever hold is a mistake, not data.
+            raise InvalidInput(
+                f"contribution {index} alone is worth {alone} shares, over the contract's "
+                f"cap of {SHARE_CAP} per member"
+            )
         if item.signature is None and not operator:
             raise Forbidden(
                 f"contribution {index} needs the member's signature or the operator token"

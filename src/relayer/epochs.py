@@ -1,29 +1,40 @@
 """Epochs: close (freeze the report, plan the batches) → posting → pending → finished or vetoed
-(`relayer.lifecycle`), or failed.
+(`relayer.lifecycle`), or failed; and an operator's way out of an epoch that cannot be posted:
+abandon it (→ abandoned), fix what made it fail (for example delete the offending member's data),
+and close the next one.
 
 Closing is one database transaction: the report, its hash and every planned `postAttribution`
-batch are stored together, so a crash leaves either nothing or a complete plan. Posting hands the
-plan to the outbox, which records each transaction before it is sent; running `post` again
-resumes where it stopped. Once every batch is in, the epoch is pending on-chain until its due
-time; `finishAttribution` is sent only then (`lifecycle.finish`).
+batch are stored together, so a crash leaves either nothing or a complete plan. Posting is asked
+for (`request_post`, or `close` with `post`) by any replica and done by the one holding the
+sender role (`send`, see relayer.replica): it hands the plan to the outbox, which records each
+transaction before it is sent; sending again resumes where it stopped. Once every batch is in,
+the epoch is pending on-chain until its due time; `finishAttribution` is sent only then
+(`lifecycle.finish`).
+
+Every step that reads an epoch's state to decide what to write takes the epochs lock first
+(relayer.locks.serialize), in the database: two closes, or two retries, racing on any replicas
+are applied one after the other, so the second sees what the first did.
 
 Only members whose shares differ from what the chain holds are sent (shares are absolute, so
-the others already hold the right figure); the report itself lists everyone. After a veto, every
-address a vetoed epoch's `SharesSet` events named and the new report does not is set to 0: the
-vetoed table stays on-chain (earning nothing) until it is overwritten.
+the others already hold the right figure); the report itself lists everyone. Shares that go down
+are sent before shares that go up, so the union's total never passes the contract's cap between
+two batches of a re-scaled epoch. After a veto, every address a vetoed epoch's `SharesSet` events
+named and the new report does not is set to 0: the vetoed table stays on-chain (earning nothing)
+until it is overwritten.
 """
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from eth_typing import HexStr
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload
 from web3.exceptions import Web3Exception
 
 from relayer.attribution import (
@@ -45,16 +56,29 @@ from relayer.db import (
 )
 from relayer.errors import ChainError, Conflict, NotFound, RelayerError
 from relayer.lifecycle import refresh
-from relayer.outbox import Outbox
+from relayer.locks import serialize
+from relayer.outbox import Fence, Outbox
 from relayer.schemas import EpochOut, TxOut
 from relayer.settings import Settings
-from relayer.states import SETTLED_TX, UNFINISHED_EPOCH, EpochStatus, TxPurpose, TxStatus
+from relayer.states import (
+    IN_FLIGHT,
+    SETTLED_TX,
+    UNFINISHED_EPOCH,
+    EpochStatus,
+    TxPurpose,
+    TxStatus,
+)
 
 if TYPE_CHECKING:
     from relayer.alarms import Alarms
 
 log = logging.getLogger(__name__)
 
+#: The transaction lock every change of an epoch's status or plan takes.
+EPOCHS_LOCK = "epochs"
+ZERO_ADDRESS = "0x" + "00" * 20
+#: The largest epoch number the database can hold (a signed 64-bit integer).
+MAX_EPOCH = 2**63 - 1
 #: The first pause of a background posting after a node failure; it doubles up to the last.
 RETRY_FIRST_PAUSE = 0.5
 RETRY_MAX_PAUSE = 30.0
@@ -76,12 +100,24 @@ def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int
     return departed
 
 
-def _live_contributions(session: Session, departed: dict[str, int]) -> list[ContributionInput]:
+def _live_contributions(
+    session: Session, departed: dict[str, int], refused: Iterable[str]
+) -> list[ContributionInput]:
     """Every stored contribution, less those recorded before the member's last `leave()`:
     leaving is sticky until the member contributes again. Ordered by block, not by time: the
-    database's clock and the chain's (whole-second block timestamps) disagree by seconds."""
+    database's clock and the chain's (whole-second block timestamps) disagree by seconds.
+
+    Members the union refuses to credit (`refused`, lower-case: the zero address, the union) are
+    refused when contributions come in; a row stored before that check is skipped here too, so
+    it can never make an epoch the contract refuses."""
+    refused = set(refused)
     inputs = []
     for c in session.scalars(select(Contribution).order_by(Contribution.id)):
+        if c.member.lower() in refused:
+            log.warning(
+                "contribution #%d credits %s, which cannot hold shares: skipped", c.id, c.member
+            )
+            continue
         left = departed.get(c.member.lower())
         if left is not None and (c.recorded_block is None or c.recorded_block < left):
             continue
@@ -118,44 +154,97 @@ def _vetoed_addresses(session: Session, chain: UnionChain, chain_epoch: int, hea
     return named
 
 
-def _finished_shares(session: Session) -> dict[str, int]:
-    finished = select(Epoch).where(Epoch.status == EpochStatus.FINISHED)
-    last = session.scalars(finished.order_by(Epoch.number.desc()).limit(1)).first()
-    if last is None:
-        return {}
-    return {m["address"]: int(m["shares"]) for m in json.loads(last.report)["members"]}
+def _holders(session: Session) -> set[str]:
+    """Members who may hold shares on the chain: those of the last finished report, and those of
+    any epoch abandoned since, whose batches may have been posted in part."""
+    last_finished = session.scalar(
+        select(func.max(Epoch.number)).where(Epoch.status == EpochStatus.FINISHED)
+    )
+    query = select(Epoch).where(Epoch.status.in_((EpochStatus.FINISHED, EpochStatus.ABANDONED)))
+    if last_finished is not None:
+        query = query.where(Epoch.number >= last_finished)
+    holders: set[str] = set()
+    for epoch in session.scalars(query):
+        holders.update(
+            m["address"] for m in json.loads(epoch.report)["members"] if int(m["shares"]) > 0
+        )
+    return holders
 
 
-def close(session: Session, chain: UnionChain, outbox: Outbox, settings: Settings) -> Epoch:
+def _unposted_abandoned(session: Session, chain_epoch: int) -> Epoch | None:
+    """The epoch to close again under the number the chain takes next, if this relayer abandoned
+    it before any of its batches reached the chain (the chain advances epochs by one, so that
+    number is still the next); its transactions stay on record, superseded. Conflict for any
+    other epoch of this relayer's ahead of the chain."""
+    ahead = list(session.scalars(select(Epoch).where(Epoch.number > chain_epoch)))
+    if not ahead:
+        return None
+    if len(ahead) > 1 or ahead[0].status != EpochStatus.ABANDONED:
+        newest = max(epoch.number for epoch in ahead)
+        raise Conflict(f"the chain is at epoch {chain_epoch}, behind this relayer's {newest}")
+    unused = ahead[0]
+    for tx in unused.transactions:  # abandon left none in flight
+        tx.status = TxStatus.SUPERSEDED
+    log.warning(
+        "epoch %d was abandoned before it reached the chain (report %s): closing it again",
+        unused.number,
+        unused.report_hash,
+    )
+    return unused
+
+
+def _batch_order(changed: dict[str, int], onchain: dict[str, int]) -> list[tuple[str, int]]:
+    """The members to send, shares going down first (then by address, as in the report)."""
+    return sorted(changed.items(), key=lambda item: item[1] >= onchain[item[0]])
+
+
+def refused_members(chain: UnionChain) -> tuple[str, ...]:
+    """Addresses the union never credits, lower-case: the contract refuses the zero address
+    (`DataUnionZeroAddress`), and shares held by the union itself could never be claimed."""
+    return (ZERO_ADDRESS, chain.address.lower())
+
+
+def close(
+    session: Session,
+    chain: UnionChain,
+    outbox: Outbox,
+    settings: Settings,
+    *,
+    post: bool = False,
+) -> Epoch:
     """Freeze the next epoch's report and plan its transactions in `session` (committed by the
-    caller, all together). Conflict while an earlier epoch is still being posted, has failed
-    (resume or fix it first) or is pending on-chain (whoever posted it: the chain takes a new
-    epoch only once the current one is finished or vetoed)."""
+    caller, all together); with `post`, mark it to be posted in the same commit. Conflict while
+    an earlier epoch is still being posted or has failed (resume it, or abandon it), is pending
+    on-chain (whoever posted it: the chain takes a new epoch only once the current one is
+    finished or vetoed), and so for every close but one of several racing."""
     head = chain.head()
+    serialize(session, EPOCHS_LOCK)
     state = chain.attribution_state(head)
     for earlier in session.scalars(select(Epoch).where(Epoch.status.in_(UNFINISHED_EPOCH))):
         refresh(session, chain, earlier)
+        if earlier.status == EpochStatus.PENDING:
+            raise Conflict(f"epoch {earlier.number} is pending; wait for it to finish")
         if earlier.status in UNFINISHED_EPOCH:
-            pending = earlier.status == EpochStatus.PENDING
-            hint = "wait for it to finish" if pending else "post it first"
-            raise Conflict(f"epoch {earlier.number} is {earlier.status}; {hint}")
+            raise Conflict(
+                f"epoch {earlier.number} is {earlier.status}; post it (`relayer epoch post "
+                f"{earlier.number}`) or abandon it (`relayer epoch abandon {earlier.number}`)"
+            )
     if state.pending:
         raise Conflict(
             f"epoch {state.epoch} is pending on-chain until {state.due_at} (chain time): "
-            "finish it (or have it vetoed) before the next one"
+            "finish it (or have the guardian veto it) before the next one"
         )
-    last = session.scalar(select(func.max(Epoch.number))) or 0
-    if last > state.epoch:
-        raise Conflict(f"the chain is at epoch {state.epoch}, behind this relayer's {last}")
     number = state.epoch + 1
-    previous = _finished_shares(session)
+    unused = _unposted_abandoned(session, state.epoch)
     report = build_report(
         chain_id=settings.chain_id,
         union=chain.address,
         epoch=number,
-        contributions=_live_contributions(session, _departures(session, chain, head)),
+        contributions=_live_contributions(
+            session, _departures(session, chain, head), refused_members(chain)
+        ),
         params=settings.parameters,
-        zeroed=[member for member, shares in previous.items() if shares > 0],
+        zeroed=sorted(_holders(session)),
     )
     if not report["members"]:
         raise Conflict("there is nothing to attribute yet: no contributions")
@@ -167,17 +256,22 @@ def close(session: Session, chain: UnionChain, outbox: Outbox, settings: Setting
     for address in sorted(_vetoed_addresses(session, chain, state.epoch, head) - listed):
         wanted[checksummed(address)] = 0  # a vetoed epoch's leftover: nobody keeps them
     onchain = chain.shares_of(list(wanted), head)
-    changed = [(m, s) for m, s in wanted.items() if onchain[m] != s] or [next(iter(wanted.items()))]
-    epoch = Epoch(
-        number=number,
-        status=EpochStatus.CLOSED,
-        report=raw.decode(),
-        report_hash=digest,
-        members=len(report["members"]),
-        total_shares=int(report["totals"]["shares"]),
-    )
-    session.add(epoch)
-    session.flush()
+    changed = _batch_order({m: s for m, s in wanted.items() if onchain[m] != s}, onchain) or [
+        next(iter(wanted.items()))
+    ]
+    if unused is None:
+        epoch = Epoch(number=number)
+        session.add(epoch)
+    else:
+        epoch = unused
+        epoch.closed_at, epoch.posted_at, epoch.due_at, epoch.finished_at = utcnow(), None, None, None
+    epoch.status = EpochStatus.POSTING if post else EpochStatus.CLOSED
+    epoch.report, epoch.report_hash, epoch.error = raw.decode(), digest, None
+    epoch.members, epoch.total_shares = len(report["members"]), int(report["totals"]["shares"])
+    try:
+        session.flush()
+    except IntegrityError:  # only a relayer that does not take the epochs lock gets here
+        raise Conflict(f"epoch {number} was closed concurrently") from None
     size = settings.batch_size
     for batch, start in enumerate(range(0, len(changed), size)):
         chunk = changed[start : start + size]
@@ -199,39 +293,146 @@ def close(session: Session, chain: UnionChain, outbox: Outbox, settings: Setting
     return epoch
 
 
+def request_post(session: Session, outbox: Outbox, number: int) -> EpochOut:
+    """Mark epoch `number` in `session` to be posted (or resumed, or retried after a failure) by
+    the sender, and return it. Idempotent: an epoch already posting or posted is left as it is,
+    so requests racing on any replicas plan its transactions once.
+
+    A retry re-plans every unconfirmed transaction, in the original order, under new outbox
+    rows: a failed one may have spent its nonce, and `finish` must stay last."""
+    serialize(session, EPOCHS_LOCK)
+    epoch = session.get(Epoch, number)
+    if epoch is None:
+        raise NotFound(f"no epoch {number}")
+    if epoch.status in (EpochStatus.PENDING, EpochStatus.FINISHED, EpochStatus.VETOED):
+        return describe(session, number)
+    if epoch.status == EpochStatus.ABANDONED:
+        raise Conflict(f"epoch {number} was abandoned; close the next epoch instead")
+    if any(tx.status == TxStatus.FAILED for tx in epoch.transactions):
+        replanned = (TxStatus.FAILED, TxStatus.PENDING)
+        for tx in [tx for tx in epoch.transactions if tx.status in replanned]:
+            # Compare-and-set: a row a sender has just signed keeps its nonce and its place.
+            superseded = session.execute(
+                update(OutboxTx)
+                .where(OutboxTx.id == tx.id, OutboxTx.status == tx.status)
+                .values(status=TxStatus.SUPERSEDED)
+            )
+            if cast(CursorResult[Any], superseded).rowcount != 1:
+                raise Conflict(f"epoch {number} changed while it was re-planned; retry")
+            outbox.enqueue(session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch)
+        session.expire_all()
+        epoch = session.get(Epoch, number)
+        assert epoch is not None
+    epoch.status, epoch.error = EpochStatus.POSTING, None
+    return describe(session, number)
+
+
+def send(
+    db: Database,
+    outbox: Outbox,
+    *,
+    progress: Callable[[OutboxTx], None] | None = None,
+    fence: Fence | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """The sender's work: drive the outbox (the rows of epochs being posted, and every row
+    holding a nonce), then settle the epochs whose transactions are all done. Only the process
+    holding the sender role calls it; `fence` says when it no longer does."""
+    outbox.process(progress=progress, fence=fence, stop=stop, posting_only=True)
+    settle(db, outbox.chain)
+
+
+def settle(db: Database, chain: UnionChain) -> list[int]:
+    """Mark each epoch being posted as pending (every batch confirmed; the chain gives its due
+    time) or failed (one failed, with its error); returns the numbers of the epochs that
+    changed."""
+    with db.session() as session:
+        posting = select(Epoch.number).where(Epoch.status == EpochStatus.POSTING)
+        if session.scalars(posting).first() is None:
+            return []
+    changed = []
+    with db.session() as session:
+        serialize(session, EPOCHS_LOCK)  # against a re-plan (request_post) racing with it
+        query = (
+            select(Epoch)
+            .where(Epoch.status == EpochStatus.POSTING)
+            .options(selectinload(Epoch.transactions))
+            .order_by(Epoch.number)
+        )
+        for epoch in session.scalars(query):
+            failed = [tx for tx in epoch.transactions if tx.status == TxStatus.FAILED]
+            if failed:
+                epoch.status, epoch.error = EpochStatus.FAILED, failed[0].error
+            elif all(tx.status in SETTLED_TX for tx in epoch.transactions):
+                refresh(session, chain, epoch, all_posted=True)
+            else:
+                continue
+            changed.append(epoch.number)
+            log.info("epoch %d %s", epoch.number, epoch.status)
+    return changed
+
+
 def post(
     db: Database,
     outbox: Outbox,
     number: int,
     progress: Callable[[OutboxTx], None] | None = None,
+    fence: Fence | None = None,
 ) -> EpochOut:
-    """Send (or resume sending) the epoch's planned batches; once all are in it is pending. Takes
-    the database rather than a session: the outbox commits each transaction's progress on its
-    own, between the re-plan before and the settling after."""
+    """Send (or resume sending) the epoch's planned batches from this process (once all are in
+    it is pending); for a process that holds the sender role (`fence` checks that it still
+    does). Takes the database rather than a session: the outbox commits each transaction's
+    progress on its own, between the re-plan before and the settling after."""
     with db.session() as session:
+        requested = request_post(session, outbox, number)
+    if requested.status == EpochStatus.POSTING:
+        send(db, outbox, progress=progress, fence=fence)
+    with db.session() as session:
+        return describe(session, number)
+
+
+def abandon(db: Database, number: int) -> EpochOut:
+    """Give up an epoch that cannot be posted, so the next one can be closed.
+
+    Its unsent transactions are dropped (status `abandoned`, their calldata kept for the
+    record); what was confirmed stays on the chain, and the next epoch's report re-sets every
+    member it touched. Conflict while one of its transactions holds a nonce (signed or sent: it
+    may still be mined; let `post` settle it first) and for an epoch whose batches are all in
+    (pending: the guardian can veto it; finished; vetoed). An epoch abandoned before any batch
+    reached the chain is closed again under its number by the next `close`.
+    """
+    with db.session() as session:
+        serialize(session, EPOCHS_LOCK)
         epoch = session.get(Epoch, number)
         if epoch is None:
             raise NotFound(f"no epoch {number}")
-        if epoch.status not in (EpochStatus.CLOSED, EpochStatus.POSTING, EpochStatus.FAILED):
-            return describe(session, number)
-        if any(tx.status == TxStatus.FAILED for tx in epoch.transactions):
-            # A retry re-plans every unconfirmed transaction, in the original order, under new
-            # outbox rows: a failed one may have spent its nonce, and `finish` must stay last.
-            replanned = (TxStatus.FAILED, TxStatus.PENDING)
-            for tx in [tx for tx in epoch.transactions if tx.status in replanned]:
-                tx.status = TxStatus.SUPERSEDED
-                outbox.enqueue(session, tx.purpose, HexStr(tx.data), epoch=number, batch=tx.batch)
-        epoch.status, epoch.error = EpochStatus.POSTING, None
-    outbox.process(progress=progress)
-    with db.session() as session:
-        epoch = session.get(Epoch, number)
-        assert epoch is not None
-        failed = [tx for tx in epoch.transactions if tx.status == TxStatus.FAILED]
-        if failed:
-            epoch.status, epoch.error = EpochStatus.FAILED, failed[0].error
-        elif all(tx.status in SETTLED_TX for tx in epoch.transactions):
-            refresh(session, outbox.chain, epoch, all_posted=True)
-        log.info("epoch %d %s", number, epoch.status)
+        if epoch.status == EpochStatus.PENDING:
+            raise Conflict(
+                f"epoch {number} is pending on-chain: every batch is in, so it cannot be "
+                "abandoned; the guardian can veto it (scripts/guardian.py veto)"
+            )
+        if epoch.status not in UNFINISHED_EPOCH:
+            raise Conflict(f"epoch {number} is {epoch.status}: there is nothing to abandon")
+        session.execute(
+            update(OutboxTx)
+            .where(OutboxTx.epoch == number, OutboxTx.status == TxStatus.PENDING)
+            .values(status=TxStatus.ABANDONED)
+        )
+        in_flight = session.scalar(
+            select(func.count())
+            .select_from(OutboxTx)
+            .where(OutboxTx.epoch == number, OutboxTx.status.in_(IN_FLIGHT))
+        )
+        if in_flight:
+            # Rolls back the update above with the session.
+            raise Conflict(
+                f"epoch {number} has {in_flight} transaction(s) in flight; post it to settle "
+                "them, then abandon it"
+            )
+        failed = next((tx.error for tx in epoch.transactions if tx.status == TxStatus.FAILED), None)
+        epoch.status = EpochStatus.ABANDONED
+        epoch.error = epoch.error or failed or "abandoned by the operator"
+        log.warning("epoch %d abandoned (%s)", number, epoch.error)
     with db.session() as session:
         return describe(session, number)
 
@@ -243,6 +444,7 @@ def post_in_background(
     *,
     retry_seconds: float,
     alarms: "Alarms | None" = None,
+    fence: Fence | None = None,
 ) -> None:
     """`post` for the API's background task, which no one waits on: node failures (an HTTP
     error, a lost connection, a node restarted from its state, a transaction not confirmed in
@@ -259,7 +461,7 @@ def post_in_background(
     while True:
         tries += 1
         try:
-            post(db, outbox, number)
+            post(db, outbox, number, fence=fence)
             return
         except (ChainError, Web3Exception, OSError, SQLAlchemyError) as exc:
             reason = _reason(exc)

@@ -1,17 +1,21 @@
 """The relayer's exceptions: one root, specific subclasses, mapped to HTTP status in one place
 (`relayer.api.errors`)."""
 
+from typing import Any
+
 
 class RelayerError(Exception):
     """Root of every error the relayer raises on purpose. `code` is the stable machine name that
-    API clients see; `status` the HTTP status it maps to."""
+    API clients see; `status` the HTTP status it maps to; `details`, if any, the machine-readable
+    rest (the `details` of the API's error body)."""
 
     code = "relayer_error"
     status = 500
-    #: Structured facts for API clients (the error body's `details`), never secrets.
-    details: list[dict[str, object]] | None = None
+    #: Structured facts for API clients (the error body's `details`), never secrets: a list of
+    #: field problems, or an object (a contract's custom error, see `Reverted`).
+    details: Any = None
 
-    def __init__(self, message: str = "", *, details: list[dict[str, object]] | None = None):
+    def __init__(self, message: str = "", *, details: Any = None):
         super().__init__(message)
         if details is not None:
             self.details = details
@@ -27,6 +31,12 @@ class ConfigError(RelayerError):
     """The relayer's settings or deployment file are unusable."""
 
     code = "config_error"
+
+
+class DatabaseInUse(ConfigError):
+    """The SQLite database is held by another relayer process (SQLite serves one)."""
+
+    code = "database_in_use"
 
 
 class InvalidInput(RelayerError):
@@ -81,10 +91,25 @@ class TooManyRequests(RelayerError):
 
 
 class ChainError(RelayerError):
-    """The chain or the node failed a call (unreachable, refused the transaction)."""
+    """The chain or the node failed a call (refused the transaction, answered an error)."""
 
     code = "chain_error"
     status = 502
+
+
+class NodeUnavailable(ChainError):
+    """The node could not be reached, did not answer in time or answered with an HTTP error:
+    try again later."""
+
+    code = "node_unavailable"
+    status = 503
+
+
+class DatabaseUnavailable(RelayerError):
+    """The database could not be reached or was too busy to answer: try again later."""
+
+    code = "database_unavailable"
+    status = 503
 
 
 class Reverted(ChainError):
@@ -98,12 +123,12 @@ class Reverted(ChainError):
         super().__init__(message)
         self.reason = reason
 
-
-class NodeUnavailable(ChainError):
-    """The node could not be reached or answered with an HTTP error: try again later."""
-
-    code = "node_unavailable"
-    status = 503
+    @property
+    def details(self) -> Any:
+        """`{"error": name, "args": {name: value}}` for a custom error the ABI decodes (values as
+        JSON-safe text: integers in decimal, bytes in 0x hex, addresses checksummed)."""
+        as_details = getattr(self.reason, "as_details", None)
+        return as_details() if callable(as_details) else None
 
 
 class Unfunded(ChainError):

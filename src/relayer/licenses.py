@@ -13,9 +13,9 @@ shares split it, so a payment can be followed to the report (and the members) it
 """
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,24 +25,13 @@ from relayer.db import ChainEvent, License
 from relayer.errors import Conflict, NotFound
 from relayer.members import TokenAmount, token_amount
 from relayer.replay import Distribution, load_events, replay
-from relayer.schemas import MAX_UINT256, Bytes32, Request
+from relayer.schemas import Bytes32, Request, TokenUnits
 
 LICENSE_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,30}$"
 
 
-def _uint_from_text_or_int(value: Any) -> Any:
-    """Prices may come as a JSON integer or, for JavaScript clients, a decimal string."""
-    if isinstance(value, str):
-        if not value.isascii() or not value.isdigit() or len(value) > 78:
-            raise ValueError("must be a decimal integer string of base units")
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("must be an integer number of base units (or a decimal string)")
-    return value
-
-
 LicenseSlug = Annotated[str, StringConstraints(pattern=LICENSE_ID_PATTERN)]
-Price = Annotated[int, BeforeValidator(_uint_from_text_or_int), Field(ge=1, le=MAX_UINT256)]
+Price = TokenUnits
 
 
 class LicenseIn(Request):

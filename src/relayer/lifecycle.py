@@ -6,8 +6,9 @@ or vetoed by the guardian. The chain decides; the relayer's record follows it (`
                   │               └──────────▶ vetoed
                   └──▶ failed (post again)
 
-`Finisher.run` is the loop inside `relayer serve` that finishes each pending epoch once the
-chain's clock passes its due time. A finish that someone else already sent is a success.
+`Finisher.run_once`, on each round of the sender replica's loop in `relayer serve`, finishes
+each pending epoch once the chain's clock passes its due time. A finish that someone else
+already sent is a success.
 """
 
 import logging
@@ -154,13 +155,13 @@ def _due(db: Database, chain: UnionChain) -> list[int]:
 
 
 class Finisher:
-    """Finishes pending epochs once due, every `interval` seconds until stopped."""
+    """Finishes pending epochs once due; the sender replica runs it on each round of its loop
+    (relayer.replica.SenderWorker)."""
 
-    def __init__(self, db: Database, chain: UnionChain, outbox: "Outbox", interval: float) -> None:
+    def __init__(self, db: Database, chain: UnionChain, outbox: "Outbox") -> None:
         self.db = db
         self.chain = chain
         self.outbox = outbox
-        self.interval = interval
 
     def run_once(self) -> list[int]:
         """Finish every due epoch; returns the numbers finished."""
@@ -172,14 +173,6 @@ class Finisher:
             except Conflict as exc:
                 log.warning("epoch %d not finished: %s", number, exc)
         return done
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.run_once()
-            except (Web3Exception, RequestException, SQLAlchemyError, RelayerError) as exc:
-                log.warning("finisher: %s: %s; retrying", type(exc).__name__, exc)
-            stop.wait(self.interval)
 
 
 def _finish_in_flight(session: Session, number: int) -> OutboxTx | None:

@@ -23,10 +23,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from relayer.attribution import is_checksummed
+from relayer.attribution import normalized_address
 from relayer.chain import UnionChain
 from relayer.db import CURSOR_ID, ChainEvent, IndexerCursor
-from relayer.errors import InvalidInput
 from relayer.replay import Distribution, SharesChanged, load_events, replay
 
 ESTIMATE_NOTE = (
@@ -132,9 +131,7 @@ class _Ledger:
 
 
 def _checked(address: str) -> str:
-    if not is_checksummed(address):
-        raise InvalidInput("address must be a checksummed 0x address (EIP-55)")
-    return address
+    return normalized_address(address)
 
 
 def _ledger(session: Session, address: str) -> _Ledger:

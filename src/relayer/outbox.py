@@ -42,7 +42,7 @@ from typing import Any, TypeVar, cast
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 from web3 import Web3
@@ -50,11 +50,11 @@ from web3.exceptions import Web3Exception
 from web3.types import TxReceipt
 
 from relayer.chain import UnionChain
-from relayer.db import Database, OutboxTx, TxAttempt
+from relayer.db import Database, Epoch, OutboxTx, TxAttempt
 from relayer.errors import ChainError, RelayerError, Reverted
 from relayer.sender import Fees, Refused, Sender, SignedTx
 from relayer.settings import Settings
-from relayer.states import IN_FLIGHT, UNFINISHED_TX, TxPurpose, TxStatus
+from relayer.states import IN_FLIGHT, UNFINISHED_TX, EpochStatus, TxPurpose, TxStatus
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +72,31 @@ StageHook = Callable[[str, OutboxTx], None]
 ProgressHook = Callable[[OutboxTx], None]
 
 
+#: `fence()`: whether this process may still send (it holds the sender role, checked with the
+#: database); once it answers False nothing more is signed or broadcast.
+Fence = Callable[[], bool]
+
+
 @dataclass(frozen=True)
 class _Drive:
     on_stage: StageHook | None = None
     #: Set by `run`'s caller to stop waiting; the row in flight is left for the next call.
     stop: threading.Event | None = None
+    fence: Fence | None = None
+    #: Start pending rows only of epochs being posted (status "posting") or of no epoch.
+    posting_only: bool = False
 
     def stage(self, stage: str, row: OutboxTx) -> None:
         if self.on_stage is not None:
             self.on_stage(stage, row)
+
+    def check(self) -> None:
+        """Raise _Stopped if asked to stop or no longer allowed to send: the row in hand is left
+        as it is (pending, or signed and stored), for whichever process sends next."""
+        if self.stop is not None and self.stop.is_set():
+            raise _Stopped
+        if self.fence is not None and not self.fence():
+            raise _Stopped
 
 
 class _Stopped(Exception):
@@ -174,15 +190,25 @@ class Outbox:
         return row
 
     def process(
-        self, progress: ProgressHook | None = None, on_stage: StageHook | None = None
+        self,
+        progress: ProgressHook | None = None,
+        on_stage: StageHook | None = None,
+        *,
+        stop: threading.Event | None = None,
+        fence: Fence | None = None,
+        posting_only: bool = False,
     ) -> list[OutboxTx]:
         """Drive every unfinished row, in id order, to confirmed or failed; return those rows.
 
         Pending rows behind a failed row of the same epoch are held back (left pending, not
         returned). A node that refuses a broadcast outright raises ChainError; the row keeps its
-        nonce and the next call resumes it.
+        nonce and the next call resumes it. With `stop` set or `fence` answering False it
+        returns early, before the next signature or broadcast. With `posting_only`, pending
+        rows of an epoch not being posted (closed with `--no-post`, or failed) are not started.
         """
-        return self._drive(UNFINISHED_TX, progress, _Drive(on_stage))
+        return self._drive(
+            UNFINISHED_TX, progress, _Drive(on_stage, stop, fence, posting_only=posting_only)
+        )
 
     def confirm_pending(self, progress: ProgressHook | None = None) -> list[OutboxTx]:
         """Finish the rows that already hold a nonce (signed or sent, e.g. by `submit`), never
@@ -262,7 +288,7 @@ class Outbox:
         finished: list[OutboxTx] = []
         with self._drive_lock:
             after = 0
-            while (row := self._next_row(statuses, after)) is not None:
+            while (row := self._next_row(statuses, after, drive.posting_only)) is not None:
                 after = row.id
                 try:
                     if row.status != TxStatus.PENDING:
@@ -285,10 +311,12 @@ class Outbox:
         except Reverted as exc:  # the contract refused; a node failure propagates, row pending
             return self._fail(row, str(exc))
         refused = False
+        drive.check()
         with self._send_lock:
             signed = self._with_fresh_nonce(lambda nonce: self._claim(row, nonce, gas))
             if signed is not None:
                 drive.stage("signed", row)
+                drive.check()
                 try:
                     self._broadcast(row, signed.raw)
                 except Refused:
@@ -328,6 +356,7 @@ class Outbox:
             attempts = self._attempts(row.id)
             if self.sender.receipt(a.tx_hash for a in reversed(attempts)) is not None:
                 return
+            drive.check()
             try:
                 self._broadcast(row, attempts[-1].raw)
                 return
@@ -419,10 +448,12 @@ class Outbox:
                 # A chain that makes no blocks (one that mines only on transactions, or a stalled
                 # one) would not mine a dearer attempt either: re-price only while it moves.
                 head = self.chain.head()
+                drive.check()
                 if head > head_at_broadcast and self._reprice(row, attempts[-1]):
                     drive.stage("repriced", row)
                 last_broadcast, head_at_broadcast = time.monotonic(), head
             self._pause(drive, self.settings.poll_interval)
+            drive.check()
 
     def _reprice(self, row: OutboxTx, latest: TxAttempt) -> bool:
         """Re-sign the row's nonce with higher fees, store the attempt, broadcast it. An attempt
@@ -551,7 +582,9 @@ class Outbox:
             query = select(TxAttempt).where(TxAttempt.outbox_id == row_id).order_by(TxAttempt.id)
             return list(session.scalars(query))
 
-    def _next_row(self, statuses: Sequence[TxStatus], after: int) -> OutboxTx | None:
+    def _next_row(
+        self, statuses: Sequence[TxStatus], after: int, posting_only: bool = False
+    ) -> OutboxTx | None:
         with self.db.session() as session:
             mine = OutboxTx.sender == self.signer.address
             if self.drives_unsigned:
@@ -562,6 +595,18 @@ class Outbox:
                 .order_by(OutboxTx.id)
                 .limit(1)
             )
+            if posting_only:
+                # Rows holding a nonce are always followed (nonces stay gapless); a pending row
+                # only once its epoch is to be posted.
+                query = query.where(
+                    or_(
+                        OutboxTx.status != TxStatus.PENDING,
+                        OutboxTx.epoch.is_(None),
+                        OutboxTx.epoch.in_(
+                            select(Epoch.number).where(Epoch.status == EpochStatus.POSTING)
+                        ),
+                    )
+                )
             return session.scalars(query).first()
 
     def _failed_before(self, row: OutboxTx) -> int | None:

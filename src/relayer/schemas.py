@@ -3,7 +3,7 @@
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -13,9 +13,11 @@ from pydantic import (
     Field,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
-from relayer.attribution import is_checksummed
+from relayer.attribution import normalized_address
+from relayer.errors import InvalidInput
 from relayer.states import EpochStatus, TxPurpose, TxStatus
 
 MAX_UINT256 = 2**256 - 1
@@ -23,16 +25,52 @@ HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
 def _checksummed(value: str) -> str:
-    if not is_checksummed(value):
-        raise ValueError("must be a checksummed 0x address (EIP-55)")
-    return value
+    try:
+        return normalized_address(value)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
 
 
+#: A 0x address in any single case (normalised to EIP-55) or in its EIP-55 form.
 Address = Annotated[
     str, StringConstraints(min_length=42, max_length=42), AfterValidator(_checksummed)
 ]
 Bytes32 = Annotated[str, StringConstraints(pattern=HEX32.pattern)]
 Signature = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
+
+
+def _uint_from_text_or_int(value: Any) -> Any:
+    """An integer as a JSON number or, for JavaScript clients (whose numbers stop being exact at
+    2^53), as a decimal string: responses carry amounts as strings, so requests may too."""
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit() or len(value) > 78:
+            raise ValueError("must be a decimal integer string")
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be an integer (or a decimal integer string)")
+    return value
+
+
+UINT_TEXT = BeforeValidator(_uint_from_text_or_int)
+
+
+def uint_schema(minimum: int, maximum: int) -> WithJsonSchema:
+    """The OpenAPI schema of an integer field that takes a JSON integer or a decimal string."""
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": minimum, "maximum": maximum},
+                {"type": "string", "pattern": "^[0-9]{1,78}$"},
+            ],
+            "description": "an integer, as a JSON number or a decimal string",
+        }
+    )
+
+
+#: Integers a client may send as a JSON number or a decimal string (`UINT_TEXT`).
+Records = Annotated[int, UINT_TEXT, Field(ge=1, le=10**12), uint_schema(1, 10**12)]
+Deadline = Annotated[int, UINT_TEXT, Field(ge=0, le=2**64), uint_schema(0, 2**64)]
+TokenUnits = Annotated[int, UINT_TEXT, Field(ge=1, le=MAX_UINT256), uint_schema(1, MAX_UINT256)]
 Uint256 = Annotated[int, Field(strict=True, ge=0, le=MAX_UINT256)]
 PositiveUint256 = Annotated[int, Field(strict=True, ge=1, le=MAX_UINT256)]
 
@@ -75,16 +113,41 @@ Fraction = Annotated[
 ]
 
 
+#: Characters no text field may hold: NUL (PostgreSQL cannot store it in text, SQLite would) and
+#: unpaired UTF-16 surrogates (not encodable as UTF-8, so no database can store them either).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value: Any) -> None:
+    if isinstance(value, str):
+        if UNSTORABLE.search(value):
+            raise ValueError("text may not contain NUL or unpaired surrogate characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _storable(item)
+
+
 class Request(BaseModel):
-    """Request bodies refuse unknown fields: a typo is an error, not a silent default."""
+    """Request bodies refuse unknown fields (a typo is an error, not a silent default) and text
+    that no database can store, in any field, on every backend alike."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_storable_text(cls, data: Any) -> Any:
+        _storable(data)
+        return data
 
 
 class ContributionIn(Request):
     member: Address
     data_type: Annotated[str, StringConstraints(min_length=1, max_length=32)]
-    records: Annotated[int, Field(strict=True, ge=1, le=10**12)]
+    records: Records
     quality: Fraction
     uniqueness: Fraction
     content_hash: Bytes32 = Field(description="keccak256 of the data with a secret salt")
@@ -105,7 +168,7 @@ class ContributionsAccepted(BaseModel):
 
 
 class DeletionRequest(Request):
-    deadline: Annotated[int, Field(strict=True, ge=0, le=2**64)]
+    deadline: Deadline
     signature: Signature
 
 
@@ -138,7 +201,8 @@ class TxOut(BaseModel):
 class EpochOut(BaseModel):
     number: int
     status: EpochStatus = Field(
-        description="closed → posting → pending → finished, or vetoed; failed (post it again)"
+        description="closed → posting → pending → finished, or vetoed; failed (post it again, or"
+        " abandon it)"
     )
     report_hash: str
     members: int

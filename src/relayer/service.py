@@ -1,6 +1,6 @@
-"""The running relayer: the HTTP API (and the member page) with the indexer, the claim
-confirmation loop and the finisher of due epochs alongside. `relayer serve` runs it in the
-foreground; tests and demos can run it on a thread and stop it."""
+"""The running relayer, one replica: the HTTP API (and the member page), with the sender and
+the indexer alongside, each working while this replica holds its role (relayer.roles).
+`relayer serve` runs it in the foreground; tests and demos can run it on a thread and stop it."""
 
 import threading
 import time
@@ -9,8 +9,9 @@ import uvicorn
 
 from relayer import alarms
 from relayer.api.app import create_app
+from relayer.api.http import JsonErrorsProtocol
 from relayer.context import Context
-from relayer.lifecycle import Finisher
+from relayer.replica import run_claim_sender, run_indexer
 
 STARTUP_TIMEOUT = 30.0
 
@@ -28,7 +29,12 @@ class Service:
         self.context = context
         self.stop = threading.Event()
         config = uvicorn.Config(
-            create_app(context), host=host, port=port, log_level=log_level, access_log=access_log
+            create_app(context),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+            http=JsonErrorsProtocol,
         )
         self.server = uvicorn.Server(config)
         self._workers: list[threading.Thread] = []
@@ -39,33 +45,39 @@ class Service:
         return f"http://{self.server.config.host}:{self.server.config.port}"
 
     def run(self) -> None:
-        """Serve until interrupted (uvicorn handles SIGINT and SIGTERM on the main thread)."""
-        indexer = self.context.indexer
+        """Serve until interrupted (uvicorn handles SIGINT and SIGTERM on the main thread).
+        Raises DatabaseInUse at once on a SQLite database another process uses."""
         context = self.context
-        finisher = Finisher(
-            context.db, context.chain, context.outbox, max(context.settings.poll_interval, 1.0)
-        )
+        context.roles.open()
+        sender = context.sender
         self._workers = [
-            threading.Thread(target=indexer.run, args=(self.stop,), name="indexer", daemon=True),
             threading.Thread(
-                target=alarms.watch, args=(self.context, self.stop), name="alarms", daemon=True
+                target=run_indexer, args=(context, self.stop), name="indexer", daemon=True
             ),
-            threading.Thread(target=finisher.run, args=(self.stop,), name="finisher", daemon=True),
-        ]
-        self._workers += [
             threading.Thread(
-                target=outbox.run, args=(self.stop,), name=f"outbox-{outbox.role}", daemon=True
-            )
-            for outbox in self.context.outboxes()
+                target=alarms.watch, args=(context, self.stop), name="alarms", daemon=True
+            ),
+            threading.Thread(target=sender.run, args=(self.stop,), name="sender", daemon=True),
         ]
+        if context.separate_claim_key:
+            self._workers.append(
+                threading.Thread(
+                    target=run_claim_sender,
+                    args=(context, self.stop),
+                    name="claim-sender",
+                    daemon=True,
+                )
+            )
         for worker in self._workers:
             worker.start()
         try:
             self.server.run()
         finally:
             self.stop.set()
+            sender.wake()
             for worker in self._workers:
                 worker.join(timeout=10)
+            context.roles.close()  # another replica may take over at once
 
     def start(self) -> None:
         """Run on a background thread; returns once the API accepts connections."""

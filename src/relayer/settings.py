@@ -21,7 +21,7 @@ from relayer.attribution import (
     DEFAULT_RATES,
     DEFAULT_UNIQUENESS_BONUS,
     Parameters,
-    is_checksummed,
+    normalized_address,
 )
 from relayer.errors import ConfigError, InvalidInput
 
@@ -62,7 +62,10 @@ class DatabaseSettings(BaseSettings):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RELAYER_", extra="ignore", frozen=True)
+    # No input in error texts: a validation error must never print a key or a token.
+    model_config = SettingsConfigDict(
+        env_prefix="RELAYER_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     rpc_url: str = "http://127.0.0.1:8545"
     chain_id: int = Field(gt=0)
@@ -150,12 +153,33 @@ class Settings(BaseSettings):
             raise ValueError("operator token looks like a placeholder; generate a random one")
         return token
 
+    @field_validator("private_key")
+    @classmethod
+    def _whole_key(cls, key: SecretStr | None) -> SecretStr | None:
+        """Exactly 32 bytes: a key with a digit cut off would otherwise be left-padded into
+        another account's key without a word."""
+        if key is None:
+            return None
+        digits = key.get_secret_value().strip()
+        digits = digits[2:] if digits[:2].lower() == "0x" else digits
+        if len(digits) != 64 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+            raise ValueError(
+                f"the private key must be 32 bytes: 64 hex digits, with or without 0x "
+                f"(this one has {len(digits)} characters)"
+            )
+        return key
+
     @field_validator("contract_address")
     @classmethod
     def _checksummed(cls, address: str | None) -> str | None:
-        if address is not None and not is_checksummed(address):
-            raise ValueError("contract address must be a checksummed 0x address")
-        return address
+        """Lower case is normalised to EIP-55; a mixed-case address with a bad checksum is a typo
+        and is refused."""
+        if address is None:
+            return None
+        try:
+            return normalized_address(address)
+        except InvalidInput:
+            raise ValueError("contract address must be a 0x address (checksummed)") from None
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -188,11 +212,15 @@ class Settings(BaseSettings):
             assert self.contract_address is not None
             return {"chainId": self.chain_id, "union": self.contract_address, "block": 0}
         try:
-            data = json.loads(self.deployment_file.read_text())
+            data: Deployment = json.loads(self.deployment_file.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read deployment file {self.deployment_file}: {exc}") from exc
-        if not isinstance(data, dict) or not is_checksummed(data.get("union", "")):
-            raise ConfigError(f"deployment file {self.deployment_file} names no union address")
+        try:
+            data["union"] = normalized_address(data["union"])
+        except (TypeError, KeyError, InvalidInput):
+            raise ConfigError(
+                f"deployment file {self.deployment_file} names no union address"
+            ) from None
         if data.get("chainId") != self.chain_id:
             raise ConfigError(
                 f"deployment file is for chain {data.get('chainId')}, not {self.chain_id}"

@@ -11,7 +11,8 @@ from enum import StrEnum
 class EpochStatus(StrEnum):
     """closed (report frozen, batches planned) → posting → pending (every batch in, waiting out
     the attribution delay) → finished (in effect), or vetoed by the guardian; failed when a
-    transaction failed (a retry resumes). See `relayer.lifecycle`."""
+    transaction failed (a retry resumes); abandoned when the operator gives up an epoch that
+    cannot be posted (see `epochs.abandon`). See `relayer.lifecycle`."""
 
     CLOSED = "closed"
     POSTING = "posting"
@@ -19,6 +20,7 @@ class EpochStatus(StrEnum):
     FINISHED = "finished"
     VETOED = "vetoed"
     FAILED = "failed"
+    ABANDONED = "abandoned"
 
 
 #: An epoch in one of these is unfinished: no later epoch may be closed until it is finished
@@ -33,7 +35,8 @@ UNFINISHED_EPOCH = (
 
 class TxStatus(StrEnum):
     """pending → signed → sent → confirmed | failed (see `relayer.outbox`); superseded when an
-    epoch's retry re-plans a failed or still-pending transaction under a new outbox row."""
+    epoch's retry re-plans a failed or still-pending transaction under a new outbox row;
+    abandoned when its epoch is abandoned before it was sent."""
 
     PENDING = "pending"
     SIGNED = "signed"
@@ -41,6 +44,7 @@ class TxStatus(StrEnum):
     CONFIRMED = "confirmed"
     FAILED = "failed"
     SUPERSEDED = "superseded"
+    ABANDONED = "abandoned"
 
 
 #: Rows that hold a nonce and wait for their fate.

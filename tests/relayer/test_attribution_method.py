@@ -14,10 +14,13 @@ from relayer.attribution import (
     DEFAULT_RATES,
     MAX_SHARES,
     PPM,
+    ROUNDING,
+    SHARE_CAP,
     ContributionInput,
     ReportMismatch,
     build_report,
     canonical,
+    checksummed,
     estimate_shares,
     report_hash,
     verify_report,
@@ -33,6 +36,15 @@ contribution = st.builds(
     member=st.sampled_from(MEMBERS),
     data_type=st.sampled_from(sorted(DEFAULT_RATES)),
     records=st.integers(min_value=0, max_value=10**7),
+    quality_ppm=st.integers(min_value=0, max_value=PPM),
+    uniqueness_ppm=st.integers(min_value=0, max_value=PPM),
+)
+#: Contributions up to the API's largest record count (10^12), which overflow the cap often.
+large_contribution = st.builds(
+    ContributionInput,
+    member=st.sampled_from(MEMBERS),
+    data_type=st.sampled_from(sorted(DEFAULT_RATES)),
+    records=st.one_of(st.integers(0, 10**7), st.integers(10**10, 10**12)),
     quality_ppm=st.integers(min_value=0, max_value=PPM),
     uniqueness_ppm=st.integers(min_value=0, max_value=PPM),
 )
@@ -81,9 +93,38 @@ def test_member_with_no_contributions_left_is_reported_with_zero_shares():
     assert built["inputs"]["members"] == 1
 
 
-def test_shares_over_the_contracts_cap_are_refused():
-    with pytest.raises(InvalidInput, match="over"):
-        report([ContributionInput(MEMBERS[0], "health", MAX_SHARES, PPM, PPM)])
+def test_one_member_over_the_contracts_cap_is_scaled_to_the_cap_and_still_verifies():
+    built = report(
+        [
+            ContributionInput(MEMBERS[0], "health", MAX_SHARES, PPM, PPM),
+            ContributionInput(MEMBERS[1], "browsing", 10**6, PPM, 0),
+        ]
+    )
+    raw_values = [15 * MAX_SHARES * 10**6, 10**12]  # micro-units: rate x 1.5 x records
+    assert built["scale"] == {"numerator": str(SHARE_CAP), "denominator": str(sum(raw_values))}
+    shares = shares_of(built)
+    assert shares == {
+        MEMBERS[0]: raw_values[0] * SHARE_CAP // sum(raw_values),
+        MEMBERS[1]: raw_values[1] * SHARE_CAP // sum(raw_values),
+    }
+    assert shares[MEMBERS[1]] > 0
+    assert sum(shares.values()) <= SHARE_CAP
+    assert verify_report(canonical(built)).shares[checksummed(MEMBERS[1])] == shares[MEMBERS[1]]
+
+
+def test_members_each_under_the_cap_but_together_over_it_are_scaled_alike():
+    half_cap_records = (SHARE_CAP // 2 + 1) // (10 * 10**6) + 1  # health: 10 units a record
+    built = report([ContributionInput(m, "health", half_cap_records, PPM, 0) for m in MEMBERS[:3]])
+    shares = shares_of(built)
+    assert len(set(shares.values())) == 1  # equal inputs, equal shares after scaling
+    assert sum(shares.values()) <= SHARE_CAP < 3 * half_cap_records * 10 * 10**6
+    assert int(built["totals"]["shares"]) == sum(shares.values())
+
+
+def test_an_epoch_within_the_cap_is_not_scaled():
+    built = report([ContributionInput(MEMBERS[0], "health", 100, PPM, 0)])
+    assert built["scale"] == {"numerator": "1", "denominator": "1"}
+    assert shares_of(built) == {MEMBERS[0]: 1_000_000_000}
 
 
 def test_tampered_report_does_not_verify():
@@ -153,5 +194,87 @@ def test_configured_rates_change_the_value_and_are_stated_in_the_report():
         "rates": {"health": "2.500000"},
         "uniquenessBonus": "0.000000",
         "valueDecimals": 6,
+        "weightScale": "1000000000000000000",
+        "shareCap": str(SHARE_CAP),
+        "rounding": ROUNDING,
     }
     assert built["members"][0]["shares"] == "10000000"
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(large_contribution, min_size=1, max_size=40))
+def test_any_epoch_fits_the_contracts_caps_and_keeps_every_members_part(contributions):
+    """Whatever the inputs, every member and the total stay within 2^60 - 1, the report verifies,
+    and each member's shares are their exact part of the cap (or their value) rounded down."""
+    built = report(contributions)
+    shares = shares_of(built)
+    assert sum(shares.values()) <= SHARE_CAP
+    assert all(0 <= s <= MAX_SHARES for s in shares.values())
+    assert verify_report(canonical(built)).shares == {checksummed(m): s for m, s in shares.items()}
+    values = {m["address"].lower(): int(m["value"].replace(".", "")) for m in built["members"]}
+    total = sum(values.values())
+    for member, value in values.items():
+        if total <= SHARE_CAP:
+            assert shares[member] == value
+        else:  # s = floor(value x cap / total): within one share of the exact part
+            assert shares[member] * total <= value * SHARE_CAP < (shares[member] + 1) * total
+
+
+def test_a_report_whose_scale_was_edited_does_not_verify():
+    built = report([ContributionInput(MEMBERS[0], "health", 10**12, PPM, PPM)] * 2)
+    assert built["scale"]["numerator"] == str(SHARE_CAP)
+    built["scale"] = {"numerator": "1", "denominator": "1"}
+    with pytest.raises(ReportMismatch, match="scale"):
+        verify_report(canonical(built))
+
+
+def test_a_report_states_the_sums_its_weights_follow_from():
+    built = report(
+        [
+            ContributionInput(MEMBERS[0], "health", 100, 900_000, 500_000),
+            ContributionInput(MEMBERS[0], "health", 50, 200_000, 0),
+        ]
+    )
+    (by_type,) = built["members"][0]["byType"]
+    quality_records = 100 * 900_000 + 50 * 200_000
+    unique_records = 100 * 900_000 * 500_000
+    assert by_type["qualityRecords"] == str(quality_records)
+    assert by_type["uniqueQualityRecords"] == str(unique_records)
+    assert int(by_type["weight"]) == 10**12 * quality_records + 500_000 * unique_records
+    assert (by_type["contributions"], by_type["records"]) == (2, 150)
+
+
+def test_a_report_whose_sums_were_edited_does_not_verify():
+    built = report([ContributionInput(MEMBERS[0], "health", 100, 900_000, 500_000)])
+    built["members"][0]["byType"][0]["qualityRecords"] = str(100 * PPM)
+    with pytest.raises(ReportMismatch, match="sums give weight"):
+        verify_report(canonical(built))
+
+
+def test_a_version_1_report_still_verifies():
+    """Reports frozen before version 2 (aggregated weights, no scale) keep verifying."""
+    v1 = {
+        "epoch": 1,
+        "inputs": {"contributions": 1, "members": 1, "records": 100},
+        "members": [
+            {
+                "address": checksummed(MEMBERS[0]),
+                "byType": [
+                    {
+                        "contributions": 1,
+                        "dataType": "health",
+                        "records": 100,
+                        "weight": str(100 * 900_000 * (10**12 + 500_000 * 500_000)),
+                    }
+                ],
+                "shares": "1125000000",
+                "value": "1125.000000",
+            }
+        ],
+        "method": "records x rate x quality x (1 + bonus x uniqueness)",
+        "parameters": DEFAULT_PARAMETERS.as_json(),
+        "totals": {"shares": "1125000000", "value": "1125.000000"},
+        "union": {"address": UNION, "chainId": 31337},
+        "version": "1",
+    }
+    assert verify_report(canonical(v1)).shares == {checksummed(MEMBERS[0]): 1_125_000_000}

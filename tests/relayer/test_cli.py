@@ -108,6 +108,37 @@ def test_epoch_status_prints_the_epoch_as_json(
     assert json.loads(done.stdout)["status"] == "finished"
 
 
+def test_epoch_abandon_gives_up_a_failed_epoch_so_the_next_one_closes(
+    cli_env, api, context, operator_headers, union, pauser, alice
+):
+    contributed = api.post(
+        "/v1/contributions", json={"contributions": [item(alice, "a")]}, headers=operator_headers
+    )
+    assert contributed.status_code == 201, contributed.text
+    union.pause({"from": pauser})
+    number = close_epoch(context).number
+    assert post_epoch_in_process(context, number).status == "failed"
+    blocked = relayer(cli_env, "epoch", "close")
+    assert blocked.returncode == 2
+    assert f"relayer epoch abandon {number}" in blocked.stderr
+
+    done = relayer(cli_env, "epoch", "abandon", str(number))
+
+    assert done.returncode == 0, done.stderr
+    abandoned = json.loads(done.stdout)
+    assert abandoned["status"] == "abandoned"
+    assert "DataUnionEnforcedPause" in abandoned["error"]
+    again = relayer(cli_env, "epoch", "abandon", str(number))
+    assert again.returncode == 2
+    assert "nothing to abandon" in again.stderr
+    union.unpause({"from": pauser})
+    following = relayer(cli_env, "epoch", "close")
+    assert following.returncode == 0, following.stderr
+    assert json.loads(following.stdout)["number"] == number + 1
+    assert json.loads(following.stdout)["status"] == "posted"
+    assert union.sharesOf(alice) == 1_000_000_000
+
+
 def test_verify_report_recomputes_the_on_chain_hash_and_rejects_a_tampered_file(
     cli_env, api, context, operator_headers, union, alice, bob, tmp_path
 ):
@@ -187,9 +218,14 @@ def test_bad_settings_exit_2_naming_each_setting_and_never_a_secret(
 ):
     placeholder = "changeme-" + secrets.token_hex(16)
     no_token = {k: v for k, v in cli_env.items() if k != "RELAYER_OPERATOR_TOKEN"}
+    letter = next(i for i, c in enumerate(union.address) if i > 1 and c.isalpha())
+    bad_checksum = (
+        union.address[:letter] + union.address[letter].swapcase() + union.address[letter + 1 :]
+    )
+    cut_key = relayer_account.private_key[:-1]
     cases = [
         (
-            {**no_token, "RELAYER_CONTRACT_ADDRESS": union.address.lower()},
+            {**no_token, "RELAYER_CONTRACT_ADDRESS": bad_checksum},
             [
                 ("RELAYER_OPERATOR_TOKEN", "Field required"),
                 ("RELAYER_CONTRACT_ADDRESS", "checksummed"),
@@ -198,6 +234,10 @@ def test_bad_settings_exit_2_naming_each_setting_and_never_a_secret(
         (
             {**cli_env, "RELAYER_OPERATOR_TOKEN": placeholder},
             [("RELAYER_OPERATOR_TOKEN", "placeholder")],
+        ),
+        (
+            {**cli_env, "RELAYER_PRIVATE_KEY": cut_key},
+            [("RELAYER_PRIVATE_KEY", "32 bytes")],
         ),
     ]
     key = relayer_account.private_key.lower().removeprefix("0x")
@@ -212,7 +252,7 @@ def test_bad_settings_exit_2_naming_each_setting_and_never_a_secret(
             assert f"{setting}: " in done.stderr
             assert rule in done.stderr.split(f"{setting}: ")[1].split(";")[0]
         output = done.stderr.lower()
-        for secret in (operator_token, placeholder, key, union.address.lower()):
+        for secret in (operator_token, placeholder, key, bad_checksum.lower(), cut_key[2:]):
             assert secret not in output
 
 

@@ -76,7 +76,7 @@ def test_unsigned_contribution_without_operator_token_is_refused(api, context, a
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"member": "0x" + "ab" * 20}, "member"),  # not checksummed
+        ({"member": "0x5FbDB2315678afecb367f032d93F642f64180aA3"}, "member"),  # bad checksum
         ({"member": "alice"}, "member"),
         ({"records": -1}, "records"),
         ({"records": 0}, "records"),
@@ -102,6 +102,29 @@ def test_bad_items_are_rejected_with_the_field_named(
     assert error["code"] == "invalid_request"
     assert any(field in d["loc"] for d in error["details"])
     assert stored(context) == 0
+
+
+def test_a_lower_case_member_address_is_accepted_and_stored_checksummed(
+    api, context, operator_headers, alice
+):
+    response = api.post(
+        "/v1/contributions",
+        json={"contributions": [item(alice, "a", member=alice.address.lower())]},
+        headers=operator_headers,
+    )
+    assert response.status_code == 201, response.text
+    with context.db.session() as session:
+        assert list(session.scalars(select(Contribution.member))) == [alice.address]
+
+
+def test_a_record_count_as_a_decimal_string_is_the_same_count(
+    api, context, operator_headers, alice
+):
+    body = {"contributions": [item(alice, "a", records="250")]}
+    response = api.post("/v1/contributions", json=body, headers=operator_headers)
+    assert response.status_code == 201, response.text
+    with context.db.session() as session:
+        assert list(session.scalars(select(Contribution.records))) == [250]
 
 
 def test_one_bad_item_rejects_the_whole_batch(api, context, operator_headers, alice, bob):

@@ -100,7 +100,7 @@ def test_an_epoch_finished_by_someone_else_is_recorded_finished_without_sending(
 def test_the_finisher_finishes_a_due_epoch_by_itself_and_waits_for_one_not_due(
     api, context, union, pending
 ):
-    finisher = Finisher(context.db, context.chain, context.outbox, interval=0.05)
+    finisher = Finisher(context.db, context.chain, context.outbox)
     assert finisher.run_once() == []
     assert api.get("/v1/epochs/1").json()["status"] == "pending"
 

@@ -113,7 +113,7 @@ def test_closed_epoch_is_posted_pending_until_due_then_finished_with_the_report_
     closed = api.post("/v1/epochs/close", headers=operator_headers)
 
     assert closed.status_code == 202, closed.text
-    assert (closed.json()["number"], closed.json()["status"]) == (1, "closed")
+    assert (closed.json()["number"], closed.json()["status"]) == (1, "posting")
     pending = api.get("/v1/epochs/1").json()
     assert pending["status"] == "pending"
     assert pending["error"] is None

@@ -174,7 +174,8 @@ def test_statement_csv_lists_the_years_earnings_and_claims_with_exact_amounts(
 
 
 def test_a_malformed_address_is_422_in_the_one_error_shape(api):
-    for address in ("0x" + "ab" * 20, "0x" + "AB" * 20, "0x1234", "alice"):
+    bad_checksum = "0x5FbDB2315678afecb367f032d93F642f64180aA3"  # one letter's case flipped
+    for address in (bad_checksum, "0x" + "ab" * 19, "0x1234", "alice", "0X" + "ab" * 20):
         for path in (f"/v1/members/{address}", f"/v1/members/{address}/statement?year=2026"):
             response = api.get(path)
 
@@ -182,6 +183,17 @@ def test_a_malformed_address_is_422_in_the_one_error_shape(api):
             error = response.json()["error"]
             assert error["code"] == "invalid_request"
             assert error["details"][0]["loc"] == ["path", "address"]
+
+
+def test_a_member_read_by_a_lower_or_upper_case_address_is_the_checksummed_member(api, alice):
+    expected = api.get(f"/v1/members/{alice.address}").json()
+    hexdigits = alice.address[2:]
+    for address in ("0x" + hexdigits.lower(), "0x" + hexdigits.upper()):
+        response = api.get(f"/v1/members/{address}")
+        assert response.status_code == 200, response.text
+        assert response.json() == expected
+        statement = api.get(f"/v1/members/{address}/statement", params={"year": 2026})
+        assert statement.status_code == 200, statement.text
 
 
 def test_a_bad_statement_query_is_422_in_the_one_error_shape(api, alice):

@@ -40,9 +40,25 @@ def test_secrets_never_show_in_repr_or_errors():
     settings = make()
     assert TOKEN not in repr(settings)
     assert KEY[2:] not in repr(settings)
-    with pytest.raises(ConfigError) as raised:
-        make(private_key="0x1234").signer()
-    assert "1234" not in str(raised.value)
+    with pytest.raises(ValidationError) as raised:
+        make(private_key="0x12345678")
+    assert "12345678" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [KEY[:-1], KEY[2:-1], KEY + "1", "0x" + "1" * 62, KEY[:-1] + "g", "", "0x"],
+)
+def test_a_private_key_that_is_not_exactly_32_bytes_is_refused_at_load(key):
+    """eth-account would left-pad 63 digits into another account's key without a word."""
+    with pytest.raises(ValidationError, match="32 bytes: 64 hex digits") as raised:
+        make(private_key=key)
+    if len(key) > 8:
+        assert key.removeprefix("0x") not in str(raised.value)
+
+
+def test_a_private_key_with_or_without_0x_is_the_same_account():
+    assert make(private_key=KEY[2:]).signer().address == make().signer().address
 
 
 def test_exactly_one_contract_source_and_one_key_source_are_required(tmp_path):
@@ -54,9 +70,10 @@ def test_exactly_one_contract_source_and_one_key_source_are_required(tmp_path):
         make(keystore_file=tmp_path / "k.json")
 
 
-def test_unchecksummed_contract_address_is_refused():
+def test_a_lower_case_contract_address_is_normalised_and_a_bad_checksum_refused():
+    assert make(contract_address=ADDRESS.lower()).contract_address == ADDRESS
     with pytest.raises(ValidationError, match="checksummed"):
-        make(contract_address=ADDRESS.lower())
+        make(contract_address=ADDRESS[:3] + ADDRESS[3].swapcase() + ADDRESS[4:])
 
 
 def test_deployment_file_supplies_address_and_start_block(tmp_path):

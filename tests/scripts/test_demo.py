@@ -3,6 +3,7 @@ main job cannot rot: it must exit 0 with every figure reconciled, and leave its 
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -56,6 +57,10 @@ def test_demo_runs_end_to_end_and_every_figure_reconciles(tmp_path):
     for epoch in summary["epochs"]:
         report = (output / f"epoch-{epoch['number']}-report.json").read_bytes()
         assert verify_report(report).report_hash == epoch["report_hash"] == epoch["hash_on_chain"]
+    # A buyer's key for a wallet, and how to fund another buyer.
+    for name in ("Helix Labs", "Shopwise", "Cartograph"):
+        assert re.search(rf"{name} +0x[0-9a-fA-F]{{40}} (0x)?[0-9a-f]{{64}}", printed), name
+    assert "python -m scripts.demo_fund 0xTheirAddress --rpc http://127.0.0.1:" in printed
     # The relayer's own database: 20 first contributions, 3 more, the deleted member's 1 gone.
     with sqlite3.connect(output / "relayer.db") as db:
         assert db.execute("SELECT COUNT(*) FROM contributions").fetchone() == (22,)

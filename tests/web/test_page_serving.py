@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from fixtures.api import assert_error
 from relayer.api.app import create_app
+from relayer.api.docs import DOCS_CONTENT_SECURITY_POLICY
 from relayer.api.page import CONTENT_SECURITY_POLICY, WEB_DIR, render
 from relayer.union import TokenInfo, UnionInfo
 
@@ -76,3 +77,22 @@ def test_page_answers_503_with_the_fix_when_the_bundle_was_never_built(context, 
         assert page.status_code == 503
         assert "make web" in page.text
         assert client.get("/v1/union").status_code == 200  # the API itself is unaffected
+
+
+def test_api_docs_pages_load_only_files_served_from_the_package(api):
+    for path in ("/docs", "/redoc"):
+        page = api.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["content-security-policy"] == DOCS_CONTENT_SECURITY_POLICY
+        sources = re.findall(r'(?:src|href)="([^"]*)"', page.text)
+        assert sources, path
+        assert all(source.startswith("/docs-assets/") for source in sources), sources
+        assert "<script>" not in page.text  # no inline script: the policy would refuse it
+        for source in sources:
+            asset = api.get(source)
+            assert asset.status_code == 200, source
+            assert len(asset.content) > 100, source
+    assert "script-src 'self';" in DOCS_CONTENT_SECURITY_POLICY
+    assert "http" not in DOCS_CONTENT_SECURITY_POLICY  # no other origin, no CDN
+    assert_error(api.get("/docs-assets/app.py"), 404, "not_found")
+    assert_error(api.get("/docs-assets/..%2Fdocs.py"), 404, "not_found")

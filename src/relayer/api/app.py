@@ -8,9 +8,11 @@ from relayer import __version__
 from relayer.api import (
     claims,
     contributions,
+    docs,
     epochs,
     errors,
     estimate,
+    health,
     licenses,
     members,
     page,
@@ -32,6 +34,9 @@ def create_app(context: Context, *, web_dir: Path = page.WEB_DIR) -> FastAPI:
             '`{"error": {"code", "message", "details"}}`. The member web page is served at `/`.'
         ),
         responses=errors.ERROR_RESPONSES,
+        # Served by relayer.api.docs from the installed packages instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     errors.install(app)
@@ -45,7 +50,9 @@ def create_app(context: Context, *, web_dir: Path = page.WEB_DIR) -> FastAPI:
         estimate,
         union,
         status,
+        health,
     ):
         app.include_router(module.router)
     app.include_router(page.router(web_dir))
+    app.include_router(docs.router(app.title))
     return app

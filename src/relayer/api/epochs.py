@@ -8,27 +8,18 @@ from pydantic import BaseModel
 
 from relayer import epochs, lifecycle
 from relayer.api.deps import ContextDep, OperatorDep
-from relayer.context import Context
+from relayer.epochs import MAX_EPOCH
 from relayer.schemas import EpochOut
 
 router = APIRouter(prefix="/v1/epochs", tags=["epochs"])
 
-EpochNumber = Annotated[int, Path(ge=1, le=2**64 - 1)]
+#: Epoch numbers are uint64 on the chain; the relayer's database keeps them as signed 64-bit
+#: integers, and epochs advance from 1, so a number past 2^63 - 1 can name no epoch: refused.
+EpochNumber = Annotated[int, Path(ge=1, le=MAX_EPOCH)]
 
 
 class EpochList(BaseModel):
     epochs: list[EpochOut]
-
-
-def _post_in_background(background: BackgroundTasks, context: Context, number: int) -> None:
-    background.add_task(
-        epochs.post_in_background,
-        context.db,
-        context.outbox,
-        number,
-        retry_seconds=context.settings.post_retry_seconds,
-        alarms=context.alarms,
-    )
 
 
 @router.post(
@@ -39,9 +30,12 @@ def _post_in_background(background: BackgroundTasks, context: Context, number: i
     summary="Freeze the next epoch's report and start posting its shares",
 )
 def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
+    # Any replica plans the epoch; the one holding the sender role sends it.
     with context.db.session() as session:
-        number = epochs.close(session, context.chain, context.outbox, context.settings).number
-    _post_in_background(background, context, number)
+        number = epochs.close(
+            session, context.chain, context.outbox, context.settings, post=True
+        ).number
+    background.add_task(context.sender.kick, number)
     with context.db.session() as session:
         return epochs.describe(session, number)
 
@@ -55,8 +49,8 @@ def close_epoch(context: ContextDep, background: BackgroundTasks) -> EpochOut:
 )
 def post_epoch(number: EpochNumber, context: ContextDep, background: BackgroundTasks) -> EpochOut:
     with context.db.session() as session:
-        described = epochs.describe(session, number)
-    _post_in_background(background, context, number)
+        described = epochs.request_post(session, context.outbox, number)
+    background.add_task(context.sender.kick, number)
     return described
 
 
@@ -70,6 +64,17 @@ def finish_epoch(number: EpochNumber, context: ContextDep) -> EpochOut:
     lifecycle.finish(context.db, context.chain, context.outbox, number)
     with context.db.session() as session:
         return epochs.describe(session, number)
+
+
+@router.post(
+    "/{number}/abandon",
+    response_model=EpochOut,
+    dependencies=[OperatorDep],
+    summary="Give up an epoch that cannot be posted (its unsent transactions are dropped), so "
+    "the next epoch can be closed",
+)
+def abandon_epoch(number: EpochNumber, context: ContextDep) -> EpochOut:
+    return epochs.abandon(context.db, number)
 
 
 @router.get("", response_model=EpochList, summary="Every epoch, newest first")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from relayer.db import IdempotencyKey
 from relayer.errors import Conflict, InvalidInput
+from relayer.locks import serialize
 
 MAX_KEY_LENGTH = 128
 
@@ -35,6 +36,9 @@ def respond_once(
             json.dumps([route, body.model_dump(mode="json")], sort_keys=True).encode()
         ).hexdigest()
     )
+    # Until this transaction ends: a concurrent retry with the same key (on any replica) waits,
+    # then finds the stored answer instead of doing the work a second time.
+    serialize(session, "idempotency-key", key)
     seen = session.get(IdempotencyKey, key)
     if seen is not None:
         if seen.request_hash != request_hash or seen.route != route:
