@@ -112,7 +112,7 @@ def _post_with_progress(context: Context, number: int) -> None:
     roles = context.roles
     context.alarms.check_outbox(context.outbox)
     with tqdm(total=total, unit="tx", desc=f"epoch {number}", file=sys.stderr) as bar:
-        if requested.status == EpochStatus.POSTED or roles.try_acquire(Role.SENDER):
+        if requested.status != EpochStatus.POSTING or roles.try_acquire(Role.SENDER):
             outcome = epochs.post(
                 context.db,
                 context.outbox,
@@ -150,7 +150,7 @@ def _follow(context: Context, number: int, bar: tqdm) -> EpochOut:
         if settled != done:
             bar.update(settled - done)
             done, moved_at = settled, time.monotonic()
-        if epoch.status in (EpochStatus.POSTED, EpochStatus.FAILED):
+        if epoch.status not in (EpochStatus.CLOSED, EpochStatus.POSTING):
             return epoch
         if time.monotonic() - moved_at > stall:
             _fail(

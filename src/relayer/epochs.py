@@ -53,6 +53,7 @@ from relayer.db import (
     Epoch,
     IndexerCursor,
     OutboxTx,
+    utcnow,
 )
 from relayer.errors import ChainError, Conflict, NotFound, RelayerError
 from relayer.lifecycle import refresh
@@ -264,7 +265,12 @@ def close(
         session.add(epoch)
     else:
         epoch = unused
-        epoch.closed_at, epoch.posted_at, epoch.due_at, epoch.finished_at = utcnow(), None, None, None
+        epoch.closed_at, epoch.posted_at, epoch.due_at, epoch.finished_at = (
+            utcnow(),
+            None,
+            None,
+            None,
+        )
     epoch.status = EpochStatus.POSTING if post else EpochStatus.CLOSED
     epoch.report, epoch.report_hash, epoch.error = raw.decode(), digest, None
     epoch.members, epoch.total_shares = len(report["members"]), int(report["totals"]["shares"])

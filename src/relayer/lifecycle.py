@@ -12,18 +12,14 @@ already sent is a success.
 """
 
 import logging
-import threading
 from typing import TYPE_CHECKING
 
-from requests.exceptions import RequestException
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from web3.exceptions import Web3Exception
 
 from relayer.chain import AttributionState, UnionChain
 from relayer.db import Database, Epoch, OutboxTx, utcnow
-from relayer.errors import Conflict, NotFound, RelayerError, Reverted
+from relayer.errors import Conflict, NotFound, Reverted
 from relayer.states import UNFINISHED_TX, EpochStatus, TxPurpose, TxStatus
 
 if TYPE_CHECKING:
