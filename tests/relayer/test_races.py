@@ -17,6 +17,7 @@ from fixtures.replicas import (
     add_members,
     at_once,
     attributions_posted,
+    pass_attribution_delay,
     sent_by,
     shares_set,
     wait_for_epoch,
@@ -87,6 +88,10 @@ def test_concurrent_closes_plan_one_epoch_and_answer_the_others_409(
     # Each member's shares were set once, by one batch each: nothing was posted twice.
     assert sorted(member for member, _, _ in shares_set(union, first_block)) == sorted(members)
     assert attributions_posted(union, first_block) == [1] * (MEMBERS // BATCH)
+    assert len(sent_by(relayer_account, first_block)) == MEMBERS // BATCH
+    # Once due, the sender replica finishes it: one more transaction, and only one.
+    pass_attribution_delay(union)
+    wait_for_epoch(urls[-1], 1, statuses=("finished",))
     assert len(sent_by(relayer_account, first_block)) == MEMBERS // BATCH + 1
 
 
