@@ -1,7 +1,8 @@
 """Nothing a member or the operator submits can stop attribution: contributions the chain would
 refuse are refused when they come in, epochs whose values overflow the contract's caps are
 scaled into them, and an epoch that still cannot be posted is abandoned by the operator (API or
-`relayer epoch abandon`), after which the next epoch closes and posts."""
+`relayer epoch abandon`), after which the next epoch closes and posts. Posted epochs are pending
+for the attribution delay; a test that closes another epoch finishes the previous one first."""
 
 import logging
 from functools import partial
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from fixtures.api import assert_error, close_epoch, contribution, post_epoch
+from fixtures.epochs import finish_when_due
 from fixtures.relayer import relayer_settings
 from relayer.api.app import create_app
 from relayer.attribution import SHARE_CAP, verify_report
@@ -40,7 +42,7 @@ def stored(context):
 
 
 def assert_posted_as_reported(api, union, epoch):
-    assert epoch["status"] == "posted", epoch
+    assert epoch["status"] == "pending", epoch
     verified = verify_report(api.get(f"/v1/epochs/{epoch['number']}/report").content)
     assert verified.report_hash == epoch["report_hash"]
     assert {m: union.sharesOf(m) for m in verified.shares} == verified.shares
@@ -94,7 +96,7 @@ def test_a_contribution_worth_more_than_a_member_may_hold_is_refused_and_the_epo
 def test_contributions_that_together_pass_the_cap_are_scaled_and_the_next_epoch_posts(
     small_batches, operator_headers, union, alice, bob, carol
 ):
-    _, api = small_batches
+    context, api = small_batches
     for member in (alice, bob):
         big = item(member, f"big {member}", records=HALF_CAP_RECORDS)
         assert contribute(api, operator_headers, big).status_code == 201
@@ -104,6 +106,7 @@ def test_contributions_that_together_pass_the_cap_are_scaled_and_the_next_epoch_
     verified = assert_posted_as_reported(api, union, first)
     assert verified.shares[alice.address] == verified.shares[bob.address] > 0
     assert union.totalShares() > SHARE_CAP - 2  # the whole cap, less rounding
+    finish_when_due(context, first["number"])
 
     # A newcomer makes the scale shrink: alice and bob go down, carol up. Were carol's batch
     # sent first, the total would pass the cap and the contract would refuse it.
@@ -157,7 +160,7 @@ def fail_after_first_batch(union, pauser):
 
 @pytest.mark.both_databases
 def test_an_epoch_that_cannot_be_posted_is_abandoned_and_the_next_epoch_zeroes_what_it_set(
-    small_batches, operator_headers, union, pauser, alice, bob
+    small_batches, operator_headers, union, pauser, guardian, alice, bob
 ):
     context, api = small_batches
     for member in (alice, bob):
@@ -179,15 +182,21 @@ def test_an_epoch_that_cannot_be_posted_is_abandoned_and_the_next_epoch_zeroes_w
     assert abandoned.json()["status"] == "abandoned"
     assert "DataUnionEnforcedPause" in abandoned.json()["error"]
     statuses = [tx["status"] for tx in abandoned.json()["transactions"]]
-    assert statuses == ["confirmed", "failed", "abandoned"]
+    assert statuses == ["confirmed", "failed"]
     again = api.post(f"/v1/epochs/{closed.number}/post", headers=operator_headers)
     assert_error(again, 409, "conflict")
     assert_error(
         api.post(f"/v1/epochs/{closed.number}/abandon", headers=operator_headers), 409, "conflict"
     )
 
-    # The operator removes the member whose batch did reach the chain, and closes the next epoch.
+    # Its first batch reached the chain, so the epoch stays pending there and blocks the next
+    # close until the guardian vetoes it (or it is finished).
     union.unpause({"from": pauser})
+    pending = assert_error(api.post("/v1/epochs/close", headers=operator_headers), 409, "conflict")
+    assert f"epoch {closed.number} is pending on-chain" in pending["message"]
+    union.vetoAttribution(closed.number, {"from": guardian})
+
+    # The operator removes the member whose batch did reach the chain, and closes the next epoch.
     deleted = api.delete(f"/v1/members/{first_member}/data", headers=operator_headers)
     assert deleted.status_code == 200, deleted.text
     following = close(api, operator_headers)
@@ -198,7 +207,9 @@ def test_an_epoch_that_cannot_be_posted_is_abandoned_and_the_next_epoch_zeroes_w
     assert union.currentEpoch() == following["number"]
 
 
-def test_abandoning_an_unknown_or_posted_epoch_is_refused(api, operator_headers, union, alice):
+def test_abandoning_an_unknown_pending_or_finished_epoch_is_refused(
+    api, context, operator_headers, union, alice
+):
     assert_error(api.post("/v1/epochs/7/abandon", headers=operator_headers), 404, "not_found")
     assert contribute(api, operator_headers, item(alice, "a")).status_code == 201
     posted = close(api, operator_headers)
@@ -207,13 +218,25 @@ def test_abandoning_an_unknown_or_posted_epoch_is_refused(api, operator_headers,
         409,
         "conflict",
     )
-    assert "posted" in error["message"]
+    assert "is pending" in error["message"]
+    assert "the guardian can veto it" in error["message"]
+
+    finish_when_due(context, posted["number"])
+    error = assert_error(
+        api.post(f"/v1/epochs/{posted['number']}/abandon", headers=operator_headers),
+        409,
+        "conflict",
+    )
+    assert "is finished: there is nothing to abandon" in error["message"]
+    assert api.get(f"/v1/epochs/{posted['number']}").json()["status"] == "finished"
 
 
 def test_an_epoch_with_a_transaction_in_flight_is_not_abandoned(
-    api, context, operator_headers, union, alice
+    small_batches, operator_headers, union, alice, bob
 ):
-    assert contribute(api, operator_headers, item(alice, "a")).status_code == 201
+    context, api = small_batches
+    for member in (alice, bob):  # two batches: one in flight, one not sent yet
+        assert contribute(api, operator_headers, item(member, f"m {member}")).status_code == 201
     closed = close_epoch(context)
     with context.db.session() as session:
         row = session.get(Epoch, closed.number).transactions[0]

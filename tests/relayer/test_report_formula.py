@@ -72,7 +72,7 @@ def close_and_fetch(api, headers, *items):
     closed = api.post("/v1/epochs/close", headers=headers)
     assert closed.status_code == 202, closed.text
     number = closed.json()["number"]
-    assert api.get(f"/v1/epochs/{number}").json()["status"] == "posted"
+    assert api.get(f"/v1/epochs/{number}").json()["status"] == "pending"
     sent = {}
     for body in items:
         sent.setdefault(body["member"], []).append(body)
