@@ -98,18 +98,7 @@ def test_deploy_epoch_deposit_claims_and_index_on_hardhat_with_interval_mining(n
     assert w3.eth.block_number >= before + 2
 
     token = admin.deploy("MockStablecoin")
-    union = admin.deploy(
-        "DataUnion",
-        token.address,
-        admin.address,
-        relayer.address,
-        admin.address,  # pauser
-        admin.address,  # guardian
-        admin.address,  # fee recipient
-        500,
-        2 * 24 * 3600,
-        3600,  # attribution delay: the contract's minimum
-    )
+    union = admin.deploy_union(token, relayer)
     started_at = w3.eth.get_block("latest")["number"]
     database_url = f"sqlite:///{tmp_path / 'relayer.db'}"
     migrate.upgrade(database_url)

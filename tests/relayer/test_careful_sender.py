@@ -343,18 +343,7 @@ def test_background_posting_outlives_a_node_restarted_from_its_saved_state(
     try:
         admin, relayer = Wallet(w3, KEYS[0]), Wallet(w3, KEYS[1])
         token = admin.deploy("MockStablecoin")
-        union = admin.deploy(
-            "DataUnion",
-            token.address,
-            admin.address,
-            relayer.address,
-            admin.address,  # pauser
-            admin.address,  # guardian
-            admin.address,  # fee recipient
-            500,
-            2 * 24 * 3600,
-            3600,  # attribution delay: the contract's minimum
-        )
+        union = admin.deploy_union(token, relayer)
         context = Context.from_settings(
             Settings(
                 rpc_url=node.url,
