@@ -116,6 +116,11 @@ def finish(db: Database, chain: UnionChain, outbox: "Outbox", number: int) -> Ep
                 return EpochStatus.FINISHED
             raise Conflict(f"epoch {number} cannot be finished now: {exc}") from None
         if _finish_in_flight(session, number) is None:
+            # An earlier finish that failed (say, the union was paused before it was mined) is
+            # replaced, not left to hold back the new one as a failed row of the epoch would.
+            for tx in epoch.transactions:
+                if tx.purpose == TxPurpose.FINISH and tx.status == TxStatus.FAILED:
+                    tx.status = TxStatus.SUPERSEDED
             outbox.enqueue(session, TxPurpose.FINISH, data, epoch=number)
     outbox.process()
     with db.session() as session:

@@ -50,7 +50,8 @@ class SenderWorker:
         if not self.context.roles.try_acquire(Role.SENDER):
             return False
         epochs.send(self.context.db, self.context.outbox, fence=self._fence, stop=stop)
-        self._finisher.run_once()
+        if self._fence():  # `send` returns early once the role is lost
+            self._finisher.run_once()
         return True
 
     def kick(self, number: int | None = None) -> None:

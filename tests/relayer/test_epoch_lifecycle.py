@@ -17,7 +17,7 @@ from relayer import lifecycle
 from relayer.attribution import verify_report
 from relayer.db import OutboxTx
 from relayer.lifecycle import Finisher
-from relayer.states import EpochStatus
+from relayer.states import EpochStatus, TxPurpose, TxStatus
 
 REVENUE = 10_000_000
 THIEF_SHARES = 99 * 10**12
@@ -218,3 +218,29 @@ def test_a_gasless_claim_is_relayed_while_an_epoch_is_pending(
     assert web3.eth.get_transaction_receipt(relayed.json()["tx_hash"])["status"] == 1
     assert stablecoin.balanceOf(alice) == amount
     assert union.attributionState()[1] == 1  # still pending
+
+
+def test_a_failed_finish_is_replaced_by_the_next_one_not_left_to_hold_it_back(
+    context, union, pending
+):
+    # As a finish mined while the union was paused leaves it: a failed finish row of the epoch.
+    with context.db.session() as session:
+        session.add(
+            OutboxTx(
+                purpose=TxPurpose.FINISH,
+                epoch=1,
+                to=union.address,
+                data=context.chain.calldata("finishAttribution", 1),
+                status=TxStatus.FAILED,
+                error="DataUnionEnforcedPause()",
+            )
+        )
+    wait_until(union.attributionState()[2])
+
+    assert lifecycle.finish(context.db, context.chain, context.outbox, 1) == EpochStatus.FINISHED
+    assert not union.attributionInProgress()
+    with context.db.session() as session:
+        finishes = session.scalars(
+            select(OutboxTx.status).where(OutboxTx.purpose == TxPurpose.FINISH)
+        ).all()
+    assert sorted(finishes) == [TxStatus.CONFIRMED, TxStatus.SUPERSEDED]
