@@ -9,10 +9,7 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import brownie
@@ -29,59 +26,14 @@ QUERY_SENTINEL = "querysentinel" + secrets.token_hex(8)
 PASSWORD_SENTINEL = "pwsentinel" + secrets.token_hex(8)
 
 
-class FaultyNode:
-    """A JSON-RPC proxy on loopback that serves any path (as providers do: /v3/<key>) and
-    forwards to the test chain, or fails on demand: `mode` is "ok", "503" or "drop"."""
-
-    def __init__(self, upstream):
-        self.mode = "ok"
-        node = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                if node.mode == "drop":
-                    self.close_connection = True
-                    self.connection.close()
-                    return
-                if node.mode == "503":
-                    self.send_response(503)
-                    self.send_header("content-length", "0")
-                    self.end_headers()
-                    return
-                request = urllib.request.Request(
-                    upstream, body, {"content-type": "application/json"}
-                )
-                with urllib.request.urlopen(request, timeout=30) as answer:
-                    data = answer.read()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}/v3/{PATH_SENTINEL}?apikey={QUERY_SENTINEL}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def node():
-    proxy = FaultyNode(brownie.web3.provider.endpoint_uri)
-    yield proxy
-    proxy.close()
+def node(fault_proxy):
+    """The fault proxy, which serves any path, as providers do (/v3/<key>)."""
+    return fault_proxy
+
+
+def rpc_url(node):
+    return f"{node.url}/v3/{PATH_SENTINEL}?apikey={QUERY_SENTINEL}"
 
 
 @pytest.fixture
@@ -90,7 +42,7 @@ def env(node, union, relayer_account, tmp_path, operator_token):
     keystore.write_text(json.dumps(Account.encrypt(relayer_account.private_key, PASSWORD_SENTINEL)))
     values = {name: value for name, value in os.environ.items() if not name.startswith("RELAYER_")}
     values.update(
-        RELAYER_RPC_URL=node.url,
+        RELAYER_RPC_URL=rpc_url(node),
         RELAYER_CHAIN_ID=str(brownie.chain.id),
         RELAYER_CONTRACT_ADDRESS=union.address,
         RELAYER_DATABASE_URL=f"sqlite:///{tmp_path / 'relayer.db'}",
@@ -190,7 +142,7 @@ def test_no_secret_reaches_any_output_or_response_of_a_real_relayer(
                 assert read.status_code in (502, 503), read.text
                 closing = call("POST", "/v1/epochs/close", headers=op)
                 assert closing.status_code in (502, 503), closing.text
-            node.mode = "ok"
+            node.mode = "pass"
             time.sleep(1)
 
             closed = call("POST", "/v1/epochs/close", headers=op)
