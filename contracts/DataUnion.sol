@@ -1,19 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IDataUnion} from "./interfaces/IDataUnion.sol";
+import {IUnionCore} from "./interfaces/IUnionCore.sol";
+import {UnionCore} from "./UnionCore.sol";
 
 /// @title DataUnion
 /// @notice Pools license revenue in one stablecoin and pays it out to members pro rata to the
@@ -45,58 +39,17 @@ import {IDataUnion} from "./interfaces/IDataUnion.sol";
 /// Storage is laid out by the functions that touch it together, since each slot costs 2,100 gas
 /// to read cold and 2,900 more to write: a claim reads one global slot and writes one besides its
 /// member's, a deposit writes three.
-contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuardTransient {
+contract DataUnion is IDataUnion, UnionCore {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    struct PendingFee {
-        address recipient;
-        uint16 feeBps;
-        uint48 eta;
-    }
-
-    /// @notice May post attributions (the relayer).
-    bytes32 public constant ATTESTER_ROLE = keccak256("ATTESTER_ROLE");
-    /// @notice May pause and unpause deposits and attributions.
-    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
-    /// @notice May veto a pending epoch and cancel scheduled attester and guardian changes. A role
-    /// of its own, apart from the pauser, so a watcher bot or a members' council can veto without
-    /// being able to stop deposits.
-    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
-    /// @inheritdoc IDataUnion
-    bytes32 public constant CLAIM_TYPEHASH =
-        keccak256("Claim(address member,address to,uint256 amount,uint256 nonce,uint256 deadline)");
-
-    /// @notice The operator fee can never exceed 20% of revenue.
-    uint16 public constant MAX_FEE_BPS = 2_000;
-    /// @notice Bounds on the fee timelock chosen at deployment.
-    uint256 public constant MIN_FEE_DELAY = 1 hours;
-    uint256 public constant MAX_FEE_DELAY = 30 days;
-    /// @notice Bounds on the attribution delay chosen at deployment.
-    uint256 public constant MIN_ATTRIBUTION_DELAY = 1 hours;
-    uint256 public constant MAX_ATTRIBUTION_DELAY = 30 days;
     /// @notice Most members one `postAttribution` call may set.
     uint256 public constant MAX_BATCH_SIZE = 500;
-    /// @notice Most shares one member may hold.
-    uint256 public constant MAX_SHARES = 2 ** 60 - 1;
-    /// @notice Most shares all members together may hold.
-    uint256 public constant MAX_TOTAL_SHARES = 2 ** 60 - 1;
-
-    uint256 private constant _BPS = 10_000;
-    uint256 private constant _SCALE_BITS = 64;
     uint160 private constant _BANKED = 1;
     uint256 private constant _SNAPSHOT_SHIFT = 64;
-    uint256 private constant _NONCE_SHIFT = 224;
-    uint256 private constant _NONCE_ONE = 1 << _NONCE_SHIFT;
     /// @dev `_dust` stays above this: the union never advances a whole token unit of rounding.
     int256 private constant _DUST_FLOOR = -(2 ** 64);
-
-    IERC20 private immutable _token;
-    /// @notice How long a proposed fee change waits before it can be applied, fixed at deployment.
-    uint256 public immutable FEE_DELAY;
-    /// @inheritdoc IDataUnion
-    uint256 public immutable ATTRIBUTION_DELAY;
 
     // Deposits write this slot; claims only read it.
     uint160 private _rewardPerShare;
@@ -107,24 +60,6 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     int96 private _dust;
     uint96 private _totalClaimed;
     uint64 private _totalShares;
-    // Deposits read the fee, pause and attribution state here and write the current recipient's
-    // fees. The attribution state is here, not with the epoch, so a deposit learns whether to hold
-    // its revenue without reading another slot.
-    uint96 private _feesAccrued; // owed to `_feeRecipient`, on top of `_feesOwed[_feeRecipient]`
-    uint96 private _undistributed;
-    uint16 private _feeBps;
-    bool private _paused;
-    AttributionState private _attribution;
-    // Every batch writes this slot (the due time) and reads it with the state above; a new epoch
-    // also writes the report hash. Timestamps in uint48 last 8.9 million years.
-    uint64 private _currentEpoch;
-    uint48 private _dueAt;
-    // Read by fee withdrawals and changes only. Fees withdrawn stay below the uint96 deposit total.
-    address private _feeRecipient;
-    uint96 private _totalFeesWithdrawn;
-    PendingFee private _pendingFee;
-    bytes32 private _currentReportHash;
-
     /// @dev A member's whole state in one word, so posting a new member costs one storage write
     /// and a signed claim writes its nonce together with the claim:
     /// - bits 0-63, shares;
@@ -133,19 +68,10 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     /// - bits 224-255, the next signed-claim nonce (2^32 signatures per member is beyond any use).
     /// Read and written as a plain word rather than a struct: the compiler loads a packed struct
     /// field by field and copies it through memory. Measured against the struct: 642 gas less per
-    /// new member and 715 per changed member in a batch of 500, 260 less per claim.
-    mapping(address member => uint256) private _members;
+    /// new member and 715 per changed member in a batch of 500, 260 less per claim. The word is
+    /// `UnionCore._members`.
     mapping(address member => uint256) private _banked;
-    // Fees of earlier recipients, and what the current one withdrew its accrued fees into.
-    mapping(address recipient => uint256) private _feesOwed;
-    // When each scheduled attester or guardian change can be executed (0: not scheduled), by
-    // `_roleChangeId(role, account, grant)`.
-    mapping(bytes32 changeId => uint256 eta) private _roleChangeEtas;
 
-    modifier whenNotPaused() {
-        if (_paused) revert DataUnionEnforcedPause();
-        _;
-    }
 
     /// @param token_ The pool token (a stablecoin); fixed for the life of the union.
     /// @param admin Holds `DEFAULT_ADMIN_ROLE`: grants roles and proposes fee changes.
@@ -167,64 +93,11 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         uint16 feeBps_,
         uint256 feeDelay,
         uint256 attributionDelay
-    ) EIP712("DataUnion", "1") {
-        if (address(token_).code.length == 0) revert DataUnionInvalidToken(address(token_));
-        if (
-            admin == address(0) || attester == address(0) || pauser == address(0) || guardian == address(0)
-                || feeRecipient_ == address(0)
-        ) {
-            revert DataUnionZeroAddress();
-        }
-        if (feeBps_ > MAX_FEE_BPS) revert DataUnionFeeTooHigh(feeBps_, MAX_FEE_BPS);
-        if (feeDelay < MIN_FEE_DELAY || feeDelay > MAX_FEE_DELAY) {
-            revert DataUnionInvalidFeeDelay(feeDelay, MIN_FEE_DELAY, MAX_FEE_DELAY);
-        }
-        if (attributionDelay < MIN_ATTRIBUTION_DELAY || attributionDelay > MAX_ATTRIBUTION_DELAY) {
-            revert DataUnionInvalidAttributionDelay(attributionDelay, MIN_ATTRIBUTION_DELAY, MAX_ATTRIBUTION_DELAY);
-        }
-        _token = token_;
-        FEE_DELAY = feeDelay;
-        ATTRIBUTION_DELAY = attributionDelay;
-        _feeRecipient = feeRecipient_;
-        _feeBps = feeBps_;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(ATTESTER_ROLE, attester);
-        _grantRole(PAUSER_ROLE, pauser);
-        _grantRole(GUARDIAN_ROLE, guardian);
-    }
-
-    // ---------------------------------------------------------------------------------------------
-    // Revenue
-    // ---------------------------------------------------------------------------------------------
-
-    /// @inheritdoc IDataUnion
-    function deposit(uint256 amount, bytes32 licenseId) external nonReentrant whenNotPaused returns (uint256) {
-        return _deposit(amount, licenseId);
-    }
-
-    /// @inheritdoc IDataUnion
-    function depositWithPermit(uint256 amount, bytes32 licenseId, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
-        external
-        nonReentrant
-        whenNotPaused
-        returns (uint256)
-    {
-        // A permit front-run from the mempool makes this call fail although the allowance is
-        // already in place; the transferFrom below is the real check.
-        try IERC20Permit(address(_token)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
-        return _deposit(amount, licenseId);
-    }
-
-    /// @inheritdoc IDataUnion
-    function sync() external nonReentrant whenNotPaused returns (uint256 received) {
-        uint256 balance = _token.balanceOf(address(this));
-        uint256 tracked = _trackedBalance();
-        // A balance below what is tracked (a token that can seize funds) is no revenue.
-        if (balance > tracked) {
-            received = balance - tracked;
-            _recordRevenue(address(0), bytes32(0), received);
-        }
-    }
+    )
+        UnionCore(
+            token_, [admin, attester, pauser, guardian], feeRecipient_, feeBps_, feeDelay, attributionDelay, "DataUnion"
+        )
+    {}
 
     // ---------------------------------------------------------------------------------------------
     // Attribution
@@ -247,92 +120,6 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         emit AttributionPending(epoch, reportHash, dueAt);
     }
 
-    /// @inheritdoc IDataUnion
-    function finishAttribution(uint64 epoch) external whenNotPaused {
-        uint64 current = _currentEpoch;
-        AttributionState state = _attribution;
-        if (epoch != current || state == AttributionState.Finished) revert DataUnionNotPending(epoch, current);
-        if (state == AttributionState.Vetoed) revert DataUnionEpochVetoed(epoch);
-        uint256 dueAt = _dueAt;
-        if (block.timestamp < dueAt) revert DataUnionAttributionNotDue(epoch, dueAt);
-        _attribution = AttributionState.Finished;
-        if (_undistributed != 0 && _totalShares != 0) _distribute(0);
-        emit AttributionFinished(epoch, _currentReportHash, _totalShares);
-    }
-
-    /// @inheritdoc IDataUnion
-    function vetoAttribution(uint64 epoch) external onlyRole(GUARDIAN_ROLE) {
-        // Not `whenNotPaused`: pausing must never be a way to keep a guardian from vetoing.
-        uint64 current = _currentEpoch;
-        if (epoch != current || _attribution != AttributionState.Pending) revert DataUnionNotPending(epoch, current);
-        _attribution = AttributionState.Vetoed;
-        emit AttributionVetoed(epoch, _currentReportHash, msg.sender);
-    }
-
-    // ---------------------------------------------------------------------------------------------
-    // Delayed role changes
-    // ---------------------------------------------------------------------------------------------
-
-    /// @dev The attester and guardian roles change only through `scheduleRoleChange`.
-    function grantRole(bytes32 role, address account) public override {
-        if (_isDelayedRole(role)) revert DataUnionRoleChangeDelayed(role);
-        super.grantRole(role, account);
-    }
-
-    /// @dev The attester and guardian roles change only through `scheduleRoleChange`.
-    function revokeRole(bytes32 role, address account) public override {
-        if (_isDelayedRole(role)) revert DataUnionRoleChangeDelayed(role);
-        super.revokeRole(role, account);
-    }
-
-    /// @inheritdoc IDataUnion
-    function scheduleRoleChange(bytes32 role, address account, bool grant)
-        external
-        onlyRole(getRoleAdmin(role))
-        returns (uint256 eta)
-    {
-        if (!_isDelayedRole(role)) revert DataUnionRoleNotDelayed(role);
-        if (account == address(0)) revert DataUnionZeroAddress();
-        bytes32 id = _roleChangeId(role, account, grant);
-        uint256 scheduled = _roleChangeEtas[id];
-        if (scheduled != 0) revert DataUnionRoleChangeAlreadyScheduled(role, account, grant, scheduled);
-        eta = block.timestamp + ATTRIBUTION_DELAY;
-        _roleChangeEtas[id] = eta;
-        emit RoleChangeScheduled(role, account, grant, eta);
-    }
-
-    /// @inheritdoc IDataUnion
-    function executeRoleChange(bytes32 role, address account, bool grant) external {
-        bytes32 id = _roleChangeId(role, account, grant);
-        uint256 eta = _roleChangeEtas[id];
-        if (eta == 0) revert DataUnionRoleChangeNotScheduled(role, account, grant);
-        if (block.timestamp < eta) revert DataUnionRoleChangeNotReady(eta);
-        delete _roleChangeEtas[id];
-        // OpenZeppelin emits RoleGranted / RoleRevoked (nothing if the account already stood so).
-        if (grant) {
-            _grantRole(role, account);
-        } else {
-            _revokeRole(role, account);
-        }
-    }
-
-    /// @inheritdoc IDataUnion
-    function cancelRoleChange(bytes32 role, address account, bool grant) external {
-        bytes32 adminRole = getRoleAdmin(role);
-        if (!hasRole(adminRole, msg.sender) && !hasRole(GUARDIAN_ROLE, msg.sender)) {
-            revert DataUnionUnauthorizedCancel(msg.sender, adminRole);
-        }
-        bytes32 id = _roleChangeId(role, account, grant);
-        if (_roleChangeEtas[id] == 0) revert DataUnionRoleChangeNotScheduled(role, account, grant);
-        delete _roleChangeEtas[id];
-        emit RoleChangeCancelled(role, account, grant, msg.sender);
-    }
-
-    /// @inheritdoc IDataUnion
-    function roleChangeEta(bytes32 role, address account, bool grant) external view returns (uint256) {
-        return _roleChangeEtas[_roleChangeId(role, account, grant)];
-    }
-
     // ---------------------------------------------------------------------------------------------
     // Members
     // ---------------------------------------------------------------------------------------------
@@ -353,21 +140,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         nonReentrant
         returns (uint256)
     {
-        if (block.timestamp > deadline) revert DataUnionSignatureExpired(deadline);
-        bytes32 digest = _hashTypedDataV4(
-            keccak256(abi.encode(CLAIM_TYPEHASH, member, to, amount, _useNonce(member), deadline))
-        );
-        // The member's own key first, ERC-1271 only if that fails: whoever holds the key can call
-        // `claim` as the member anyway, and a contract without a key can only pass ERC-1271. This
-        // order spares an EOA member the 2,600-gas cold code-size lookup of
-        // `SignatureChecker.isValidSignatureNow`, which asks for the code first. The error's
-        // argument (third value) is not needed: any error sends the check to ERC-1271.
-        // slither-disable-next-line unused-return
-        (address recovered, ECDSA.RecoverError recoverError,) = ECDSA.tryRecover(digest, signature);
-        if (
-            (recoverError != ECDSA.RecoverError.NoError || recovered != member)
-                && !SignatureChecker.isValidERC1271SignatureNow(member, digest, signature)
-        ) revert DataUnionInvalidSignature(member);
+        _checkClaimSignature(member, to, amount, deadline, signature);
         return _claim(member, to, amount);
     }
 
@@ -381,172 +154,23 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         emit MemberLeft(msg.sender);
     }
 
-    /// @inheritdoc IDataUnion
-    function invalidateNonce() external returns (uint256) {
-        return _useNonce(msg.sender);
-    }
-
-    // ---------------------------------------------------------------------------------------------
-    // Fee
-    // ---------------------------------------------------------------------------------------------
-
-    /// @inheritdoc IDataUnion
-    function proposeFee(uint16 feeBps_, address recipient) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (feeBps_ > MAX_FEE_BPS) revert DataUnionFeeTooHigh(feeBps_, MAX_FEE_BPS);
-        if (recipient == address(0)) revert DataUnionZeroAddress();
-        if (recipient == address(this)) revert DataUnionInvalidRecipient(recipient);
-        uint48 eta = (block.timestamp + FEE_DELAY).toUint48();
-        _pendingFee = PendingFee({recipient: recipient, feeBps: feeBps_, eta: eta});
-        emit FeeChangeProposed(feeBps_, recipient, eta);
-    }
-
-    /// @inheritdoc IDataUnion
-    function applyFee() external {
-        PendingFee memory pending = _pendingFee;
-        if (pending.eta == 0) revert DataUnionNoPendingFee();
-        if (block.timestamp < pending.eta) revert DataUnionFeeChangeNotReady(pending.eta);
-        delete _pendingFee;
-        address previous = _feeRecipient;
-        uint256 accrued = _feesAccrued;
-        if (pending.recipient != previous && accrued != 0) {
-            // Fees belong to whoever was the recipient when the revenue arrived.
-            _feesOwed[previous] += accrued;
-            _feesAccrued = 0;
-        }
-        _feeBps = pending.feeBps;
-        _feeRecipient = pending.recipient;
-        emit FeeChanged(pending.feeBps, pending.recipient);
-    }
-
-    /// @inheritdoc IDataUnion
-    function cancelFee() external onlyRole(DEFAULT_ADMIN_ROLE) {
-        PendingFee memory pending = _pendingFee;
-        if (pending.eta == 0) revert DataUnionNoPendingFee();
-        delete _pendingFee;
-        emit FeeChangeCancelled(pending.feeBps, pending.recipient);
-    }
-
-    /// @inheritdoc IDataUnion
-    function withdrawFees(address to) external nonReentrant {
-        if (to == address(0) || to == address(this)) revert DataUnionInvalidRecipient(to);
-        uint256 amount = _feesOwed[msg.sender];
-        if (msg.sender == _feeRecipient) {
-            amount += _feesAccrued;
-            _feesAccrued = 0;
-        }
-        if (amount == 0) revert DataUnionNothingToWithdraw(msg.sender);
-        delete _feesOwed[msg.sender];
-        _totalFeesWithdrawn = (uint256(_totalFeesWithdrawn) + amount).toUint96();
-        emit FeesWithdrawn(msg.sender, to, amount);
-        _token.safeTransfer(to, amount);
-    }
-
-    // ---------------------------------------------------------------------------------------------
-    // Emergency
-    // ---------------------------------------------------------------------------------------------
-
-    /// @inheritdoc IDataUnion
-    function pause() external onlyRole(PAUSER_ROLE) whenNotPaused {
-        _paused = true;
-        emit Paused(msg.sender);
-    }
-
-    /// @inheritdoc IDataUnion
-    function unpause() external onlyRole(PAUSER_ROLE) {
-        if (!_paused) revert DataUnionExpectedPause();
-        _paused = false;
-        emit Unpaused(msg.sender);
-    }
-
     // ---------------------------------------------------------------------------------------------
     // Views
     // ---------------------------------------------------------------------------------------------
-
-    /// @inheritdoc IDataUnion
-    function token() external view returns (IERC20) {
-        return _token;
-    }
 
     /// @inheritdoc IDataUnion
     function sharesOf(address member) external view returns (uint256) {
         return _sharesIn(_members[member]);
     }
 
-    /// @inheritdoc IDataUnion
+    /// @inheritdoc IUnionCore
     function totalShares() external view returns (uint256) {
         return _totalShares;
     }
 
-    /// @inheritdoc IDataUnion
-    function currentEpoch() external view returns (uint64) {
-        return _currentEpoch;
-    }
-
-    /// @inheritdoc IDataUnion
-    function attributionState() external view returns (uint64, AttributionState, uint256) {
-        return (_currentEpoch, _attribution, _dueAt);
-    }
-
-    /// @inheritdoc IDataUnion
-    function currentReportHash() external view returns (bytes32) {
-        return _currentReportHash;
-    }
-
-    /// @inheritdoc IDataUnion
-    function totalDeposited() external view returns (uint256) {
-        return _totalDeposited;
-    }
-
-    /// @inheritdoc IDataUnion
-    function totalClaimed() external view returns (uint256) {
-        return _totalClaimed;
-    }
-
-    /// @inheritdoc IDataUnion
-    function totalFeesWithdrawn() external view returns (uint256) {
-        return _totalFeesWithdrawn;
-    }
-
-    /// @inheritdoc IDataUnion
-    function feesOwed(address recipient) external view returns (uint256) {
-        uint256 owed = _feesOwed[recipient];
-        return recipient == _feeRecipient ? owed + _feesAccrued : owed;
-    }
-
-    /// @inheritdoc IDataUnion
-    function undistributed() external view returns (uint256) {
-        return _undistributed;
-    }
-
-    /// @inheritdoc IDataUnion
-    function feeBps() external view returns (uint16) {
-        return _feeBps;
-    }
-
-    /// @inheritdoc IDataUnion
-    function feeRecipient() external view returns (address) {
-        return _feeRecipient;
-    }
-
-    /// @inheritdoc IDataUnion
-    function pendingFee() external view returns (uint16, address, uint256) {
-        PendingFee memory pending = _pendingFee;
-        return (pending.feeBps, pending.recipient, pending.eta);
-    }
-
-    /// @inheritdoc IDataUnion
-    function attributionInProgress() external view returns (bool) {
-        return _attribution != AttributionState.Finished;
-    }
-
-    /// @inheritdoc IDataUnion
-    function paused() external view returns (bool) {
-        return _paused;
-    }
-
-    /// @inheritdoc IDataUnion
-    function nonces(address member) public view override(IDataUnion, Nonces) returns (uint256) {
-        return _members[member] >> _NONCE_SHIFT;
+    /// @inheritdoc IUnionCore
+    function nonces(address member) public view override(IUnionCore, UnionCore) returns (uint256) {
+        return super.nonces(member);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -557,25 +181,14 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     /// next one after a finished or vetoed epoch, which starts pending; either way the epoch is
     /// due `ATTRIBUTION_DELAY` from now. Returns the due time.
     function _enterEpoch(uint64 epoch, bytes32 reportHash) private returns (uint256 dueAt) {
+        if (_attribution != AttributionState.Pending) return _openEpoch(epoch, reportHash);
         uint64 current = _currentEpoch;
+        if (epoch < current) revert DataUnionStaleEpoch(epoch, current);
+        if (epoch != current) revert DataUnionEpochPending(current, _dueAt);
+        bytes32 expected = _currentReportHash;
+        if (reportHash != expected) revert DataUnionReportHashMismatch(epoch, expected, reportHash);
         dueAt = block.timestamp + ATTRIBUTION_DELAY;
-        if (_attribution == AttributionState.Pending) {
-            if (epoch < current) revert DataUnionStaleEpoch(epoch, current);
-            if (epoch != current) revert DataUnionEpochPending(current, _dueAt);
-            bytes32 expected = _currentReportHash;
-            if (reportHash != expected) revert DataUnionReportHashMismatch(epoch, expected, reportHash);
-            _dueAt = uint48(dueAt); // below 2^48: a block time plus at most 30 days
-        } else {
-            if (epoch <= current) revert DataUnionStaleEpoch(epoch, current);
-            unchecked {
-                // current < epoch <= type(uint64).max, so current + 1 cannot wrap.
-                if (epoch != current + 1) revert DataUnionEpochSkipped(epoch, current + 1);
-            }
-            _currentEpoch = epoch;
-            _dueAt = uint48(dueAt);
-            _currentReportHash = reportHash;
-            _attribution = AttributionState.Pending;
-        }
+        _dueAt = uint48(dueAt); // below 2^48: a block time plus at most 30 days
     }
 
     /// @dev Validates, settles, sets and announces every member of a batch; returns the new total
@@ -608,30 +221,10 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
         _dust = dust.toInt96();
     }
 
-    function _deposit(uint256 amount, bytes32 licenseId) private returns (uint256 received) {
-        if (amount == 0) revert DataUnionZeroAmount();
-        uint256 balanceBefore = _token.balanceOf(address(this));
-        // The transfer comes before the effects: what counts is what arrives, known only after it.
-        _token.safeTransferFrom(msg.sender, address(this), amount);
-        received = _token.balanceOf(address(this)) - balanceBefore;
-        _recordRevenue(msg.sender, licenseId, received);
-    }
-
-    /// @dev Takes the operator fee from `received` and distributes the rest to the members.
-    function _recordRevenue(address payer, bytes32 licenseId, uint256 received) private {
-        if (received == 0) revert DataUnionNothingReceived();
-        uint256 fee = (received * _feeBps) / _BPS;
-        _totalDeposited = (uint256(_totalDeposited) + received).toUint96();
-        // Below received, so the fees stay below the deposit total checked above.
-        if (fee != 0) _feesAccrued += uint96(fee);
-        _distribute(received - fee);
-        emit RevenueDeposited(payer, licenseId, received, fee);
-    }
-
     /// @dev Adds `amount` (plus revenue that waited for shareholders, plus the dust balance) to
     /// the accumulator, rounding up: the advance, less than `total` scaled units, is recorded as
     /// negative dust and repaid by the next distribution.
-    function _distribute(uint256 amount) private {
+    function _distribute(uint256 amount) internal override {
         uint256 pool = amount + _undistributed;
         uint256 total = _totalShares;
         if (total == 0 || _attribution != AttributionState.Finished) {
@@ -639,14 +232,31 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
             return;
         }
         if (_undistributed != 0) _undistributed = 0;
-        // pool >= 1 and _dust > -2^64, so the sum is positive.
-        int256 scaled = int256(pool << _SCALE_BITS) + _dust;
-        uint256 increment = Math.ceilDiv(uint256(scaled), total);
-        _dust = int96(scaled - int256(increment * total)); // in (-total, 0], total < 2^64
+        // pool >= 1 and _dust > -2^64 (see the contract docs).
+        (uint256 increment, int256 dust) = _advance(pool, total, _dust);
+        _dust = int96(dust); // in (-total, 0], total < 2^64
         unchecked {
             // Wraps modulo 2^160 by design: only differences are ever used (see contract docs).
             _rewardPerShare += increment.toUint160();
         }
+    }
+
+    /// @dev The epoch's shares are already in place: distributes the revenue held meanwhile.
+    function _activate(uint64) internal override returns (uint256 total) {
+        total = _totalShares;
+        if (_undistributed != 0 && total != 0) _distribute(0);
+    }
+
+    function _addDeposited(uint256 received) internal override {
+        _totalDeposited = (uint256(_totalDeposited) + received).toUint96();
+    }
+
+    function _depositedTotal() internal view override returns (uint256) {
+        return _totalDeposited;
+    }
+
+    function _claimedTotal() internal view override returns (uint256) {
+        return _totalClaimed;
     }
 
     /// @dev Expresses `earned` scaled units as a per-share difference for `shares` shares,
@@ -702,7 +312,7 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     }
 
     function _claim(address member, address to, uint256 amount) private returns (uint256) {
-        if (to == address(0) || to == address(this)) revert DataUnionInvalidRecipient(to);
+        _checkRecipient(to);
         uint256 word = _members[member];
         uint160 rewardPerShare = _rewardPerShare;
         uint256 earned = _earnedScaled(word, member, rewardPerShare);
@@ -758,27 +368,5 @@ contract DataUnion is IDataUnion, AccessControl, EIP712, Nonces, ReentrancyGuard
     /// @dev `word` with new shares and snapshot, its nonce kept. `shares` is at most MAX_SHARES.
     function _withState(uint256 word, uint256 shares, uint160 snapshot) private pure returns (uint256) {
         return (word >> _NONCE_SHIFT << _NONCE_SHIFT) | (uint256(snapshot) << _SNAPSHOT_SHIFT) | shares;
-    }
-
-    /// @dev Nonces live in the member's slot, which a signed claim writes anyway, instead of the
-    /// separate mapping of `Nonces` (left unused): a first signed claim saves the 22,100 gas of
-    /// a fresh slot.
-    function _useNonce(address member) internal override returns (uint256) {
-        uint256 word = _members[member];
-        _members[member] = word + _NONCE_ONE; // reverts past 2^32 - 1, as a uint32 counter would
-        return word >> _NONCE_SHIFT;
-    }
-
-    function _isDelayedRole(bytes32 role) private pure returns (bool) {
-        return role == ATTESTER_ROLE || role == GUARDIAN_ROLE;
-    }
-
-    function _roleChangeId(bytes32 role, address account, bool grant) private pure returns (bytes32) {
-        return keccak256(abi.encode(role, account, grant));
-    }
-
-    /// @dev Pool tokens the union knows about: revenue received less what was paid out.
-    function _trackedBalance() private view returns (uint256) {
-        return uint256(_totalDeposited) - _totalClaimed - _totalFeesWithdrawn;
     }
 }

@@ -10,6 +10,7 @@ pytest_plugins = [
     "fixtures.accounts",
     "fixtures.tokens",
     "fixtures.union",
+    "fixtures.roots",
     "fixtures.relayer",
     "fixtures.postgres",
     "fixtures.browser",

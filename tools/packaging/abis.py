@@ -22,7 +22,7 @@ PACKAGE_ABI_DIR = ROOT / "src" / "relayer" / "abi"
 
 #: The contracts whose ABIs the relayer calls (relayer.chain): the union and what it reads of
 #: the pool token. Test mocks stay out of the package.
-CONTRACTS = ("DataUnion", "IERC20Metadata", "IERC5267")
+CONTRACTS = ("DataUnion", "DataUnionRoots", "IERC20Metadata", "IERC5267")
 
 
 class AbiExtractionError(Exception):
