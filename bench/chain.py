@@ -4,6 +4,7 @@ transaction, waits for it and returns its receipt (gas used, refunds applied).""
 import json
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,11 @@ ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 # one block; every other transaction of the benchmark fits a 30M-gas block and the size limits.
 BLOCK_GAS_LIMIT = 200_000_000
 TX_GAS = 60_000_000
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr, so the tables on stdout stay clean."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def free_port() -> int:

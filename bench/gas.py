@@ -1,28 +1,33 @@
 """Gas of the data union side by side with the payout contracts people would otherwise use,
 deployed from their own npm packages on one anvil chain in one run, against the physical floor
 (a plain token transfer on the same token, measured in the same run), at 10, 1,000 and 100,000
-members. Prints a table and writes bench/results/gas.{md,json} and gas-claim-vs-members.png.
+members, and the root-mode union (bench/gas_roots.py) at those and at 1,000,000. Prints a table
+and writes bench/results/gas.{md,json} and gas-claim-vs-members.png.
 
 Run it with `make bench-gas` (installs and compiles what it needs first)."""
 
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from chain import ROOT, Chain, addresses, anvil, anvil_version, local_key
+from chain import ROOT, Chain, addresses, anvil, anvil_version, local_key, progress
 from eth_account import Account
+from gas_roots import extrapolate_push_epochs, measure_roots, roots_notes
 from merkle import MerkleTree, leaf, verify
 from report import write_results
 
 from relayer.eip712 import permit_document, typed_data
 
-SIZES = (10, 1_000, 100_000)
+SIZES = (10, 1_000, 100_000, 1_000_000)
+# Posting a million members one by one would take this run most of an hour: the push union's
+# epoch at that size is extrapolated from its per-member figures (gas_roots), and its other
+# figures do not depend on the member count.
+PUSH_SIZES = (10, 1_000, 100_000)
 SPLITTER_SIZES = (10, 1_000)  # payees are set at construction: see the notes for 100,000
 BATCH = 500  # MAX_BATCH_SIZE of postAttribution
 AMOUNT = 1_000_000  # one dollar of a six-decimal stablecoin
@@ -58,6 +63,7 @@ class Bench:
         self.admin, self.attester, self.pauser, self.fee_recipient = accounts[:4]
         self.holder, self.spender, self.relayer, self.guardian = accounts[4:8]
         self.buyer = local_key("buyer")  # signs permits
+        self.deadline, self.allowance = DEADLINE, ALLOWANCE
         self.token_abi, token_code = chain.artifact("MockStablecoin")
         self.token, _ = chain.deploy(self.token_abi, token_code)
         for who in (self.holder, self.buyer.address):
@@ -68,6 +74,19 @@ class Bench:
                 self.buyer.address, self.spender, 0, DEADLINE, *self.sign_permit(self.spender, 0)
             ),
             self.spender,
+        )
+
+    def constructor_roles(self) -> tuple[Any, ...]:
+        """What both unions' constructors take after the token: roles, fee and delays."""
+        return (
+            self.admin,
+            self.attester,
+            self.pauser,
+            self.guardian,
+            self.fee_recipient,
+            FEE_BPS,
+            FEE_DELAY,
+            ATTRIBUTION_DELAY,
         )
 
     def send(self, call: Any, sender: str, gas: int | None = None) -> Any:
@@ -120,17 +139,7 @@ class Bench:
         progress(f"  DataUnion with {size:,} members")
         union_abi, union_code = self.chain.artifact("DataUnion")
         union, _ = self.chain.deploy(
-            union_abi,
-            union_code,
-            self.token.address,
-            self.admin,
-            self.attester,
-            self.pauser,
-            self.guardian,
-            self.fee_recipient,
-            FEE_BPS,
-            FEE_DELAY,
-            ATTRIBUTION_DELAY,
+            union_abi, union_code, self.token.address, *self.constructor_roles()
         )
         alice, bob, carol, dave = (
             local_key(f"{name} {size}") for name in ("alice", "bob", "carol", "dave")
@@ -315,13 +324,14 @@ class Bench:
             for n in SPLITTER_SIZES
         )
         per_payee = (large - small) / (SPLITTER_SIZES[1] - SPLITTER_SIZES[0])
-        at_100k = small + per_payee * (SIZES[-1] - SPLITTER_SIZES[0])
+        largest = PUSH_SIZES[-1]
+        at_100k = small + per_payee * (largest - SPLITTER_SIZES[0])
         self.add(
             "PaymentSplitter",
             "deploy (= any change of payees)",
-            SIZES[-1],
+            largest,
             round(at_100k),
-            note=f"{SIZES[-1]:,}: extrapolated at {per_payee:,.0f} per payee, not deployable",
+            note=f"{largest:,}: extrapolated at {per_payee:,.0f} per payee, not deployable",
         )
         self.notes.append(
             f"PaymentSplitter fixes its payees in the constructor, at {per_payee:,.0f} gas per "
@@ -339,10 +349,6 @@ class Bench:
             for r in self.rows
             if (r.design, r.operation, r.members) == (design, operation, members)
         )
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def build_anchors() -> dict[str, Any]:
@@ -368,18 +374,23 @@ def main() -> None:
         bench = Bench(Chain(w3), anchors)
         bench.measure_floors()
         for size in sizes:
-            bench.measure_ours(size)
-            bench.measure_merkle(size)
+            if size in PUSH_SIZES:
+                bench.measure_ours(size)
+                bench.measure_merkle(size)
             if size in SPLITTER_SIZES:
                 bench.measure_splitter(size)
-        if all(size in sizes for size in SPLITTER_SIZES) and SIZES[-1] in sizes:
+            measure_roots(bench, size)
+        if all(size in sizes for size in SPLITTER_SIZES) and PUSH_SIZES[-1] in sizes:
             bench.extrapolate_splitter()
+        extrapolate_push_epochs(bench, sizes)
+        roots_notes(bench, sizes)
         chain_id = w3.eth.chain_id
     environment = {
         "anvil": anvil_version(),
         "chain_id": chain_id,
         "token": "MockStablecoin: OpenZeppelin 5.4 ERC20 + ERC20Permit, 6 decimals",
         "DataUnion": "contracts/DataUnion.sol, solc 0.8.28 (cancun, 10,000 runs), brownie build",
+        "DataUnionRoots": "contracts/DataUnionRoots.sol, the same compiler, settings and build",
         "PaymentSplitter": anchors["PaymentSplitter"]["origin"],
         "MerkleDistributor": anchors["MerkleDistributor"]["origin"],
         "seconds": round(time.monotonic() - started),

@@ -16,6 +16,7 @@ FLOOR_NAMES = {
     "FT": "transferFrom to a holder, finite allowance left above zero",
 }
 OURS = "DataUnion"
+ROOTS = "DataUnionRoots"
 FIRST_CLAIM = "claim, first, to a fresh wallet"
 LATER_CLAIM = "claim, later, to a holder"
 SIGNED_CLAIM = "claimWithSig, first, to a fresh wallet"
@@ -23,9 +24,25 @@ ANCHOR_FIRST_CLAIMS = {
     "MerkleDistributor": "claim, first in its bitmap word, to a fresh wallet",
     "PaymentSplitter": "release, first, to a fresh wallet",
 }
+ROOTS_FIRST_EVER = "claim, member's first ever, to a fresh wallet"
+ROOTS_FIRST = "claim, first under a root, to a fresh wallet"
+ROOTS_LATER = "claim, later under the same root (no proof), to a holder"
+ROOTS_EPOCHS = {
+    "the first": "an epoch, the first: postRoot + finishAttribution",
+    "a later one": "an epoch, a later one: postRoot + finishAttribution",
+}
 PLOTTED = [
     (OURS, FIRST_CLAIM, "DataUnion claim, first (fresh wallet)", "tab:blue", "-"),
     (OURS, LATER_CLAIM, "DataUnion claim, later (holder)", "tab:blue", "--"),
+    (
+        ROOTS,
+        ROOTS_FIRST_EVER,
+        "DataUnionRoots claim, member's first (fresh wallet)",
+        "tab:red",
+        ":",
+    ),
+    (ROOTS, ROOTS_FIRST, "DataUnionRoots claim, first under a root (fresh wallet)", "tab:red", "-"),
+    (ROOTS, ROOTS_LATER, "DataUnionRoots claim, later, no proof (holder)", "tab:red", "--"),
     (
         "MerkleDistributor",
         "claim, first in its bitmap word, to a fresh wallet",
@@ -71,17 +88,8 @@ def targets(
     out = []
 
     def check(name: str, members: int, figure: float | None, limit: float | None) -> None:
-        if figure is None or limit is None:
-            return
-        out.append(
-            {
-                "target": name,
-                "members": members,
-                "limit": round(limit),
-                "gas": figure,
-                "met": figure <= limit,
-            }
-        )
+        if figure is not None and limit is not None:
+            out.extend(_one(name, members, figure, limit))
 
     for n in sizes:
         first = _gas(rows, OURS, FIRST_CLAIM, n)
@@ -99,7 +107,11 @@ def targets(
         check("postAttribution <= 25,000 per new member (batch of 500)", n, new, 25_000)
         changed = _gas(rows, OURS, "postAttribution, changed member, batch of 500", n)
         check("postAttribution <= 10,000 per changed member (batch of 500)", n, changed, 10_000)
-    smallest, largest = min(sizes), max(sizes)
+    out += roots_targets(floors, rows, sizes)
+    push_sizes = [n for n in sizes if _gas(rows, OURS, "deposit", n) is not None]
+    if not push_sizes:
+        return out
+    smallest, largest = min(push_sizes), max(push_sizes)
     if largest != smallest:
         for operation in ("deposit", FIRST_CLAIM, LATER_CLAIM):
             base = _gas(rows, OURS, operation, smallest)
@@ -110,6 +122,53 @@ def targets(
                 base * 1.01 if base else None,
             )
     return out
+
+
+def roots_targets(
+    floors: dict[str, int], rows: list[dict[str, Any]], sizes: list[int]
+) -> list[dict[str, Any]]:
+    """The root mode's targets (issue 15) at every member count it was measured at. A deposit is
+    compared with the push union's at the same count, or at the largest count it was measured
+    at (its deposit does not depend on the member count)."""
+    out: list[dict[str, Any]] = []
+    push_sizes = [n for n in sizes if _gas(rows, OURS, "deposit", n) is not None]
+    for n in sizes:
+        for which, operation in ROOTS_EPOCHS.items():
+            figure = _gas(rows, ROOTS, operation, n)
+            out += _one(f"an epoch ({which}) <= 150,000 gas", n, figure, 150_000)
+        for label, operation in (
+            ("member's first", ROOTS_FIRST_EVER),
+            ("first under a root", ROOTS_FIRST),
+        ):
+            figure = _gas(rows, ROOTS, operation, n)
+            out += _one(
+                f"claim, {label}, fresh wallet <= 1.80 x F0", n, figure, 1.80 * floors["F0"]
+            )
+        figure = _gas(rows, ROOTS, ROOTS_LATER, n)
+        out += _one("claim, later under the same root <= 1.70 x F1", n, figure, 1.70 * floors["F1"])
+        source = n if n in push_sizes else (push_sizes[-1] if push_sizes else None)
+        push = _gas(rows, OURS, "deposit", source) if source else None
+        if push is not None:
+            figure = _gas(rows, ROOTS, "deposit", n)
+            out += _one(
+                f"deposit within +-2% of DataUnion's (at {source:,} members)",
+                n,
+                figure,
+                1.02 * push,
+                0.98 * push,
+            )
+    return out
+
+
+def _one(
+    name: str, members: int, figure: float | None, limit: float, low: float = 0
+) -> list[dict[str, Any]]:
+    if figure is None:
+        return []
+    row: dict[str, Any] = {"target": name, "members": members, "limit": round(limit)}
+    if low:
+        row["low"] = round(low)
+    return [{**row, "gas": figure, "met": low <= figure <= limit}]
 
 
 def _cell(row: dict[str, Any] | None, floors: dict[str, int]) -> str:
@@ -163,13 +222,22 @@ def markdown(
         lines.append(
             f"| {key[0]} | {key[1]} | " + " | ".join(cells) + f" | {row['floor'] or ''} | {note} |"
         )
-    lines += ["", "## Targets (issue 7), each against figures of this run", ""]
-    lines += ["| target | members | limit | measured | met |", "|---|---:|---:|---:|---|"]
-    for t in targets(floors, rows, sizes):
-        met = "yes" if t["met"] else "**no**"
-        lines.append(
-            f"| {t['target']} | {t['members']:,} | {t['limit']:,} | {t['gas']:,.1f} | {met} |"
-        )
+    all_targets = targets(floors, rows, sizes)
+    roots = roots_targets(floors, rows, sizes)
+    for title, chosen in (
+        ("Targets (issue 7)", [t for t in all_targets if t not in roots]),
+        ("Targets of the root mode (issue 15)", roots),
+    ):
+        if not chosen:
+            continue
+        lines += ["", f"## {title}, each against figures of this run", ""]
+        lines += ["| target | members | limit | measured | met |", "|---|---:|---:|---:|---|"]
+        for t in chosen:
+            met = "yes" if t["met"] else "**no**"
+            limit = f"{t['low']:,} - {t['limit']:,}" if "low" in t else f"{t['limit']:,}"
+            lines.append(
+                f"| {t['target']} | {t['members']:,} | {limit} | {t['gas']:,.1f} | {met} |"
+            )
     if notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
