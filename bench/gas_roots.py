@@ -155,7 +155,6 @@ class RootsRun:
         document = typed_data(
             self.bench.chain.w3.eth.chain_id, self.union.address, "Claim", message
         )
-        document["domain"]["name"] = DESIGN  # the roots union's EIP-712 domain
         return bytes(Account.sign_typed_data(member.key, full_message=document).signature)
 
     def leave(self, who: str) -> Any:
