@@ -7,6 +7,7 @@ then each proof is a lookup).
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,30 +130,54 @@ class MemberProof:
 
 class Trees:
     """The trees of the epochs members prove against, built once from the stored reports and
-    kept while their epoch is the one in force or pending (at most a few at a time)."""
+    kept while their epoch is the one in force or pending (at most a few at a time).
+
+    `max_age` bounds how stale the served epochs may be, as for member reads (relayer.reads):
+    which roots are in force and pending is re-read from the chain at most that often (0: on
+    every request), so a burst of proof reads costs the node two calls, not two per read."""
 
     KEPT = 3
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, max_age: float = 0) -> None:
         self._db = db
+        self.max_age = max_age
         self._trees: dict[tuple[int, str], Tree] = {}
         self._lock = threading.Lock()
+        self._roots_lock = threading.Lock()
+        self._roots: tuple[int, int | None] = (0, None)
+        self._roots_read_at = float("-inf")
 
     def tree(self, number: int) -> Tree:
         with self._db.session() as session:
-            row = session.get(Epoch, number)
-            if row is None:
+            # The hash alone names the tree: a report (a million members: ~100 MB) is read
+            # only to build its tree, not on every proof.
+            digest = session.scalar(select(Epoch.report_hash).where(Epoch.number == number))
+            if digest is None:
                 raise NotFound(f"no epoch {number}")
-            key, text = (number, row.report_hash), row.report
-        with self._lock:  # one build per tree, however many requests wait for it
-            cached = self._trees.get(key)
-            if cached is None:
-                section = report_tree(text)
-                cached = Tree(int(section["epoch"]), leaves_of(section))
-                self._trees[key] = cached
-                for old in sorted(self._trees)[: -self.KEPT]:
-                    del self._trees[old]
-            return cached
+            key = (number, digest)
+            with self._lock:  # one build per tree, however many requests wait for it
+                cached = self._trees.get(key)
+                if cached is None:
+                    text = session.scalar(select(Epoch.report).where(Epoch.number == number))
+                    section = report_tree(text or "{}")
+                    cached = Tree(int(section["epoch"]), leaves_of(section))
+                    self._trees[key] = cached
+                    for old in sorted(self._trees)[: -self.KEPT]:
+                        del self._trees[old]
+                return cached
+
+    def epochs_in_force(self, chain: UnionChain) -> tuple[int, int | None]:
+        """The epoch of the root in force (0: none yet) and the pending epoch whose report this
+        relayer holds (None: none), read from the chain at most every `max_age` seconds."""
+        with self._roots_lock:  # one reader asks the chain, the others wait and reuse its answer
+            if time.monotonic() - self._roots_read_at <= self.max_age:
+                return self._roots
+            read_at = time.monotonic()
+            active = chain.active_root()
+            state = chain.attribution_state()
+            pending = state.epoch if state.pending and self.known(state.epoch) else None
+            self._roots, self._roots_read_at = (active.epoch, pending), read_at
+            return self._roots
 
     def known(self, number: int) -> bool:
         with self._db.session() as session:
@@ -169,6 +194,15 @@ class Trees:
             tree.leaves[index],
             ["0x" + p.hex() for p in tree.proof(index)],
         )
+
+
+def served_proofs(
+    trees: Trees, chain: UnionChain, member: str
+) -> tuple[MemberProof | None, MemberProof | None]:
+    """`member_proofs` for the proof route: the epochs as of at most `trees.max_age` ago."""
+    active, pending = trees.epochs_in_force(chain)
+    current = trees.proof(active, member) if active else None
+    return current, None if pending is None else trees.proof(pending, member)
 
 
 def member_proofs(

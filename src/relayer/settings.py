@@ -123,8 +123,9 @@ class Settings(BaseSettings):
     attester_alarm_balance: Decimal = Field(default=Decimal("0.05"), ge=0)
     claim_alarm_balance: Decimal = Field(default=Decimal("0.05"), ge=0)
 
-    #: How stale a member read may be: the chain head and the index position are re-read at
-    #: most this often (0: on every request); see relayer.reads.
+    #: How stale a member read or a served proof may be: the chain head and the index position
+    #: (relayer.reads), and the roots in force and pending (relayer.root_tree), are re-read at
+    #: most this often (0: on every request).
     read_cache_seconds: float = Field(default=0.25, ge=0, le=60)
 
     #: Value per record by data type (JSON object in the environment) and the uniqueness bonus.

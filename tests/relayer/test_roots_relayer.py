@@ -6,7 +6,7 @@ from functools import partial
 
 import pytest
 from brownie import web3
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from fixtures.api import assert_error, contribution
 from fixtures.epochs import finish_when_due
@@ -169,3 +169,40 @@ def test_a_gasless_claim_of_a_member_without_a_leaf_is_not_found_and_sends_nothi
     before = outbox_rows(context)
     assert_error(api.post("/v1/claims", json=body), 404, "not_found")
     assert outbox_rows(context) == before
+
+
+def test_proof_reads_within_the_read_cache_age_ask_the_chain_once(
+    api, context, monkeypatch, first_root, alice, bob
+):
+    monkeypatch.setattr(context.trees, "max_age", 60.0)
+    asked = []
+    view = context.chain.view
+    monkeypatch.setattr(
+        context.chain, "view", lambda name, *a, **kw: asked.append(name) or view(name, *a, **kw)
+    )
+
+    bodies = [proof_of(api, member)[0] for member in (alice, bob) * 10]
+
+    assert sorted(asked) == ["activeRoot", "attributionState"]  # once, for all twenty reads
+    assert {body["epoch"] for body in bodies} == {1}
+
+
+def test_a_proof_read_from_a_tree_already_built_does_not_load_the_report_again(
+    api, context, first_root, alice, bob
+):
+    proof_of(api, alice)  # builds the tree from the stored report
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(context.db.engine, "before_cursor_execute", record)
+    try:
+        for member in (alice, bob, alice):
+            proof_of(api, member)
+    finally:
+        event.remove(context.db.engine, "before_cursor_execute", record)
+
+    reads_of_epochs = [s for s in statements if "FROM epochs" in s]
+    assert reads_of_epochs  # the report's hash is still checked on every read
+    assert not [s for s in reads_of_epochs if "epochs.report," in s or "epochs.report " in s]

@@ -10,7 +10,7 @@ from relayer import members
 from relayer.api.deps import ContextDep
 from relayer.errors import Conflict, NotFound
 from relayer.members import MemberSummary, Statement
-from relayer.root_tree import member_proofs
+from relayer.root_tree import served_proofs
 from relayer.schemas import Address, MemberProofOut, TreeProofOut
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
@@ -63,7 +63,7 @@ def get_statement(
 def get_proof(address: MemberAddress, context: ContextDep) -> MemberProofOut:
     if not context.chain.roots:
         raise Conflict("this union sets shares member by member: it has no roots to prove")
-    current, pending = member_proofs(context.trees, context.chain, address)
+    current, pending = served_proofs(context.trees, context.chain, address)
     if current is None:
         raise NotFound(f"{address} has no leaf in the root in force")
     return MemberProofOut(
