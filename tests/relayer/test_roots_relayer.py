@@ -8,7 +8,7 @@ import pytest
 from brownie import web3
 from sqlalchemy import event, func, select
 
-from fixtures.api import assert_error, contribution
+from fixtures.api import assert_error, contribution, index
 from fixtures.epochs import finish_when_due
 from fixtures.roots import deploy_roots_union
 from fixtures.union import MAX_UINT, pay, sign_claim
@@ -206,3 +206,59 @@ def test_a_proof_read_from_a_tree_already_built_does_not_load_the_report_again(
     reads_of_epochs = [s for s in statements if "FROM epochs" in s]
     assert reads_of_epochs  # the report's hash is still checked on every read
     assert not [s for s in reads_of_epochs if "epochs.report," in s or "epochs.report " in s]
+
+
+def test_history_and_statement_follow_the_roots_the_member_was_in(
+    api, context, operator_headers, union, stablecoin, buyer, first_root, alice, bob
+):
+    pay(stablecoin, union, buyer, REVENUE)
+    _, leaf, proof = proof_of(api, alice)
+    union.claim(alice, MAX_UINT, leaf, proof, {"from": alice})
+    index(context)
+
+    summary = api.get(f"/v1/members/{alice.address}").json()
+
+    (epoch,) = summary["history"]
+    assert (epoch["epoch"], epoch["shares"]) == (1, str(leaf[2]))
+    assert abs(int(epoch["earned"]["units"]) - NET * 3 // 4) <= 1
+    assert int(summary["claimed"]["units"]) == stablecoin.balanceOf(alice)
+    year = web3.eth.get_block("latest")["timestamp"] // (365 * 24 * 3600) + 1970
+    statement = api.get(f"/v1/members/{alice.address}/statement?year={year}&format=json").json()
+    kinds = [row["kind"] for row in statement["rows"]]
+    assert kinds == ["earned", "claimed"]
+
+
+def test_a_member_who_left_is_dropped_from_the_next_tree_and_keeps_what_they_earned(
+    api, context, operator_headers, union, stablecoin, buyer, first_root, alice, bob
+):
+    pay(stablecoin, union, buyer, REVENUE)
+    _, leaf, proof = proof_of(api, bob)
+    union.leave(leaf, proof, (0, 0, 0), [], {"from": bob})
+    frozen = union.claimable(bob, (0, 0, 0), [])
+    pay(stablecoin, union, buyer, REVENUE)  # all to alice now
+    contribute(api, operator_headers, item(bob, "b again"))  # leaving is for good
+    close(api, operator_headers)
+    finish_when_due(context, 2)
+
+    tree = report_of(api, 2)["tree"]
+    assert [row[0] for row in tree["leaves"]] == [alice.address]
+    assert union.claimable(bob, (0, 0, 0), []) == frozen
+    summary = api.get(f"/v1/members/{bob.address}").json()
+    assert (summary["shares"], int(summary["claimable"]["units"])) == ("0", frozen)
+
+
+def test_license_deposits_and_the_estimate_follow_the_root_in_force(
+    api, context, operator_headers, union, stablecoin, buyer, first_root
+):
+    offer = {"id": "roots-001", "title": "Roots", "terms_hash": "0x" + "ab" * 32, "price": 5}
+    assert api.post("/v1/licenses", json=offer, headers=operator_headers).status_code == 201
+    license_id = api.get("/v1/licenses/roots-001").json()["license_id"]
+    paid = pay(stablecoin, union, buyer, REVENUE, bytes.fromhex(license_id[2:]))
+    index(context)
+
+    deposits = api.get("/v1/licenses/roots-001").json()["deposits"]
+    assert [(d["tx_hash"], d["epoch"]) for d in deposits] == [(paid.txid, 1)]
+    query = {"data_type": "health", "records_per_month": 100, "quality": "1", "uniqueness": "0"}
+    estimate = api.get("/v1/estimate", params=query).json()
+    assert estimate["basis"]["total_shares"] == str(union.totalShares())
+    assert int(estimate["monthly_earnings"]["units"]) > 0
