@@ -132,9 +132,10 @@ class Trees:
     """The trees of the epochs members prove against, built once from the stored reports and
     kept while their epoch is the one in force or pending (at most a few at a time).
 
-    `max_age` bounds how stale the served epochs may be, as for member reads (relayer.reads):
-    which roots are in force and pending is re-read from the chain at most that often (0: on
-    every request), so a burst of proof reads costs the node two calls, not two per read."""
+    `max_age` bounds how stale the served trees may be, as for member reads (relayer.reads):
+    which roots are in force and pending is re-read from the chain (and their trees looked up)
+    at most that often (0: on every request), so a burst of proof reads costs the node two calls
+    and the database one lookup per tree, not that many per read."""
 
     KEPT = 3
 
@@ -144,8 +145,8 @@ class Trees:
         self._trees: dict[tuple[int, str], Tree] = {}
         self._lock = threading.Lock()
         self._roots_lock = threading.Lock()
-        self._roots: tuple[int, int | None] = (0, None)
-        self._roots_read_at = float("-inf")
+        self._served: tuple[Tree | None, Tree | None] = (None, None)
+        self._served_at = float("-inf")
 
     def tree(self, number: int) -> Tree:
         with self._db.session() as session:
@@ -166,18 +167,21 @@ class Trees:
                         del self._trees[old]
                 return cached
 
-    def epochs_in_force(self, chain: UnionChain) -> tuple[int, int | None]:
-        """The epoch of the root in force (0: none yet) and the pending epoch whose report this
-        relayer holds (None: none), read from the chain at most every `max_age` seconds."""
+    def served(self, chain: UnionChain) -> tuple[Tree | None, Tree | None]:
+        """The tree of the root in force (None before the first) and of the pending root whose
+        report this relayer holds (None: none), as the chain named them at most `max_age`
+        seconds ago."""
         with self._roots_lock:  # one reader asks the chain, the others wait and reuse its answer
-            if time.monotonic() - self._roots_read_at <= self.max_age:
-                return self._roots
+            if time.monotonic() - self._served_at <= self.max_age:
+                return self._served
             read_at = time.monotonic()
             active = chain.active_root()
             state = chain.attribution_state()
-            pending = state.epoch if state.pending and self.known(state.epoch) else None
-            self._roots, self._roots_read_at = (active.epoch, pending), read_at
-            return self._roots
+            current = self.tree(active.epoch) if active.epoch else None
+            known = state.pending and self.known(state.epoch)
+            self._served = (current, self.tree(state.epoch) if known else None)
+            self._served_at = read_at
+            return self._served
 
     def shares(self, number: int, member: str) -> int:
         """`member`'s shares in epoch `number`'s tree (0 without a leaf or a stored report)."""
@@ -191,25 +195,31 @@ class Trees:
             return session.scalar(select(Epoch.number).where(Epoch.number == number)) is not None
 
     def proof(self, number: int, member: str) -> MemberProof | None:
-        tree = self.tree(number)
-        index = tree.index_of(member)
-        if index is None:
-            return None
-        return MemberProof(
-            tree.epoch,
-            "0x" + tree.root.hex(),
-            tree.leaves[index],
-            ["0x" + p.hex() for p in tree.proof(index)],
-        )
+        return proof_in(self.tree(number), member)
+
+
+def proof_in(tree: Tree, member: str) -> MemberProof | None:
+    """The member's leaf and proof in `tree`; None when the member has no leaf there."""
+    index = tree.index_of(member)
+    if index is None:
+        return None
+    return MemberProof(
+        tree.epoch,
+        "0x" + tree.root.hex(),
+        tree.leaves[index],
+        ["0x" + p.hex() for p in tree.proof(index)],
+    )
 
 
 def served_proofs(
     trees: Trees, chain: UnionChain, member: str
 ) -> tuple[MemberProof | None, MemberProof | None]:
-    """`member_proofs` for the proof route: the epochs as of at most `trees.max_age` ago."""
-    active, pending = trees.epochs_in_force(chain)
-    current = trees.proof(active, member) if active else None
-    return current, None if pending is None else trees.proof(pending, member)
+    """`member_proofs` for the proof route, from the trees as of at most `trees.max_age` ago."""
+    current, pending = trees.served(chain)
+    return (
+        None if current is None else proof_in(current, member),
+        None if pending is None else proof_in(pending, member),
+    )
 
 
 def member_proofs(
