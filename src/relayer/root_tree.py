@@ -102,6 +102,10 @@ def attach_tree(
     return tree
 
 
+#: The trees of the root in force and of the pending root (each None when there is none).
+Served = tuple[Tree | None, Tree | None]
+
+
 @dataclass(frozen=True)
 class MemberProof:
     """A member's leaf of one epoch's tree, with its proof."""
@@ -145,8 +149,9 @@ class Trees:
         self._trees: dict[tuple[int, str], Tree] = {}
         self._lock = threading.Lock()
         self._roots_lock = threading.Lock()
-        self._served: tuple[Tree | None, Tree | None] = (None, None)
-        self._served_at = float("-inf")
+        # (when read, (tree in force, pending tree)), replaced as one value so a lock-free
+        # reader never pairs one reading's time with another's trees.
+        self._served: tuple[float, Served] = (float("-inf"), (None, None))
 
     def tree(self, number: int) -> Tree:
         with self._db.session() as session:
@@ -167,21 +172,27 @@ class Trees:
                         del self._trees[old]
                 return cached
 
-    def served(self, chain: UnionChain) -> tuple[Tree | None, Tree | None]:
+    def peek_served(self) -> "Served | None":
+        """`served` if it is fresh; never blocks on the chain or the database."""
+        read_at, served = self._served
+        return served if time.monotonic() - read_at <= self.max_age else None
+
+    def served(self, chain: UnionChain) -> "Served":
         """The tree of the root in force (None before the first) and of the pending root whose
         report this relayer holds (None: none), as the chain named them at most `max_age`
         seconds ago."""
         with self._roots_lock:  # one reader asks the chain, the others wait and reuse its answer
-            if time.monotonic() - self._served_at <= self.max_age:
-                return self._served
+            fresh = self.peek_served()
+            if fresh is not None:
+                return fresh
             read_at = time.monotonic()
             active = chain.active_root()
             state = chain.attribution_state()
             current = self.tree(active.epoch) if active.epoch else None
             known = state.pending and self.known(state.epoch)
-            self._served = (current, self.tree(state.epoch) if known else None)
-            self._served_at = read_at
-            return self._served
+            served = (current, self.tree(state.epoch) if known else None)
+            self._served = (read_at, served)
+            return served
 
     def shares(self, number: int, member: str) -> int:
         """`member`'s shares in epoch `number`'s tree (0 without a leaf or a stored report)."""
@@ -211,11 +222,9 @@ def proof_in(tree: Tree, member: str) -> MemberProof | None:
     )
 
 
-def served_proofs(
-    trees: Trees, chain: UnionChain, member: str
-) -> tuple[MemberProof | None, MemberProof | None]:
-    """`member_proofs` for the proof route, from the trees as of at most `trees.max_age` ago."""
-    current, pending = trees.served(chain)
+def served_proofs(served: "Served", member: str) -> tuple[MemberProof | None, MemberProof | None]:
+    """`member_proofs` for the proof route, from the trees `Trees.served` gave."""
+    current, pending = served
     return (
         None if current is None else proof_in(current, member),
         None if pending is None else proof_in(pending, member),
