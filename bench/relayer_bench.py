@@ -10,66 +10,34 @@ import asyncio
 import json
 import os
 import platform
-import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chain import ROOT, Chain, anvil, free_port, local_key
-from eth_account.signers.local import LocalAccount
+import roots_bench
+from chain import ROOT, free_port
+from serving import (
+    LOOPBACK,
+    LocalUnion,
+    http_load,
+    local_union,
+    relayer_settings,
+    serve_env,
+    wait_serving,
+)
 from tqdm import tqdm
-from web3 import Web3
-from web3.contract import Contract
 
 from relayer import attribution, epochs, migrate
 from relayer.attribution import ContributionInput
 from relayer.context import Context
 from relayer.db import Contribution
-from relayer.settings import Settings
 
 RESULTS = ROOT / "bench" / "results"
-FEE_BPS, FEE_DELAY = 500, 2 * 24 * 3600
-ATTRIBUTION_DELAY = 3600  # the contract's minimum
-
-
-@dataclass
-class LocalUnion:
-    """A union deployed on the benchmark's anvil, with the relayer's key as attester."""
-
-    w3: Web3
-    rpc_url: str
-    relayer: LocalAccount
-    union: Contract
-
-
-@contextmanager
-def local_union() -> Iterator[LocalUnion]:
-    with anvil() as w3:
-        chain = Chain(w3)
-        admin, relayer = chain.accounts[0], local_key("relayer")
-        w3.eth.send_transaction({"from": admin, "to": relayer.address, "value": 10**20})
-        token, _ = chain.deploy(*chain.artifact("MockStablecoin"))
-        union, _ = chain.deploy(
-            *chain.artifact("DataUnion"),
-            token.address,
-            admin,
-            relayer.address,
-            admin,
-            admin,  # guardian
-            admin,
-            FEE_BPS,
-            FEE_DELAY,
-            ATTRIBUTION_DELAY,
-        )
-        yield LocalUnion(w3, str(w3.provider.endpoint_uri), relayer, union)  # type: ignore[attr-defined]
 
 
 DATA_TYPES = sorted(attribution.DEFAULT_RATES)
@@ -113,22 +81,6 @@ def bench_attribution(count: int) -> dict[str, Any]:
         "verify_seconds": round(checked, 3),
         "target_seconds": 5,
     }
-
-
-def relayer_settings(chain: LocalUnion, database_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "rpc_url": chain.rpc_url,
-        "chain_id": chain.w3.eth.chain_id,
-        "contract_address": chain.union.address,
-        "database_url": database_url,
-        "private_key": "0x" + bytes(chain.relayer.key).hex(),
-        "operator_token": secrets.token_hex(24),
-        "confirmations": 0,
-        "poll_interval": 0.01,
-        "batch_size": 500,
-    }
-    values.update(overrides)
-    return Settings(**values)
 
 
 def bench_posting(chain: LocalUnion, members: int, workdir: Path) -> dict[str, Any]:
@@ -175,76 +127,13 @@ def bench_posting(chain: LocalUnion, members: int, workdir: Path) -> dict[str, A
     }
 
 
-#: The load generator's only target: this machine's loopback interface.
-LOOPBACK = "127.0.0.1"
-#: Longest one load run may take; it stops by itself then, whatever it has done.
-LOAD_DEADLINE_S = 90.0
-
-
-@dataclass
-class Load:
-    seconds: float
-    latencies: list[float]
-
-    @property
-    def requests(self) -> int:
-        return len(self.latencies)
-
-    def percentile(self, fraction: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-async def _load(
-    ports: int | list[int],
-    paths: list[str],
-    requests: int,
-    connections: int,
-    deadline_s: float = LOAD_DEADLINE_S,
-) -> Load:
-    """At most `requests` keep-alive HTTP/1.1 GETs over `connections` sockets to loopback, the
-    sockets spread round-robin over `ports` (as a load balancer would spread clients), for at
-    most `deadline_s` seconds. Every answer must be a 200."""
-    targets = [ports] if isinstance(ports, int) else ports
-    per_connection = max(1, requests // connections)
-    latencies: list[float] = []
-    stop_at = time.perf_counter() + deadline_s
-
-    async def worker(index: int) -> None:
-        reader, writer = await asyncio.open_connection(LOOPBACK, targets[index % len(targets)])
-        try:
-            for i in range(per_connection):
-                if time.perf_counter() > stop_at:
-                    break
-                path = paths[(index * 7 + i) % len(paths)]
-                sent = time.perf_counter()
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-                await writer.drain()
-                head = await reader.readuntil(b"\r\n\r\n")
-                if not head.startswith(b"HTTP/1.1 200"):
-                    raise RuntimeError(f"{path}: {head.splitlines()[0].decode()}")
-                length = next(
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length")
-                )
-                await reader.readexactly(length)
-                latencies.append(time.perf_counter() - sent)
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(c) for c in range(connections)))
-    return Load(time.perf_counter() - started, latencies)
-
-
 def bench_reads(chain: LocalUnion, workdir: Path, members: int, requests: int) -> dict[str, Any]:
     settings = relayer_settings(chain, f"sqlite:///{workdir / 'post.db'}")
     migrate.upgrade(settings.database_url)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "relayer.cli", "serve", "--port", str(port)],
-        env=_serve_env(settings),
+        env=serve_env(settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -252,12 +141,12 @@ def bench_reads(chain: LocalUnion, workdir: Path, members: int, requests: int) -
         every = [
             f"/v1/members/{chain.w3.to_checksum_address(f'0x{i + 1:040x}')}" for i in range(members)
         ]
-        _wait_serving(port)
+        wait_serving(port)
         cold_count = min(members - 1, requests // 4)
-        cold = asyncio.run(_load(port, every[1 : 1 + cold_count], cold_count, 32))
+        cold = asyncio.run(http_load(port, every[1 : 1 + cold_count], cold_count, 32))
         hot = every[:200]
-        asyncio.run(_load(port, hot, 400, 8))  # warm the cache
-        load = asyncio.run(_load(port, hot, requests, 32))
+        asyncio.run(http_load(port, hot, 400, 8))  # warm the cache
+        load = asyncio.run(http_load(port, hot, requests, 32))
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -271,31 +160,6 @@ def bench_reads(chain: LocalUnion, workdir: Path, members: int, requests: int) -
         "cold_requests_per_second": round(cold.requests / cold.seconds),
         "target_per_second": 1000,
     }
-
-
-def _wait_serving(port: int, path: str = "/v1/health", timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            asyncio.run(_load(port, [path], 1, 1, deadline_s=5))
-            return
-        except (OSError, RuntimeError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-def _serve_env(settings: Settings) -> dict[str, str]:
-    values: dict[str, Any] = {
-        "rpc_url": settings.rpc_url,
-        "chain_id": settings.chain_id,
-        "contract_address": settings.contract_address,
-        "database_url": settings.database_url,
-        "private_key": settings.private_key.get_secret_value() if settings.private_key else "",
-        "operator_token": settings.operator_token.get_secret_value(),
-        "confirmations": 0,
-    }
-    return {**os.environ, **{f"RELAYER_{k.upper()}": str(v) for k, v in values.items()}}
 
 
 def bench_replica_reads(chain: LocalUnion, members: int, requests: int) -> dict[str, Any]:
@@ -325,7 +189,7 @@ def bench_replica_reads(chain: LocalUnion, members: int, requests: int) -> dict[
             servers = [
                 subprocess.Popen(
                     [sys.executable, "-m", "relayer.cli", "serve", "--port", str(port)],
-                    env=_serve_env(settings),
+                    env=serve_env(settings),
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -333,11 +197,11 @@ def bench_replica_reads(chain: LocalUnion, members: int, requests: int) -> dict[
             ]
             try:
                 for port in ports:
-                    _wait_serving(port)
+                    wait_serving(port)
                 _wait_indexed(ports[0], chain.w3.eth.block_number)
                 for port in ports:
-                    asyncio.run(_load(port, hot, 400, 8))  # warm each replica's cache
-                load = asyncio.run(_load(ports, hot, requests, 32))
+                    asyncio.run(http_load(port, hot, 400, 8))  # warm each replica's cache
+                load = asyncio.run(http_load(ports, hot, requests, 32))
             finally:
                 for process in servers:
                     process.terminate()
@@ -362,7 +226,7 @@ def _wait_indexed(port: int, head: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/v1/health", timeout=10) as answer:
-            if (json.load(answer).get("indexed_block") or -1) >= head:
+            if (json.http_load(answer).get("indexed_block") or -1) >= head:
                 return
         time.sleep(0.2)
     raise RuntimeError(f"the replicas did not index up to block {head} in {timeout} s")
@@ -402,6 +266,7 @@ def write(results: dict[str, Any]) -> None:
         )
     if "skipped" in replicas:
         lines.append(f"| member reads through replicas | skipped: {replicas['skipped']} | |")
+    lines += roots_bench.markdown_rows(results.get("roots", {}))
     lines += [
         "",
         f"Load average when the run ended: {results['load_average']} (the benchmark shares the "
@@ -421,7 +286,19 @@ def main() -> None:
     parser.add_argument("--contributions", type=int, default=1_000_000)
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--roots-members", type=int, default=roots_bench.MEMBERS)
+    parser.add_argument(
+        "--roots-only",
+        action="store_true",
+        help="only the root-mode figures; the others are kept from the last results file",
+    )
     args = parser.parse_args()
+    if args.roots_only:
+        results = json.loads((RESULTS / "relayer.json").read_text())
+        print(f"root mode, {args.roots_members:,} members…", file=sys.stderr)
+        results["roots"] = roots_bench.run(args.roots_members, args.requests)
+        write(results)
+        return
     results: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}"
@@ -437,6 +314,8 @@ def main() -> None:
         results["reads"] = bench_reads(chain, workdir, args.members, args.requests)
         print(f"{args.requests:,} member reads through 1 and 3 replicas…", file=sys.stderr)
         results["replicas"] = bench_replica_reads(chain, args.members, args.requests)
+    print(f"root mode, {args.roots_members:,} members…", file=sys.stderr)
+    results["roots"] = roots_bench.run(args.roots_members, args.requests)
     write(results)
 
 
