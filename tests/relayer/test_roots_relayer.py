@@ -110,6 +110,9 @@ def test_the_next_root_carries_earnings_of_the_last_and_adds_new_members(
     contribute(api, operator_headers, item(carol, "c", records=400))
     second = close(api, operator_headers)
     assert second["status"] == "pending"
+    served, _, _ = proof_of(api, alice)
+    assert (served["epoch"], served["pending"]["epoch"]) == (1, 2)
+    assert served["pending"]["leaf"]["previousShares"] == served["leaf"]["shares"]
     # Still split by the root in force while the next one waits.
     pay(stablecoin, union, buyer, REVENUE)
     finish_when_due(context, 2)
