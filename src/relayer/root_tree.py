@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import to_checksum_address
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relayer.chain import ActiveRoot, UnionChain
 from relayer.db import Database, Epoch
-from relayer.errors import Conflict, NotFound
+from relayer.errors import Conflict
 from relayer.merkle import Leaf, Tree
 from relayer.roots import next_leaves
 from relayer.states import EpochStatus
@@ -102,10 +101,6 @@ def attach_tree(
     return tree
 
 
-#: The trees of the root in force and of the pending root (each None when there is none).
-Served = tuple[Tree | None, Tree | None]
-
-
 @dataclass(frozen=True)
 class MemberProof:
     """A member's leaf of one epoch's tree, with its proof."""
@@ -133,86 +128,72 @@ class MemberProof:
 
 
 class Trees:
-    """The trees of the epochs members prove against, built once from the stored reports and
-    kept while their epoch is the one in force or pending (at most a few at a time).
-
-    `max_age` bounds how stale the served trees may be, as for member reads (relayer.reads):
-    which roots are in force and pending is re-read from the chain (and their trees looked up)
-    at most that often (0: on every request), so a burst of proof reads costs the node two calls
-    and the database one lookup per tree, not that many per read."""
+    """The trees members prove against, built once from the stored reports and checked against
+    the roots on the chain, and the chain's roots themselves, re-read at most every `max_age`
+    seconds (a proof read is then a lookup in memory: no chain call, no database query)."""
 
     KEPT = 3
 
-    def __init__(self, db: Database, max_age: float = 0) -> None:
+    def __init__(self, db: Database, max_age: float = 0.25) -> None:
         self._db = db
         self.max_age = max_age
-        self._trees: dict[tuple[int, str], Tree] = {}
+        self._trees: dict[int, Tree] = {}
         self._lock = threading.Lock()
-        self._roots_lock = threading.Lock()
-        # (when read, (tree in force, pending tree)), replaced as one value so a lock-free
-        # reader never pairs one reading's time with another's trees.
-        self._served: tuple[float, Served] = (float("-inf"), (None, None))
+        self._roots: tuple[float, ActiveRoot, tuple[int, bytes] | None] | None = None
 
-    def tree(self, number: int) -> Tree:
+    def stored(self, number: int) -> Tree | None:
+        """Epoch `number`'s tree as its stored report has it (None without a report)."""
         with self._db.session() as session:
-            # The hash alone names the tree: a report (a million members: ~100 MB) is read
-            # only to build its tree, not on every proof.
-            digest = session.scalar(select(Epoch.report_hash).where(Epoch.number == number))
-            if digest is None:
-                raise NotFound(f"no epoch {number}")
-            key = (number, digest)
-            with self._lock:  # one build per tree, however many requests wait for it
-                cached = self._trees.get(key)
-                if cached is None:
-                    text = session.scalar(select(Epoch.report).where(Epoch.number == number))
-                    section = report_tree(text or "{}")
-                    cached = Tree(int(section["epoch"]), leaves_of(section))
-                    self._trees[key] = cached
-                    for old in sorted(self._trees)[: -self.KEPT]:
-                        del self._trees[old]
-                return cached
+            row = session.get(Epoch, number)
+            if row is None:
+                return None
+            text = row.report
+        section = report_tree(text)
+        return Tree(int(section["epoch"]), leaves_of(section))
 
-    def peek_served(self) -> "Served | None":
-        """`served` if it is fresh; never blocks on the chain or the database."""
-        read_at, served = self._served
-        return served if time.monotonic() - read_at <= self.max_age else None
+    def matching(self, number: int, root: bytes) -> Tree | None:
+        """Epoch `number`'s tree if it is the one with `root` on the chain."""
+        cached = self._trees.get(number)
+        if cached is not None and cached.root == root:
+            return cached
+        with self._lock:  # one build per tree, however many requests wait for it
+            cached = self._trees.get(number)
+            if cached is None or cached.root != root:
+                cached = self.stored(number)
+                if cached is None or cached.root != root:
+                    return None
+                self._trees[number] = cached
+                for old in sorted(self._trees)[: -self.KEPT]:
+                    del self._trees[old]
+            return cached
 
-    def served(self, chain: UnionChain) -> "Served":
-        """The tree of the root in force (None before the first) and of the pending root whose
-        report this relayer holds (None: none), as the chain named them at most `max_age`
-        seconds ago."""
-        with self._roots_lock:  # one reader asks the chain, the others wait and reuse its answer
-            fresh = self.peek_served()
-            if fresh is not None:
-                return fresh
-            read_at = time.monotonic()
-            active = chain.active_root()
-            state = chain.attribution_state()
-            current = self.tree(active.epoch) if active.epoch else None
-            known = state.pending and self.known(state.epoch)
-            served = (current, self.tree(state.epoch) if known else None)
-            self._served = (read_at, served)
-            return served
+    def roots(
+        self, chain: UnionChain, block: int | None = None
+    ) -> tuple[ActiveRoot, tuple[int, bytes] | None]:
+        """The root in force, and the pending epoch and root if one is pending: at `block`, or
+        else as last read (at most `max_age` seconds ago)."""
+        now = time.monotonic()
+        known = self._roots
+        if block is None and known is not None and now - known[0] <= self.max_age:
+            return known[1], known[2]
+        at: int | str = "latest" if block is None else block
+        active = chain.active_root(at)
+        state = chain.attribution_state(at)
+        pending = (state.epoch, chain.pending_root(at)[0]) if state.pending else None
+        if block is None:
+            self._roots = (now, active, pending)
+        return active, pending
 
     def shares(self, number: int, member: str) -> int:
         """`member`'s shares in epoch `number`'s tree (0 without a leaf or a stored report)."""
-        if not self.known(number):
-            return 0
-        leaf = self.tree(number).leaf_of(member)
+        tree = self._trees.get(number) or self.stored(number)
+        leaf = None if tree is None else tree.leaf_of(member)
         return 0 if leaf is None else leaf.shares
 
-    def known(self, number: int) -> bool:
-        with self._db.session() as session:
-            return session.scalar(select(Epoch.number).where(Epoch.number == number)) is not None
 
-    def proof(self, number: int, member: str) -> MemberProof | None:
-        return proof_in(self.tree(number), member)
-
-
-def proof_in(tree: Tree, member: str) -> MemberProof | None:
-    """The member's leaf and proof in `tree`; None when the member has no leaf there."""
-    index = tree.index_of(member)
-    if index is None:
+def _proof_in(tree: Tree | None, member: str) -> MemberProof | None:
+    index = None if tree is None else tree.index_of(member)
+    if tree is None or index is None:
         return None
     return MemberProof(
         tree.epoch,
@@ -222,24 +203,14 @@ def proof_in(tree: Tree, member: str) -> MemberProof | None:
     )
 
 
-def served_proofs(served: "Served", member: str) -> tuple[MemberProof | None, MemberProof | None]:
-    """`member_proofs` for the proof route, from the trees `Trees.served` gave."""
-    current, pending = served
-    return (
-        None if current is None else proof_in(current, member),
-        None if pending is None else proof_in(pending, member),
-    )
-
-
 def member_proofs(
-    trees: Trees, chain: UnionChain, member: str, block: int | str = "latest"
+    trees: Trees, chain: UnionChain, member: str, block: int | None = None
 ) -> tuple[MemberProof | None, MemberProof | None]:
     """The member's leaf and proof in the root in force and in the pending root (each None when
-    the member has none there)."""
-    active = chain.active_root(block)
-    current = trees.proof(active.epoch, member) if active.epoch else None
-    state = chain.attribution_state(block)
-    pending = (
-        trees.proof(state.epoch, member) if state.pending and trees.known(state.epoch) else None
-    )
-    return current, pending
+    the member has none there, or this relayer does not hold that root's report); at `block`,
+    or as the roots were last read."""
+    active, pending = trees.roots(chain, block)
+    current = _proof_in(trees.matching(active.epoch, active.root), member) if active.epoch else None
+    if pending is None:
+        return current, None
+    return current, _proof_in(trees.matching(*pending), member)

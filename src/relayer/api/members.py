@@ -10,7 +10,7 @@ from relayer import members
 from relayer.api.deps import ContextDep
 from relayer.errors import Conflict, NotFound
 from relayer.members import MemberSummary, Statement
-from relayer.root_tree import served_proofs
+from relayer.root_tree import member_proofs
 from relayer.schemas import Address, MemberProofOut, TreeProofOut
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
@@ -60,21 +60,13 @@ def get_statement(
     response_model_by_alias=True,
     summary="Root mode: the member's leaf and Merkle proof, for claim and leave",
 )
-async def get_proof(address: MemberAddress, context: ContextDep) -> Response:
+def get_proof(address: MemberAddress, context: ContextDep) -> MemberProofOut:
     if not context.chain.roots:
         raise Conflict("this union sets shares member by member: it has no roots to prove")
-    # The hot read path, as for member reads: trees read within read_cache_seconds answer
-    # without leaving the event loop; otherwise the chain and the database are read on a
-    # worker thread.
-    trees = context.trees
-    served = trees.peek_served()
-    if served is None:
-        served = await run_in_threadpool(trees.served, context.chain)
-    current, pending = served_proofs(served, address)
+    current, pending = member_proofs(context.trees, context.chain, address)
     if current is None:
         raise NotFound(f"{address} has no leaf in the root in force")
-    body = MemberProofOut(
+    return MemberProofOut(
         **current.as_json(),
         pending=None if pending is None else TreeProofOut(**pending.as_json()),
     )
-    return Response(body.model_dump_json(by_alias=True), media_type="application/json")
