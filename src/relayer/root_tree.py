@@ -139,6 +139,7 @@ class Trees:
         self.max_age = max_age
         self._trees: dict[int, Tree] = {}
         self._lock = threading.Lock()
+        self._roots_lock = threading.Lock()
         self._roots: tuple[float, ActiveRoot, tuple[int, bytes] | None] | None = None
 
     def stored(self, number: int) -> Tree | None:
@@ -172,17 +173,55 @@ class Trees:
     ) -> tuple[ActiveRoot, tuple[int, bytes] | None]:
         """The root in force, and the pending epoch and root if one is pending: at `block`, or
         else as last read (at most `max_age` seconds ago)."""
-        now = time.monotonic()
+        if block is not None:
+            return self._read_roots(chain, block)
+        fresh = self._fresh_roots()
+        if fresh is not None:
+            return fresh
+        # When the roots go stale under load, one reader asks the chain and the others wait and
+        # reuse its answer, instead of every request in flight asking the node at once.
+        with self._roots_lock:
+            fresh = self._fresh_roots()
+            if fresh is not None:
+                return fresh
+            now = time.monotonic()
+            active, pending = self._read_roots(chain, "latest")
+            self._roots = (now, active, pending)
+            return active, pending
+
+    def _fresh_roots(self) -> tuple[ActiveRoot, tuple[int, bytes] | None] | None:
         known = self._roots
-        if block is None and known is not None and now - known[0] <= self.max_age:
+        if known is not None and time.monotonic() - known[0] <= self.max_age:
             return known[1], known[2]
-        at: int | str = "latest" if block is None else block
+        return None
+
+    @staticmethod
+    def _read_roots(
+        chain: UnionChain, at: int | str
+    ) -> tuple[ActiveRoot, tuple[int, bytes] | None]:
         active = chain.active_root(at)
         state = chain.attribution_state(at)
         pending = (state.epoch, chain.pending_root(at)[0]) if state.pending else None
-        if block is None:
-            self._roots = (now, active, pending)
         return active, pending
+
+    def peek_proofs(self, member: str) -> tuple[MemberProof | None, MemberProof | None] | None:
+        """`member_proofs` from memory alone, or None when that would need the chain or the
+        database (roots older than `max_age`, or a tree not built yet): never blocks."""
+        fresh = self._fresh_roots()
+        if fresh is None:
+            return None
+        active, pending = fresh
+        wanted = [(active.epoch, active.root)] if active.epoch else []
+        if pending is not None:
+            wanted.append(pending)
+        built: dict[int, Tree] = {}
+        for number, root in wanted:
+            tree = self._trees.get(number)
+            if tree is None or tree.root != root:
+                return None
+            built[number] = tree
+        current = _proof_in(built[active.epoch], member) if active.epoch else None
+        return current, None if pending is None else _proof_in(built[pending[0]], member)
 
     def shares(self, number: int, member: str) -> int:
         """`member`'s shares in epoch `number`'s tree (0 without a leaf or a stored report)."""

@@ -2,6 +2,8 @@
 the report, whose `tree` section lists every leaf; members get their leaf and proof from the API
 and claim with it; the next epoch's leaves carry what the earlier ones earned."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import pytest
@@ -14,6 +16,7 @@ from fixtures.roots import deploy_roots_union
 from fixtures.union import MAX_UINT, pay, sign_claim
 from relayer.db import OutboxTx
 from relayer.merkle import Leaf, Tree, leaf_hash, verify
+from relayer.root_tree import member_proofs
 
 REVENUE = 10_000_000
 NET = REVENUE * 95 // 100
@@ -188,6 +191,29 @@ def test_proof_reads_within_the_read_cache_age_ask_the_chain_once(
 
     assert sorted(asked) == ["activeRoot", "attributionState"]  # once, for all twenty reads
     assert {body["epoch"] for body in bodies} == {1}
+
+
+def test_proof_reads_in_flight_when_the_roots_go_stale_ask_the_chain_once(
+    api, context, monkeypatch, first_root, alice, bob
+):
+    monkeypatch.setattr(context.trees, "max_age", 60.0)
+    proof_of(api, alice)  # the tree is built and the roots read
+    context.trees._roots = None  # as when read_cache_seconds have passed
+    asked = []
+    view = context.chain.view
+
+    def slow_view(name, *args, **kwargs):
+        asked.append(name)
+        time.sleep(0.05)  # a node under load: every reader arrives while the first one waits
+        return view(name, *args, **kwargs)
+
+    monkeypatch.setattr(context.chain, "view", slow_view)
+    readers = [alice.address, bob.address] * 8
+    with ThreadPoolExecutor(len(readers)) as pool:
+        served = list(pool.map(partial(member_proofs, context.trees, context.chain), readers))
+
+    assert sorted(asked) == ["activeRoot", "attributionState"]
+    assert all(current is not None and current.epoch == 1 for current, _ in served)
 
 
 def test_a_proof_read_from_a_tree_already_built_does_not_read_the_epochs_again(

@@ -60,13 +60,20 @@ def get_statement(
     response_model_by_alias=True,
     summary="Root mode: the member's leaf and Merkle proof, for claim and leave",
 )
-def get_proof(address: MemberAddress, context: ContextDep) -> MemberProofOut:
+async def get_proof(address: MemberAddress, context: ContextDep) -> Response:
     if not context.chain.roots:
         raise Conflict("this union sets shares member by member: it has no roots to prove")
-    current, pending = member_proofs(context.trees, context.chain, address)
+    # The hot read path, as for member reads: fresh roots with their trees built answer from
+    # memory without leaving the event loop; otherwise the chain (and, for a tree not built
+    # yet, the database) is read on a worker thread.
+    proofs = context.trees.peek_proofs(address)
+    if proofs is None:
+        proofs = await run_in_threadpool(member_proofs, context.trees, context.chain, address)
+    current, pending = proofs
     if current is None:
         raise NotFound(f"{address} has no leaf in the root in force")
-    return MemberProofOut(
+    body = MemberProofOut(
         **current.as_json(),
         pending=None if pending is None else TreeProofOut(**pending.as_json()),
     )
+    return Response(body.model_dump_json(by_alias=True), media_type="application/json")
