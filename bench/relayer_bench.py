@@ -226,7 +226,7 @@ def _wait_indexed(port: int, head: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/v1/health", timeout=10) as answer:
-            if (json.http_load(answer).get("indexed_block") or -1) >= head:
+            if (json.load(answer).get("indexed_block") or -1) >= head:
                 return
         time.sleep(0.2)
     raise RuntimeError(f"the replicas did not index up to block {head} in {timeout} s")
