@@ -292,7 +292,17 @@ def main() -> None:
         action="store_true",
         help="only the root-mode figures; the others are kept from the last results file",
     )
+    parser.add_argument(
+        "--watcher-only",
+        action="store_true",
+        help="only the watcher's tree check; the other figures are kept from the last results",
+    )
     args = parser.parse_args()
+    if args.watcher_only:
+        results = json.loads((RESULTS / "relayer.json").read_text())
+        results.setdefault("roots", {})["watcher"] = roots_bench.bench_watcher(args.roots_members)
+        write(results)
+        return
     if args.roots_only:
         results = json.loads((RESULTS / "relayer.json").read_text())
         print(f"root mode, {args.roots_members:,} members…", file=sys.stderr)

@@ -335,6 +335,7 @@ def bench_watcher(count: int) -> dict[str, Any]:
     checked = time.perf_counter() - started
     assert problems == [], problems  # a sound epoch: the figure is of a full check
     return {
+        "tree_check": _source_of(tree_check),
         "members": count,
         "report_mb": round(len(text) / 2**20, 1),
         "parse_seconds": round(parsed, 2),
@@ -342,6 +343,18 @@ def bench_watcher(count: int) -> dict[str, Any]:
         "total_seconds": round(parsed + checked, 2),
         "target_seconds": 120,
     }
+
+
+def _source_of(module: Any) -> str:
+    """Where the timed check came from: its file, and the git commit of its checkout."""
+    path = Path(module.__file__)
+    commit = subprocess.run(
+        ["git", "-C", str(path.parent), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"{path.parent.parent.parent.name}@{commit or '?'}"
 
 
 def markdown_rows(roots: dict[str, Any]) -> list[str]:
@@ -385,7 +398,8 @@ def markdown_rows(roots: dict[str, Any]) -> list[str]:
     elif w:
         rows.append(
             f"| root mode: the watcher verifying a {w['members']:,}-member epoch "
-            f"(relayer.tree_check, against the previous report; {w['report_mb']} MB report) "
+            f"(relayer.tree_check of {w['tree_check']}, against the previous report; "
+            f"{w['report_mb']} MB report) "
             f"| {w['total_seconds']} s (parse both reports {w['parse_seconds']} s, check "
             f"{w['check_seconds']} s) | < {w['target_seconds']} s |"
         )
