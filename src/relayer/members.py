@@ -27,6 +27,7 @@ from relayer.attribution import normalized_address
 from relayer.chain import UnionChain
 from relayer.db import CURSOR_ID, ChainEvent, IndexerCursor
 from relayer.replay import Distribution, SharesChanged, load_events, replay
+from relayer.root_tree import Trees, member_proofs
 
 ESTIMATE_NOTE = (
     "Per-epoch earnings and 'earned' rows are an attribution estimate recomputed from the "
@@ -178,12 +179,18 @@ def _ledger(session: Session, address: str) -> _Ledger:
     return ledger
 
 
-def summary(session: Session, chain: UnionChain, address: str, block: int) -> MemberSummary:
+def summary(
+    session: Session, chain: UnionChain, address: str, block: int, trees: Trees | None = None
+) -> MemberSummary:
     """The member's shares and claimable at `block`, their indexed claims and per-epoch
-    history."""
+    history. A root-mode union needs `trees`, for the member's leaf of the root in force."""
     _checked(address)
     decimals = chain.token_decimals
-    state = chain.member_state(address, block)
+    proof = None
+    if chain.roots:
+        assert trees is not None, "a root-mode union's member figures need its trees"
+        proof, _ = member_proofs(trees, chain, address, block)
+    state = chain.member_state(address, block, None if proof is None else proof.call_args())
     shares, total, claimable = state.shares, state.total_shares, state.claimable
     ledger = _ledger(session, address)
     claimed = sum(int(e.amount or 0) for e in ledger.claims)
