@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from sha3 import keccak_256
-
-from relayer.merkle import Leaf, hash_pair
+from relayer.merkle import Leaf
 from relayer.roots import next_leaves
+from relayer.tree_leaves import Leaves, decimal, parse_leaves, rebuilt_root, root_of
 
 CONTRACT = "DataUnionRoots"
 LEAF_ENCODING = (
@@ -44,19 +43,10 @@ LEAF_ENCODING = (
     "uint64 previousShares,uint64 shares)))"
 )
 LAYOUT = (
-    "leaves in ascending address order; sorted-pair keccak256; a node without partner is "
-    "carried up"
+    "leaves in ascending address order; sorted-pair keccak256; a node without partner is carried up"
 )
 #: Individual mismatches listed in a problem's text, at most; the rest are counted.
 LISTED = 5
-
-_UINT64 = 1 << 64
-_INT256 = 1 << 256
-_INT256_MIN, _INT256_MAX = -(1 << 255), (1 << 255) - 1
-#: For EIP-55 without a per-character loop: a hex digit of the address's hash at 8 or above
-#: upper-cases the address's character there (0x20 is the ASCII case bit), letters only.
-_HASH_HIGH = bytes.maketrans(b"0123456789abcdef", b"\0" * 8 + b"\x20" * 8)
-_IS_LETTER = bytes.maketrans(b"0123456789abcdef", b"\0" * 10 + b"\x20" * 6)
 
 
 class Severity(IntEnum):
@@ -122,125 +112,9 @@ class OnchainRoot:
     left_while_pending: Collection[str] = field(default_factory=frozenset)
 
 
-@dataclass
-class _Leaves:
-    """A tree's leaves in the report's order, parsed."""
-
-    keys: list[str] = field(default_factory=list)  # lower-case addresses
-    members: list[str] = field(default_factory=list)  # as written (EIP-55 when well formed)
-    raw: list[bytes] = field(default_factory=list)  # the 20 address bytes
-    offsets: list[int] = field(default_factory=list)
-    previous: list[int] = field(default_factory=list)
-    shares: list[int] = field(default_factory=list)
-    malformed: list[str] = field(default_factory=list)
-
-
 def _limited(items: Sequence[str], what: str) -> str:
     more = f"; and {len(items) - LISTED} more" if len(items) > LISTED else ""
     return f"{len(items)} {what}: " + "; ".join(items[:LISTED]) + more
-
-
-def _decimal(text: object) -> int | None:
-    """A decimal string in canonical form (no sign but '-', no spaces, no leading zeros)."""
-    if type(text) is not str:
-        return None
-    digits = text[1:] if text[:1] == "-" else text
-    # isdigit alone takes other scripts' digits; int() takes spaces, '+' and '_'.
-    if not (digits.isascii() and digits.isdigit()) or (digits[0] == "0" and text != "0"):
-        return None
-    return int(text)
-
-
-def _address(text: object) -> bytes | None:
-    """The 20 bytes of an EIP-55 address, or None."""
-    if type(text) is not str or len(text) != 42 or not text.startswith("0x"):
-        return None
-    lower = text[2:].lower()
-    try:
-        raw = bytes.fromhex(lower)
-        written = text[2:].encode("ascii")
-    except (ValueError, UnicodeEncodeError):
-        return None
-    if len(raw) != 20:  # fromhex skips whitespace
-        return None
-    digits = lower.encode()
-    upper = int.from_bytes(keccak_256(digits).hexdigest()[:40].encode().translate(_HASH_HIGH))
-    flips = upper & int.from_bytes(digits.translate(_IS_LETTER))
-    return raw if (int.from_bytes(digits) ^ flips).to_bytes(40) == written else None
-
-
-def _any_address(text: object) -> bytes | None:
-    if type(text) is not str or len(text) != 42 or not text.startswith("0x"):
-        return None
-    try:
-        raw = bytes.fromhex(text[2:])
-    except ValueError:
-        return None
-    return raw if len(raw) == 20 else None
-
-
-def _parse_leaves(entries: object, checksums: bool = True) -> _Leaves:
-    """The leaves, in order; `checksums=False` takes any 0x address (a tree whose root the
-    chain holds needs no checksum to be trusted)."""
-    parsed = _Leaves()
-    if not isinstance(entries, list):
-        parsed.malformed.append("the leaves are not a list")
-        return parsed
-    for index, entry in enumerate(entries):
-        if type(entry) is not list or len(entry) != 4:
-            parsed.malformed.append(f"leaf {index} is not [address, offset, previous, shares]")
-            continue
-        member, offset, previous, shares = entry
-        raw = _address(member) if checksums else _any_address(member)
-        off, prev, new = _decimal(offset), _decimal(previous), _decimal(shares)
-        if raw is None or off is None or prev is None or new is None:
-            parsed.malformed.append(f"leaf {index} ({member!r}) is not well formed")
-            continue
-        if not (_INT256_MIN <= off <= _INT256_MAX and 0 <= prev < _UINT64 and 0 <= new < _UINT64):
-            parsed.malformed.append(f"leaf {index} ({member}) has a value out of range")
-            continue
-        parsed.keys.append(member.lower())
-        parsed.members.append(member)
-        parsed.raw.append(raw)
-        parsed.offsets.append(off)
-        parsed.previous.append(prev)
-        parsed.shares.append(new)
-    return parsed
-
-
-def _rebuilt_root(epoch: int, leaves: _Leaves) -> bytes:
-    """`merkle.Tree(epoch, leaves).root` for leaves already in ascending order, without its
-    index or levels (hashing the same bytes as `merkle.leaf_hash`)."""
-    head = epoch.to_bytes(32, "big") + b"\0" * 12
-    level = [
-        keccak_256(
-            keccak_256(
-                head
-                + raw
-                + (offset % _INT256).to_bytes(32, "big")
-                + previous.to_bytes(32, "big")
-                + shares.to_bytes(32, "big")
-            ).digest()
-        ).digest()
-        for raw, offset, previous, shares in zip(
-            leaves.raw, leaves.offsets, leaves.previous, leaves.shares, strict=True
-        )
-    ]
-    while len(level) > 1:
-        paired = [hash_pair(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            paired.append(level[-1])
-        level = paired
-    return level[0]
-
-
-def _root_of(text: object) -> bytes | None:
-    if type(text) is not str or len(text) != 66 or not text.startswith("0x"):
-        return None
-    try:
-        return bytes.fromhex(text[2:])
-    except ValueError:
-        return None
 
 
 def _order_problems(keys: list[str]) -> tuple[list[TreeProblem], bool]:
@@ -292,7 +166,9 @@ def _header_problems(
     if tree.get("layout") != LAYOUT:
         wrong.append("layout is not the contract's tree layout")
     if wrong:
-        problems.append(TreeProblem(TreeProblemKind.TREE_HEADER, Severity.SERIOUS, "; ".join(wrong)))
+        problems.append(
+            TreeProblem(TreeProblemKind.TREE_HEADER, Severity.SERIOUS, "; ".join(wrong))
+        )
     stated = (tree.get("previousEpoch"), tree.get("previousEpochStart"))
     onchain_previous = (onchain.previous_epoch, str(onchain.previous_epoch_start))
     if stated != onchain_previous:
@@ -327,12 +203,12 @@ def _previous_leaves(
     if not isinstance(tree, Mapping) or tree.get("epoch") != onchain.previous_epoch:
         why = f"it has no tree of epoch {onchain.previous_epoch}"
     else:
-        parsed = _parse_leaves(tree.get("leaves"), checksums=False)
+        parsed = parse_leaves(tree.get("leaves"), checksums=False)
         ordered = all(parsed.keys[i - 1] < parsed.keys[i] for i in range(1, len(parsed.keys)))
         if parsed.malformed or not parsed.keys or not ordered:
             why = "its leaves are not well formed, or not in ascending order"
         elif onchain.previous_root is not None:
-            rebuilt = _rebuilt_root(onchain.previous_epoch, parsed)
+            rebuilt = rebuilt_root(onchain.previous_epoch, parsed)
             if rebuilt != onchain.previous_root:
                 why = (
                     f"its leaves give root 0x{rebuilt.hex()}, the root in force is "
@@ -355,7 +231,7 @@ def _previous_leaves(
 
 
 def _rule_problems(
-    leaves: _Leaves,
+    leaves: Leaves,
     expected: list[Leaf],
     report_shares: Mapping[str, int],
     departed: Collection[str],
@@ -376,7 +252,9 @@ def _rule_problems(
             continue
         offset, previous, shares = found
         if shares != leaf.shares:
-            shares_wrong.append(f"{leaf.member} has {shares} shares, the report gives {leaf.shares}")
+            shares_wrong.append(
+                f"{leaf.member} has {shares} shares, the report gives {leaf.shares}"
+            )
         if (offset, previous) != (leaf.offset, leaf.previous_shares):
             carry_wrong.append(
                 f"{leaf.member} has offset {offset} and previous shares {previous}, the rule "
@@ -403,8 +281,10 @@ def _rule_problems(
 
 
 def _total_problems(stated_total: int, leaf_sum: int, posted: bool) -> list[TreeProblem]:
-    where = "the posted total (pendingRoot, plus what members who left took off)" if posted else (
-        "the tree's totalShares"
+    where = (
+        "the posted total (pendingRoot, plus what members who left took off)"
+        if posted
+        else ("the tree's totalShares")
     )
     if stated_total < leaf_sum:
         kind = TreeProblemKind.POSTED_TOTAL_BELOW_SUM if posted else TreeProblemKind.TOTAL_BELOW_SUM
@@ -430,7 +310,7 @@ def _total_problems(stated_total: int, leaf_sum: int, posted: bool) -> list[Tree
 
 
 def _posted_problems(
-    leaves: _Leaves, stated_root: bytes | None, leaf_sum: int, onchain: OnchainRoot
+    leaves: Leaves, stated_root: bytes | None, leaf_sum: int, onchain: OnchainRoot
 ) -> list[TreeProblem]:
     problems = []
     if onchain.pending_root is not None and onchain.pending_root != stated_root:
@@ -470,7 +350,7 @@ def check_tree(
             )
         ]
     problems = _header_problems(report, tree, onchain)
-    leaves = _parse_leaves(tree.get("leaves"))
+    leaves = parse_leaves(tree.get("leaves"))
     if leaves.malformed:
         problems.append(
             TreeProblem(
@@ -481,7 +361,7 @@ def check_tree(
         )
     order, twice = _order_problems(leaves.keys)
     problems += order
-    stated_root = _root_of(tree.get("root"))
+    stated_root = root_of(tree.get("root"))
     if stated_root is None or not leaves.keys or leaves.malformed or twice:
         problems.append(
             TreeProblem(
@@ -496,17 +376,18 @@ def check_tree(
             for name in ("keys", "members", "raw", "offsets", "previous", "shares"):
                 column = getattr(leaves, name)
                 setattr(leaves, name, [column[i] for i in ranked])
-        rebuilt = _rebuilt_root(onchain.epoch, leaves)
+        rebuilt = rebuilt_root(onchain.epoch, leaves)
         if rebuilt != stated_root:
             problems.append(
                 TreeProblem(
                     TreeProblemKind.ROOT_MISMATCH,
                     Severity.SERIOUS,
-                    f"the leaves give root 0x{rebuilt.hex()}, the tree states 0x{stated_root.hex()}",
+                    f"the leaves give root 0x{rebuilt.hex()}, the tree states "
+                    f"0x{stated_root.hex()}",
                 )
             )
     leaf_sum = sum(leaves.shares)
-    stated_total = _decimal(tree.get("totalShares"))
+    stated_total = decimal(tree.get("totalShares"))
     if stated_total is None:
         problems.append(
             TreeProblem(

@@ -10,16 +10,8 @@ import pytest
 from fixtures.root_reports import leaves_of, roots_report
 from relayer.attribution import checksummed
 from relayer.merkle import Leaf, Tree
-from relayer.tree_check import (
-    LISTED,
-    OnchainRoot,
-    Severity,
-    TreeProblemKind,
-    _address,
-    _Leaves,
-    _rebuilt_root,
-    check_tree,
-)
+from relayer.tree_check import LISTED, OnchainRoot, Severity, TreeProblemKind, check_tree
+from relayer.tree_leaves import Leaves, eip55_address, rebuilt_root
 
 UNION = "0x" + "ab" * 20
 CHAIN = 31337
@@ -33,7 +25,7 @@ def first():
     )
 
 
-def second(departed=(DAVE.lower(),)):
+def second():
     """Epoch 2 on epoch 1: Alice's share grows, Bob drops to none, Carol left on-chain, Dave
     is new."""
     return roots_report(
@@ -89,7 +81,8 @@ def test_an_honest_first_root_agrees():
 def test_an_honest_root_built_on_the_root_in_force_agrees():
     report = second()
     carried = leaf_row(report, BOB)
-    assert int(carried[1]) != 0 and carried[3] == "0"  # Bob's earnings carried, no shares now
+    assert int(carried[1]) != 0  # Bob's earnings are carried over
+    assert carried[3] == "0"  # with no shares now
     assert CAROL not in [row[0] for row in report["tree"]["leaves"]]
     assert check_second(report) == []
 
@@ -301,7 +294,8 @@ def test_a_member_who_left_while_the_root_waits_took_their_shares_off_the_posted
 def test_many_mismatches_are_listed_up_to_a_bound_and_counted():
     report = second()
     for i in range(LISTED + 3):
-        report["tree"]["leaves"].append([checksummed(f"0x{i + 0xA0:02x}" + "0" * 38), "0", "0", "0"])
+        stranger = checksummed(f"0x{i + 0xA0:02x}" + "0" * 38)
+        report["tree"]["leaves"].append([stranger, "0", "0", "0"])
     problems = check_second(retree(report))
     assert kinds(problems) == [TreeProblemKind.UNEXPECTED_LEAF]
     assert problems[0].detail.startswith(f"{LISTED + 3} leaf(s)")
@@ -323,23 +317,23 @@ def test_the_flat_root_is_merkle_trees_root_at_every_size():
             ),
             key=lambda leaf: int(leaf.member, 16),
         )
-        flat = _Leaves(
+        flat = Leaves(
             raw=[bytes.fromhex(leaf.member[2:]) for leaf in leaves],
             offsets=[leaf.offset for leaf in leaves],
             previous=[leaf.previous_shares for leaf in leaves],
             shares=[leaf.shares for leaf in leaves],
         )
-        assert _rebuilt_root(9, flat) == Tree(9, leaves).root
+        assert rebuilt_root(9, flat) == Tree(9, leaves).root
 
 
 def test_the_fast_checksum_accepts_eip55_and_only_eip55():
     rng = random.Random(55)
     for _ in range(500):
         address = checksummed("0x" + rng.randbytes(20).hex())
-        assert _address(address) == bytes.fromhex(address[2:])
+        assert eip55_address(address) == bytes.fromhex(address[2:])
         swapped = address[:2] + address[2:].swapcase()
         if swapped != address:
-            assert _address(swapped) is None
+            assert eip55_address(swapped) is None
 
 
 MILLION = int(os.environ.get("TREE_CHECK_MEMBERS", "0"))
@@ -353,8 +347,10 @@ def test_a_large_tree_is_checked_within_the_watchers_time(capsys):
     members = [checksummed("0x" + rng.randbytes(20).hex()) for _ in range(MILLION)]
     shares = {m: rng.randrange(1, 1 << 40) for m in members}
     start = rng.randrange(1 << 100)
-    previous_leaves = [Leaf(m, rng.randrange(-(1 << 120), 1 << 120), rng.randrange(1 << 40), s)
-                       for m, s in shares.items()]
+    previous_leaves = [
+        Leaf(m, rng.randrange(-(1 << 120), 1 << 120), rng.randrange(1 << 40), s)
+        for m, s in shares.items()
+    ]
     from fixtures.root_reports import tree_section
     from relayer.roots import next_leaves
 
