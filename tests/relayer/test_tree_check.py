@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from fixtures.root_reports import leaves_of, roots_report
+from fixtures.root_reports import restate, roots_report
 from relayer.attribution import checksummed
 from relayer.merkle import Leaf, Tree
 from relayer.tree_check import LISTED, OnchainRoot, Severity, TreeProblemKind, check_tree
@@ -53,16 +53,6 @@ def onchain_for_second(**overrides):
 
 def check_second(report, **overrides):
     return check_tree(report, first(), {CAROL.lower()}, onchain_for_second(**overrides))
-
-
-def retree(report):
-    """Restate root and total from the (tampered) leaves, in address order, so only the
-    tampering is wrong."""
-    report["tree"]["leaves"].sort(key=lambda row: row[0].lower())
-    leaves = leaves_of(report)
-    report["tree"]["root"] = "0x" + Tree(report["tree"]["epoch"], leaves).root.hex()
-    report["tree"]["totalShares"] = str(sum(leaf.shares for leaf in leaves))
-    return report
 
 
 def kinds(problems):
@@ -115,7 +105,7 @@ def test_a_stated_root_other_than_the_leaves_one_is_a_root_mismatch():
 def test_leaf_shares_other_than_the_reports_are_named():
     report = second()
     leaf_row(report, ALICE)[3] = str(int(leaf_row(report, ALICE)[3]) * 2)
-    problems = check_second(retree(report))
+    problems = check_second(restate(report))
     assert kinds(problems) == [TreeProblemKind.LEAF_SHARES]
     assert ALICE in problems[0].detail
 
@@ -123,7 +113,7 @@ def test_leaf_shares_other_than_the_reports_are_named():
 def test_shares_for_an_address_the_report_gives_none_are_a_mismatch():
     report = second()
     leaf_row(report, BOB)[3] = "1000"
-    assert kinds(check_second(retree(report))) == [TreeProblemKind.LEAF_SHARES]
+    assert kinds(check_second(restate(report))) == [TreeProblemKind.LEAF_SHARES]
 
 
 @pytest.mark.parametrize("column", [1, 2], ids=["offset", "previous shares"])
@@ -131,7 +121,7 @@ def test_an_offset_or_previous_shares_not_carried_by_the_rule_is_a_carry_mismatc
     report = second()
     row = leaf_row(report, ALICE)
     row[column] = str(int(row[column]) + 1)
-    problems = check_second(retree(report))
+    problems = check_second(restate(report))
     assert kinds(problems) == [TreeProblemKind.CARRY_MISMATCH]
     assert ALICE in problems[0].detail
 
@@ -200,7 +190,7 @@ def test_a_member_who_left_on_chain_must_not_have_a_leaf():
 def test_a_member_the_rule_keeps_without_a_leaf_is_missing():
     report = second()
     report["tree"]["leaves"] = [r for r in report["tree"]["leaves"] if r[0] != BOB]
-    problems = check_second(retree(report))
+    problems = check_second(restate(report))
     assert kinds(problems) == [TreeProblemKind.MISSING_LEAF]
     assert BOB in problems[0].detail
 
@@ -209,7 +199,7 @@ def test_a_leaf_the_rule_does_not_make_is_unexpected():
     report = second()
     stranger = checksummed("0x" + "9" * 40)
     report["tree"]["leaves"].append([stranger, str(10 << 64), "0", "0"])
-    problems = check_second(retree(report))
+    problems = check_second(restate(report))
     assert kinds(problems) == [TreeProblemKind.UNEXPECTED_LEAF]
     assert stranger.lower() in problems[0].detail
 
@@ -296,7 +286,7 @@ def test_many_mismatches_are_listed_up_to_a_bound_and_counted():
     for i in range(LISTED + 3):
         stranger = checksummed(f"0x{i + 0xA0:02x}" + "0" * 38)
         report["tree"]["leaves"].append([stranger, "0", "0", "0"])
-    problems = check_second(retree(report))
+    problems = check_second(restate(report))
     assert kinds(problems) == [TreeProblemKind.UNEXPECTED_LEAF]
     assert problems[0].detail.startswith(f"{LISTED + 3} leaf(s)")
     assert problems[0].detail.endswith("; and 3 more")
