@@ -154,6 +154,13 @@ class Trees:
                     del self._trees[old]
             return cached
 
+    def shares(self, number: int, member: str) -> int:
+        """`member`'s shares in epoch `number`'s tree (0 without a leaf or a stored report)."""
+        if not self.known(number):
+            return 0
+        leaf = self.tree(number).leaf_of(member)
+        return 0 if leaf is None else leaf.shares
+
     def known(self, number: int) -> bool:
         with self._db.session() as session:
             return session.scalar(select(Epoch.number).where(Epoch.number == number)) is not None

@@ -8,7 +8,7 @@ import pytest
 from brownie import web3
 from sqlalchemy import func, select
 
-from fixtures.api import assert_error, contribution
+from fixtures.api import assert_error, contribution, index
 from fixtures.epochs import finish_when_due
 from fixtures.roots import deploy_roots_union
 from fixtures.union import MAX_UINT, pay, sign_claim
@@ -169,3 +169,42 @@ def test_a_gasless_claim_of_a_member_without_a_leaf_is_not_found_and_sends_nothi
     before = outbox_rows(context)
     assert_error(api.post("/v1/claims", json=body), 404, "not_found")
     assert outbox_rows(context) == before
+
+
+def test_history_and_statement_follow_the_roots_the_member_was_in(
+    api, context, operator_headers, union, stablecoin, buyer, first_root, alice, bob
+):
+    pay(stablecoin, union, buyer, REVENUE)
+    _, leaf, proof = proof_of(api, alice)
+    union.claim(alice, MAX_UINT, leaf, proof, {"from": alice})
+    index(context)
+
+    summary = api.get(f"/v1/members/{alice.address}").json()
+
+    (epoch,) = summary["history"]
+    assert (epoch["epoch"], epoch["shares"]) == (1, str(leaf[2]))
+    assert abs(int(epoch["earned"]["units"]) - NET * 3 // 4) <= 1
+    assert int(summary["claimed"]["units"]) == stablecoin.balanceOf(alice)
+    year = web3.eth.get_block("latest")["timestamp"] // (365 * 24 * 3600) + 1970
+    statement = api.get(f"/v1/members/{alice.address}/statement?year={year}&format=json").json()
+    kinds = [row["kind"] for row in statement["rows"]]
+    assert kinds == ["earned", "claimed"]
+
+
+def test_a_member_who_left_is_dropped_from_the_next_tree_and_keeps_what_they_earned(
+    api, context, operator_headers, union, stablecoin, buyer, first_root, alice, bob
+):
+    pay(stablecoin, union, buyer, REVENUE)
+    _, leaf, proof = proof_of(api, bob)
+    union.leave(leaf, proof, (0, 0, 0), [], {"from": bob})
+    frozen = union.claimable(bob, (0, 0, 0), [])
+    pay(stablecoin, union, buyer, REVENUE)  # all to alice now
+    contribute(api, operator_headers, item(bob, "b again"))  # leaving is for good
+    close(api, operator_headers)
+    finish_when_due(context, 2)
+
+    tree = report_of(api, 2)["tree"]
+    assert [row[0] for row in tree["leaves"]] == [alice.address]
+    assert union.claimable(bob, (0, 0, 0), []) == frozen
+    summary = api.get(f"/v1/members/{bob.address}").json()
+    assert (summary["shares"], int(summary["claimable"]["units"])) == ("0", frozen)

@@ -44,7 +44,7 @@ def get_statement(
     statement_format: Annotated[Literal["csv", "json"], Query(alias="format")] = "csv",
 ) -> Statement | Response:
     with context.db.session() as session:
-        statement = members.statement(session, context.chain, address, year)
+        statement = members.statement(session, context.chain, address, year, context.trees)
     if statement_format == "json":
         return statement
     return Response(
