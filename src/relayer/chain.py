@@ -158,6 +158,8 @@ def union_kind(w3: Web3, address: str) -> str:
         answer = w3.eth.call({"to": to_checksum_address(address), "data": HexStr(selector)})
     except (ContractLogicError, ContractCustomError, BadFunctionCallOutput, Web3RPCError):
         return PUSH
+    except ValueError:  # a provider whose middleware raises the node's error object as is
+        return PUSH
     return ROOTS if len(answer) == 96 else PUSH
 
 

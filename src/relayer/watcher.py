@@ -248,8 +248,11 @@ class Watcher:
         if key in self._alarmed:
             return
         self._alarmed.add(key)
+        # A root that can pay out more than arrives is logged CRITICAL, so alerting that keys
+        # on the level can page for it before anything else.
+        level = logging.CRITICAL if verdict.severity == "critical" else logging.ERROR
         for problem in verdict.problems:
-            log.error("ALARM epoch %d (%s): %s", verdict.epoch, verdict.state, problem)
+            log.log(level, "ALARM epoch %d (%s): %s", verdict.epoch, verdict.state, problem)
 
     # ---------------------------------------------------------------------------------------------
     # Transactions (the guardian's key)

@@ -209,7 +209,8 @@ def test_a_root_that_disagrees_with_its_report_or_the_chain_is_vetoed_with_an_al
 
     assert done.returncode == 1, done.stderr
     expected, severity = CASES[kind]
-    alarms = [line for line in done.stderr.splitlines() if "ERROR" in line and "ALARM" in line]
+    level = "CRITICAL" if severity == "critical" else "ERROR"
+    alarms = [line for line in done.stderr.splitlines() if f" {level} " in line and "ALARM" in line]
     assert any(expected in line for line in alarms), done.stderr
     assert state(union)[:2] == [2, 2]  # vetoed
     (epoch,) = status(tmp_path)["epochs"]
