@@ -5,6 +5,7 @@ finished); a root whose report, tree, posted root or posted total is wrong is ve
 alarm, a total below the leaves' sum as the critical problem it is."""
 
 import json
+from functools import partial
 
 import brownie
 import pytest
@@ -13,6 +14,8 @@ from test_watcher import status, watch
 from web3 import Web3
 
 from fixtures.accounts import local_account
+from fixtures.api import contribution
+from fixtures.epochs import finish_when_due
 from fixtures.root_reports import leaves_of, restate, roots_report
 from fixtures.roots import EMPTY_LEAF, deploy_roots_union
 from fixtures.union import grant_delayed_role, pay, wait_until
@@ -20,6 +23,7 @@ from relayer.attribution import canonical, report_hash
 from relayer.merkle import Tree
 
 GUARDIAN_ROLE = Web3.keccak(text="GUARDIAN_ROLE")
+item = partial(contribution, salt="roots watcher test ")
 REVENUE = 10_000_000
 
 
@@ -242,3 +246,57 @@ def test_a_root_whose_previous_report_is_missing_is_vetoed_near_its_due_time(
     assert near.returncode == 1, near.stderr
     assert state(union)[:2] == [2, 2]
     assert "report_unavailable" in json.dumps(status(tmp_path)["epochs"])
+
+
+def test_the_relayers_own_roots_pass_the_watcher(
+    api,
+    context,
+    operator_headers,
+    union,
+    stablecoin,
+    buyer,
+    watch_guardian,
+    reports,
+    tmp_path,
+    alice,
+    bob,
+    carol,
+):
+    """The relayer builds and posts each tree (relayer.root_tree); the watcher, given only its
+    published reports, agrees with every one, across a deposit and a member who left."""
+
+    def close_and_publish(*items):
+        stored = api.post(
+            "/v1/contributions", json={"contributions": list(items)}, headers=operator_headers
+        )
+        assert stored.status_code == 201, stored.text
+        closed = api.post("/v1/epochs/close", headers=operator_headers)
+        assert closed.status_code == 202, closed.text
+        number = closed.json()["number"]
+        raw = api.get(f"/v1/epochs/{number}/report").content
+        (reports / f"epoch-{number}.json").write_bytes(raw)
+        return number, json.loads(raw)
+
+    number, first = close_and_publish(item(alice, "a", records=300), item(bob, "b"))
+    assert state(union)[:2] == [number, 1]
+    assert watch(union, reports, tmp_path, guardian=watch_guardian).returncode == 0
+    finish_when_due(context, number)
+    pay(stablecoin, union, buyer, REVENUE)
+    union.leave(*proof(first, bob), EMPTY_LEAF, [], {"from": bob})
+
+    number, second = close_and_publish(item(carol, "c", records=400))
+    assert bob.address not in [row[0] for row in second["tree"]["leaves"]]
+    done = watch(union, reports, tmp_path, guardian=watch_guardian)
+
+    assert done.returncode == 0, done.stderr
+    assert [(e["epoch"], e["result"]) for e in status(tmp_path)["epochs"]] == [(number, "ok")]
+    assert state(union)[:2] == [number, 1]
+    finish_when_due(context, number)
+    pay(stablecoin, union, buyer, REVENUE)
+
+    number, third = close_and_publish(item(alice, "a2", records=100))
+    assert any(int(row[1]) != 0 for row in third["tree"]["leaves"])  # earnings carried over
+    done = watch(union, reports, tmp_path, guardian=watch_guardian)
+
+    assert done.returncode == 0, done.stderr
+    assert state(union)[:2] == [number, 1]
