@@ -12,6 +12,7 @@ builds them (attribution.build_report, roots.next_leaves, merkle.Tree).
 import argparse
 import gc
 import json
+import os
 import random
 import resource
 import time
@@ -117,12 +118,15 @@ def main() -> None:
     assert problems == [], problems
     assert tree_problems == [], tree_problems
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    load = round(os.getloadavg()[1], 1)  # other jobs on the machine stretch the wall times
     print(f"total: {figures['total']} s (wall, CPU), peak memory {peak_mb} MB", flush=True)
     if args.out is not None:
         result = {
             "members": args.members,
             "seconds": figures,
             "peak_memory_mb": peak_mb,
+            "load_average_5min": load,
+            "cpus": os.cpu_count(),
             "report_mb": round(len(raw) / 1e6),
         }
         args.out.mkdir(parents=True, exist_ok=True)
@@ -130,7 +134,10 @@ def main() -> None:
         lines = [
             f"# The watcher's check of a root-mode epoch: {args.members:,} members",
             "",
-            f"Report {result['report_mb']} MB; peak memory {peak_mb} MB; one process.",
+            f"Report {result['report_mb']} MB; peak memory {peak_mb} MB (the benchmark's process, "
+            "which also built both reports); one process on "
+            f"{os.cpu_count()} cores at load average {load}: the CPU column is the check's own "
+            "cost, the wall column what it took beside the machine's other work.",
             "",
             "| step | wall s | CPU s |",
             "|---|---|---|",
