@@ -20,7 +20,10 @@ from fixtures.root_reports import leaves_of, restate, roots_report
 from fixtures.roots import EMPTY_LEAF, deploy_roots_union
 from fixtures.union import grant_delayed_role, pay, wait_until
 from relayer.attribution import canonical, report_hash
+from relayer.chain import UnionChain
 from relayer.merkle import Tree
+from relayer.watch_io import ReportSource
+from relayer.watcher import Watcher
 
 GUARDIAN_ROLE = Web3.keccak(text="GUARDIAN_ROLE")
 item = partial(contribution, salt="roots watcher test ")
@@ -300,3 +303,27 @@ def test_the_relayers_own_roots_pass_the_watcher(
 
     assert done.returncode == 0, done.stderr
     assert state(union)[:2] == [number, 1]
+
+
+def test_a_running_watcher_checks_the_next_root_on_the_tree_it_already_trusts(
+    union, attester, stablecoin, buyer, first_root, reports, alice, bob, carol, dave, rando
+):
+    """A million-leaf report takes tens of seconds to fetch and parse: the one checked last is
+    kept, so the next root is checked on it even when the source no longer serves it."""
+    watcher = Watcher(
+        UnionChain(brownie.web3, union.address),
+        ReportSource(str(reports / "epoch-{epoch}.json")),
+        from_block=0,
+    )
+    second = build(union, 2, {alice: 500, carol: 200, dave: 50}, first_root, departed=[bob])
+    publish(union, attester, reports, second)
+    assert [(v.epoch, v.result) for v in watcher.poll()] == [(1, "ok"), (2, "ok")]
+    finish(union, rando)
+    pay(stablecoin, union, buyer, REVENUE)
+    third = build(union, 3, {alice: 500, carol: 300, dave: 50}, second)
+    publish(union, attester, reports, third)
+    (reports / "epoch-2.json").unlink()
+
+    verdicts = watcher.poll()
+
+    assert [(v.epoch, v.result, v.problems) for v in verdicts][-1] == (3, "ok", [])
