@@ -59,7 +59,7 @@ class RootChecks:
         )
         problems += shared
         if report is None or verified is None:
-            return RootVerdict(problems, None)
+            return RootVerdict(problems, Severity.SERIOUS if problems else None)
         active = self.chain.active_root(block)
         state = self.chain.attribution_state(block)
         pending_root = pending_total = None
@@ -89,9 +89,9 @@ class RootChecks:
             and not any(p.kind == TreeProblemKind.PREVIOUS_INVALID for p in tree_problems)
         ):
             self._keep(active.epoch, active.root, previous)
-        worst = max((p.severity for p in tree_problems), default=None)
-        if problems and worst is None:
-            worst = Severity.SERIOUS
+        # The report's own problems (hash, shares) are serious; a critical one goes first.
+        problems.sort(key=lambda p: -getattr(p, "severity", Severity.SERIOUS))
+        worst = max((getattr(p, "severity", Severity.SERIOUS) for p in problems), default=None)
         return RootVerdict(problems, worst)
 
     def _previous(self, epoch: int, root: bytes) -> tuple[dict[str, Any] | None, bool]:

@@ -178,6 +178,8 @@ def tampered(kind, union, first_root, alice, bob, carol, dave):
         row = next(r for r in report["tree"]["leaves"] if r[0] == dave.address)
         row[3] = str(int(row[3]) * 10)
         return restate(report), None, None
+    if kind == "report other than the posted one":
+        return report, None, None
     if kind == "member who left kept":
         report = build(union, 2, records, first_root, departed=[bob], honest_departures=False)
         return report, None, None
@@ -191,6 +193,7 @@ CASES = {
     "offset inflated": ("carry_mismatch", "serious"),
     "leaf shares above the report's": ("leaf_shares_mismatch", "serious"),
     "member who left kept": ("departed_member", "serious"),
+    "report other than the posted one": ("hash_mismatch", "serious"),
 }
 
 
@@ -211,6 +214,9 @@ def test_a_root_that_disagrees_with_its_report_or_the_chain_is_vetoed_with_an_al
 ):
     report, root, total = tampered(kind, union, first_root, alice, bob, carol, dave)
     publish(union, attester, reports, report, root=root, total=total)
+    if kind == "report other than the posted one":  # one that verifies on its own
+        other = build(union, 2, {alice: 501, carol: 200, dave: 50}, first_root, departed=[bob])
+        (reports / "epoch-2.json").write_bytes(canonical(other))
 
     done = watch(union, reports, tmp_path, guardian=watch_guardian)
 
