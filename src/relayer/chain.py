@@ -166,8 +166,6 @@ def union_kind(w3: Web3, address: str) -> str:
         ValueError,
     ):
         return PUSH
-    except ValueError:  # a provider whose middleware raises the node's error object as is
-        return PUSH
     return ROOTS if len(answer) == 96 else PUSH
 
 
