@@ -390,7 +390,13 @@ def markdown_rows(roots: dict[str, Any]) -> list[str]:
             f"random members ({h['requests']:,} requests, {h['connections']} connections) "
             f"| {h['requests_per_second']:,} req/s, p50 {h['p50_ms']} ms, p99 {h['p99_ms']} ms; "
             f"first read (tree built from the stored report) {h['first_read_seconds']} s; server "
-            f"peak RSS {h['server_peak_rss_mb']:,} MB | ≥ {h['target_per_second']:,} req/s |"
+            f"peak RSS {h['server_peak_rss_mb']:,} MB"
+            + (
+                f" (a run of its own, load average {h['load_average']})"
+                if "load_average" in h
+                else ""
+            )
+            + f" | ≥ {h['target_per_second']:,} req/s |"
         )
     w = roots.get("watcher")
     if w and "skipped" in w:
