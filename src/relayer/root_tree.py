@@ -1,0 +1,216 @@
+"""Root mode's trees in the relayer: each epoch's report carries its tree (the `tree` section:
+every leaf, the root, the total), built at close from the report of the root in force and the
+chain's figures, so the report alone lets anyone rebuild every proof. `Trees` keeps the trees of
+the roots in force and pending in memory for proofs (a million members: ~10 s to build once,
+then each proof is a lookup).
+"""
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+from sqlalchemy.orm import Session
+
+from relayer.chain import ActiveRoot, UnionChain
+from relayer.db import Database, Epoch
+from relayer.errors import Conflict
+from relayer.merkle import Leaf, Tree
+from relayer.roots import next_leaves
+from relayer.states import EpochStatus
+
+LEAF_ENCODING = (
+    "keccak256(keccak256(abi.encode(uint64 epoch,address member,int256 offset,"
+    "uint64 previousShares,uint64 shares)))"
+)
+LAYOUT = (
+    "leaves in ascending address order; sorted-pair keccak256; a node without partner is carried up"
+)
+
+
+def leaves_of(section: dict[str, Any]) -> list[Leaf]:
+    """The leaves a report's `tree` section lists."""
+    return [
+        Leaf(member, int(offset), int(previous), int(shares))
+        for member, offset, previous, shares in section["leaves"]
+    ]
+
+
+def report_tree(report_text: str) -> dict[str, Any]:
+    tree: dict[str, Any] | None = json.loads(report_text).get("tree")
+    if tree is None:
+        raise Conflict("this epoch's report has no tree: it belongs to a push union")
+    return tree
+
+
+def previous_leaves(session: Session, active: ActiveRoot) -> list[Leaf]:
+    """The leaves of the root in force, from its report here; none before the first root.
+    Conflict when this relayer does not hold that report (or holds another root's)."""
+    if active.epoch == 0:
+        return []
+    row = session.get(Epoch, active.epoch)
+    root = "0x" + active.root.hex()
+    if row is None or row.status != EpochStatus.FINISHED:
+        raise Conflict(
+            f"the root in force is epoch {active.epoch}'s, whose report this relayer does not "
+            "hold as finished: the next tree is built from it"
+        )
+    tree = report_tree(row.report)
+    if tree["root"] != root:
+        raise Conflict(
+            f"epoch {active.epoch}'s report here has root {tree['root']}, the chain {root}"
+        )
+    return leaves_of(tree)
+
+
+def attach_tree(
+    session: Session,
+    chain: UnionChain,
+    report: dict[str, Any],
+    departed: set[str],
+    head: int,
+) -> Tree:
+    """Build the epoch's tree from its report's shares and add the `tree` section to `report`."""
+    active = chain.active_root(head)
+    shares = {m["address"]: int(m["shares"]) for m in report["members"]}
+    leaves = next_leaves(previous_leaves(session, active), active.epoch_start, shares, departed)
+    if not leaves:
+        raise Conflict("there is nothing to attribute: no member has shares or earnings")
+    tree = Tree(int(report["epoch"]), leaves)
+    report["tree"] = {
+        "contract": "DataUnionRoots",
+        "epoch": tree.epoch,
+        "previousEpoch": active.epoch,
+        "previousEpochStart": str(active.epoch_start),
+        "leafEncoding": LEAF_ENCODING,
+        "layout": LAYOUT,
+        "root": "0x" + tree.root.hex(),
+        "totalShares": str(sum(leaf.shares for leaf in tree.leaves)),
+        "leaves": [
+            [
+                to_checksum_address(leaf.member),
+                str(leaf.offset),
+                str(leaf.previous_shares),
+                str(leaf.shares),
+            ]
+            for leaf in tree.leaves
+        ],
+    }
+    return tree
+
+
+@dataclass(frozen=True)
+class MemberProof:
+    """A member's leaf of one epoch's tree, with its proof."""
+
+    epoch: int
+    root: str
+    leaf: Leaf
+    proof: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "root": self.root,
+            "leaf": {
+                "offset": str(self.leaf.offset),
+                "previousShares": str(self.leaf.previous_shares),
+                "shares": str(self.leaf.shares),
+            },
+            "proof": self.proof,
+        }
+
+    def call_args(self) -> tuple[tuple[int, int, int], list[bytes]]:
+        """The (leaf, proof) arguments of `claim`, `claimWithSig` and `claimable`."""
+        return self.leaf.as_tuple(), [bytes.fromhex(p[2:]) for p in self.proof]
+
+
+class Trees:
+    """The trees members prove against, built once from the stored reports and checked against
+    the roots on the chain, and the chain's roots themselves, re-read at most every `max_age`
+    seconds (a proof read is then a lookup in memory: no chain call, no database query)."""
+
+    KEPT = 3
+
+    def __init__(self, db: Database, max_age: float = 0.25) -> None:
+        self._db = db
+        self.max_age = max_age
+        self._trees: dict[int, Tree] = {}
+        self._lock = threading.Lock()
+        self._roots: tuple[float, ActiveRoot, tuple[int, bytes] | None] | None = None
+
+    def stored(self, number: int) -> Tree | None:
+        """Epoch `number`'s tree as its stored report has it (None without a report)."""
+        with self._db.session() as session:
+            row = session.get(Epoch, number)
+            if row is None:
+                return None
+            text = row.report
+        section = report_tree(text)
+        return Tree(int(section["epoch"]), leaves_of(section))
+
+    def matching(self, number: int, root: bytes) -> Tree | None:
+        """Epoch `number`'s tree if it is the one with `root` on the chain."""
+        cached = self._trees.get(number)
+        if cached is not None and cached.root == root:
+            return cached
+        with self._lock:  # one build per tree, however many requests wait for it
+            cached = self._trees.get(number)
+            if cached is None or cached.root != root:
+                cached = self.stored(number)
+                if cached is None or cached.root != root:
+                    return None
+                self._trees[number] = cached
+                for old in sorted(self._trees)[: -self.KEPT]:
+                    del self._trees[old]
+            return cached
+
+    def roots(
+        self, chain: UnionChain, block: int | None = None
+    ) -> tuple[ActiveRoot, tuple[int, bytes] | None]:
+        """The root in force, and the pending epoch and root if one is pending: at `block`, or
+        else as last read (at most `max_age` seconds ago)."""
+        now = time.monotonic()
+        known = self._roots
+        if block is None and known is not None and now - known[0] <= self.max_age:
+            return known[1], known[2]
+        at: int | str = "latest" if block is None else block
+        active = chain.active_root(at)
+        state = chain.attribution_state(at)
+        pending = (state.epoch, chain.pending_root(at)[0]) if state.pending else None
+        if block is None:
+            self._roots = (now, active, pending)
+        return active, pending
+
+    def shares(self, number: int, member: str) -> int:
+        """`member`'s shares in epoch `number`'s tree (0 without a leaf or a stored report)."""
+        tree = self._trees.get(number) or self.stored(number)
+        leaf = None if tree is None else tree.leaf_of(member)
+        return 0 if leaf is None else leaf.shares
+
+
+def _proof_in(tree: Tree | None, member: str) -> MemberProof | None:
+    index = None if tree is None else tree.index_of(member)
+    if tree is None or index is None:
+        return None
+    return MemberProof(
+        tree.epoch,
+        "0x" + tree.root.hex(),
+        tree.leaves[index],
+        ["0x" + p.hex() for p in tree.proof(index)],
+    )
+
+
+def member_proofs(
+    trees: Trees, chain: UnionChain, member: str, block: int | None = None
+) -> tuple[MemberProof | None, MemberProof | None]:
+    """The member's leaf and proof in the root in force and in the pending root (each None when
+    the member has none there, or this relayer does not hold that root's report); at `block`,
+    or as the roots were last read."""
+    active, pending = trees.roots(chain, block)
+    current = _proof_in(trees.matching(active.epoch, active.root), member) if active.epoch else None
+    if pending is None:
+        return current, None
+    return current, _proof_in(trees.matching(*pending), member)
