@@ -29,6 +29,8 @@ FUZZ_STEPS ?= 2000
 ROOTS_FUZZ_STEPS ?= 400
 RELEASE_FUZZ_STEPS ?= 25000
 RELEASE_ATTRIBUTION_EXAMPLES ?= 5000
+# Random histories of the root-mode pro-rata property (test_roots_pro_rata.py): 40 in `make test`.
+RELEASE_ROOTS_PROPERTY_EXAMPLES ?= 1000
 export FUZZ_STEPS ROOTS_FUZZ_STEPS
 
 # Trials of the replica soak test (tests/relayer/test_soak.py): a few in `make test`, the release
@@ -198,6 +200,7 @@ fuzz: ROOTS_FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
 fuzz: compile
 	$(BIN)/brownie test tests/contracts/test_invariants.py
 	$(BIN)/brownie test tests/contracts/test_roots_invariants.py
+	ROOTS_PROPERTY_EXAMPLES=$(RELEASE_ROOTS_PROPERTY_EXAMPLES) $(BIN)/brownie test tests/contracts/test_roots_pro_rata.py
 	ATTRIBUTION_EXAMPLES=$(RELEASE_ATTRIBUTION_EXAMPLES) $(BIN)/brownie test tests/relayer/test_attribution_method.py
 
 soak: compile postgres

@@ -1,13 +1,13 @@
-"""Root-mode gasless claims: the member signs the same EIP-712 Claim as for a push union, bound
-to the "DataUnionRoots" domain, and anyone submits it with the member's leaf and proof."""
+"""Root-mode gasless claims: the member signs the same EIP-712 Claim as for a push union (the
+"DataUnion" domain, at this union's address), and anyone submits it with the member's leaf and
+proof."""
 
 import pytest
 from brownie import MockERC1271Wallet, chain
 
 from fixtures.accounts import local_account
 from fixtures.reverts import reverts_with
-from fixtures.roots import sign_roots_claim
-from fixtures.union import MAX_UINT, pay
+from fixtures.union import MAX_UINT, deploy_union, pay, sign_claim
 
 AMOUNT = 1_000_000
 NET = 950_000
@@ -25,7 +25,7 @@ def state(union, token, member, to):
 
 
 def test_signed_claim_pays_the_signed_recipient(funded, book, stablecoin, alice, bob, rando):
-    signature, deadline = sign_roots_claim(funded, alice, bob, MAX_UINT)
+    signature, deadline = sign_claim(funded, alice, bob, MAX_UINT)
 
     tx = funded.claimWithSig(
         alice, bob, MAX_UINT, deadline, *book.claim_args(alice), signature, {"from": rando}
@@ -46,7 +46,7 @@ def test_signed_claim_from_a_contract_wallet_passes_erc1271(
     pay(stablecoin, roots_union, buyer, AMOUNT)
     # The wallet's owner key signs for the wallet's address.
     signer = type("Owner", (), {"address": wallet.address, "private_key": alice.private_key})
-    signature, deadline = sign_roots_claim(roots_union, signer, bob, 1_000)
+    signature, deadline = sign_claim(roots_union, signer, bob, 1_000)
 
     roots_union.claimWithSig(
         wallet, bob, 1_000, deadline, *book.claim_args(wallet), signature, {"from": rando}
@@ -57,7 +57,7 @@ def test_signed_claim_from_a_contract_wallet_passes_erc1271(
 
 
 def test_signed_claim_after_its_deadline_is_refused(funded, book, stablecoin, alice, rando):
-    signature, deadline = sign_roots_claim(funded, alice, alice, MAX_UINT, chain.time() + 60)
+    signature, deadline = sign_claim(funded, alice, alice, MAX_UINT, deadline=chain.time() + 60)
     chain.sleep(120)
     before = state(funded, stablecoin, alice, alice)
 
@@ -73,7 +73,7 @@ def test_signed_claim_by_someone_other_than_the_member_is_refused(
 ):
     mallory = local_account("mallory")
     forged = type("Forged", (), {"address": alice.address, "private_key": mallory.private_key})
-    signature, deadline = sign_roots_claim(funded, forged, mallory, MAX_UINT)
+    signature, deadline = sign_claim(funded, forged, mallory, MAX_UINT)
     before = state(funded, stablecoin, alice, mallory)
 
     with reverts_with("DataUnionInvalidSignature", alice):
@@ -84,7 +84,7 @@ def test_signed_claim_by_someone_other_than_the_member_is_refused(
 
 
 def test_signed_claim_cannot_be_replayed(funded, book, stablecoin, alice, rando):
-    signature, deadline = sign_roots_claim(funded, alice, alice, 1_000)
+    signature, deadline = sign_claim(funded, alice, alice, 1_000)
     args = (alice, alice, 1_000, deadline, *book.claim_args(alice), signature)
     funded.claimWithSig(*args, {"from": rando})
     before = state(funded, stablecoin, alice, alice)
@@ -94,10 +94,12 @@ def test_signed_claim_cannot_be_replayed(funded, book, stablecoin, alice, rando)
     assert state(funded, stablecoin, alice, alice) == before
 
 
-def test_signature_for_a_push_union_does_not_claim_from_a_roots_union(
-    funded, book, stablecoin, alice, rando
+def test_signature_for_another_union_does_not_claim_from_this_one(
+    funded, book, stablecoin, admin, attester, pauser, guardian, fee_recipient, alice, rando
 ):
-    signature, deadline = sign_roots_claim(funded, alice, alice, MAX_UINT, name="DataUnion")
+    # Both kinds sign in the "DataUnion" domain: the union's address keeps them apart.
+    push = deploy_union(stablecoin, admin, attester, pauser, fee_recipient, guardian=guardian)
+    signature, deadline = sign_claim(funded, alice, alice, MAX_UINT, verifier=push.address)
     before = state(funded, stablecoin, alice, alice)
 
     with reverts_with("DataUnionInvalidSignature", alice):
@@ -110,7 +112,7 @@ def test_signature_for_a_push_union_does_not_claim_from_a_roots_union(
 def test_signed_claim_with_a_wrong_leaf_is_refused_and_keeps_the_nonce(
     funded, book, stablecoin, alice, rando
 ):
-    signature, deadline = sign_roots_claim(funded, alice, alice, MAX_UINT)
+    signature, deadline = sign_claim(funded, alice, alice, MAX_UINT)
     offset, previous, shares = book.leaf(alice)
     before = state(funded, stablecoin, alice, alice)
 
@@ -134,7 +136,7 @@ def test_signed_claim_with_a_wrong_leaf_is_refused_and_keeps_the_nonce(
 
 def test_signed_claim_works_while_paused(funded, book, pauser, alice, rando):
     funded.pause({"from": pauser})
-    signature, deadline = sign_roots_claim(funded, alice, alice, MAX_UINT)
+    signature, deadline = sign_claim(funded, alice, alice, MAX_UINT)
     tx = funded.claimWithSig(
         alice, alice, MAX_UINT, deadline, *book.claim_args(alice), signature, {"from": rando}
     )

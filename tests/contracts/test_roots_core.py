@@ -77,7 +77,7 @@ def test_constructor_sets_roles_fee_and_the_signing_domain(
         assert roots_union.hasRole(role, holder)
     domain = roots_union.eip712Domain()
     assert (domain[1], domain[2], domain[3], domain[4]) == (
-        "DataUnionRoots",
+        "DataUnion",  # as a push union: signed claims read the same on either kind
         "1",
         chain.id,
         roots_union.address,

@@ -14,7 +14,7 @@ import pytest
 from test_gas import figure, show
 
 from fixtures.accounts import local_account
-from fixtures.roots import EMPTY_LEAF, sign_roots_claim
+from fixtures.roots import EMPTY_LEAF
 from fixtures.union import (
     LICENSE,
     MAX_UINT,
@@ -22,6 +22,7 @@ from fixtures.union import (
     pay,
     post,
     report_hash_for,
+    sign_claim,
     wait_until,
 )
 from relayer.merkle import hash_pair, leaf_hash
@@ -260,7 +261,7 @@ def test_claim_gas_stays_below_ceilings(
 
 def test_signed_claim_gas_stays_below_ceiling(roots_union, wide, carol, rando, capsys):
     wallet = local_account("roots signed claim wallet")
-    signature, _ = sign_roots_claim(roots_union, carol, wallet, MAX_UINT, deadline=DEADLINE)
+    signature, _ = sign_claim(roots_union, carol, wallet, MAX_UINT, deadline=DEADLINE)
 
     tx = roots_union.claimWithSig(
         carol, wallet, MAX_UINT, DEADLINE, *wide.args(carol), signature, {"from": rando}

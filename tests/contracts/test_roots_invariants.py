@@ -42,10 +42,10 @@ from hypothesis.stateful import rule as hypothesis_rule
 
 from fixtures.accounts import local_account
 from fixtures.reverts import reverts_with
-from fixtures.roots import EMPTY_LEAF, deploy_roots_union, free_tree, sign_roots_claim
+from fixtures.roots import EMPTY_LEAF, deploy_roots_union, free_tree
 from fixtures.roots_model import Replay
 from fixtures.tokens import deploy_token
-from fixtures.union import ATTRIBUTION_DELAY, FEE_BPS, FEE_DELAY, MAX_UINT
+from fixtures.union import ATTRIBUTION_DELAY, FEE_BPS, FEE_DELAY, MAX_UINT, sign_claim
 from relayer.merkle import Leaf
 from relayer.roots import next_leaves
 
@@ -299,7 +299,7 @@ class RootsMachine(RuleBasedStateMachine):
         if available == 0 or to == self.blocked_sink:
             return self._step()
         amount = MAX_UINT if percent == 100 else max(1, available * percent // 100)
-        signature, deadline = sign_roots_claim(self.union, member, to, amount, _now() + 3600)
+        signature, deadline = sign_claim(self.union, member, to, amount, deadline=_now() + 3600)
         args = (member, to, amount, deadline, leaf, proof, signature)
         tx = self.union.claimWithSig(*args, self._by(self.buyer))  # paused or not
         self._paid(tx, who, holder, available, amount)
