@@ -159,7 +159,7 @@ class RootsMachine(RuleBasedStateMachine):
 
     @rule(
         shares=SHARES,
-        twin=st.one_of(st.none(), st.none(), st.none(), st.integers(0, 10**6)),
+        twin=st.one_of(st.none(), st.none(), st.integers(0, 10**6)),
         step=st.sampled_from([1, 1, 1, 1, 0, 2]),
         outcome=st.sampled_from(["finish", "finish", "pending", "veto"]),
     )
