@@ -316,7 +316,13 @@ async function configFromReport(report) {
     data_types: [],
   };
   document.querySelectorAll("[data-token-symbol]").forEach((el) => (el.textContent = symbol));
-  $("connect").disabled = false;
+  // The page has only the report's word for the union: the member compares the address.
+  notice(
+    "config",
+    `Union ${union} on network ${report.chainId}, as ${report.name} names it: check that it is ` +
+      "your union's address. This copy of the page runs without the relayer.",
+    "info",
+  );
 }
 
 async function refresh() {
