@@ -81,7 +81,9 @@ contract DataUnionRoots is IDataUnionRoots, UnionCore {
             feeBps_,
             feeDelay,
             attributionDelay,
-            "DataUnionRoots"
+            // The push union's name: signed documents (claims, consents) read the same on either
+            // kind; the contract's address and chain in the domain keep them apart.
+            "DataUnion"
         )
     {}
 

@@ -1,10 +1,14 @@
-"""Deploy a DataUnion and write the deployment record the relayer reads.
+"""Deploy a data union of either kind and write the deployment record the relayer reads.
 
     brownie run scripts/deploy.py --network <name>
 
 Parameters come from a JSON file named by `UNION_CONFIG` (keys below, lower case), and each can
 be overridden by its environment variable:
 
+    UNION_KIND           `push` (the default): a `DataUnion`, whose epochs post every member's
+                         shares in batches (gas grows with the members an epoch touches);
+                         `roots`: a `DataUnionRoots`, whose epochs post one Merkle root (the
+                         same gas for ten members or ten million)
     UNION_TOKEN          the pool token (a stablecoin); on a local chain, when unset, a 6-decimal
                          mock stablecoin with EIP-2612 permit is deployed
     UNION_ADMIN          DEFAULT_ADMIN_ROLE: grants roles, proposes fee changes
@@ -56,6 +60,7 @@ from scripts.helpers import (
 
 #: The parameters, by config-file key; the environment variable is UNION_<KEY upper-cased>.
 KEYS = (
+    "kind",
     "token",
     "admin",
     "attester",
@@ -72,7 +77,20 @@ LOCAL_DEFAULTS = {
     "fee_delay": 2 * 24 * 3600,
     "attribution_delay": MIN_ATTRIBUTION_DELAY,
 }
-ARTIFACT = "build/contracts/DataUnion.json"
+#: The contract each kind deploys; both take the same constructor parameters.
+CONTRACTS = {"push": "DataUnion", "roots": "DataUnionRoots"}
+DEFAULT_KIND = "push"
+
+
+KIND_NOTES = {
+    "push": "epochs post every member's shares, in batches",
+    "roots": "epochs post one Merkle root, whatever the member count",
+}
+
+
+def artifact(kind: str) -> str:
+    """The build artifact whose ABI the record names, relative to the checkout."""
+    return f"build/contracts/{CONTRACTS[kind]}.json"
 
 
 def read_config() -> dict[str, Any]:
@@ -101,10 +119,15 @@ def plan(config: dict[str, Any], deployer: Any) -> dict[str, Any]:
     if local:
         config = {**LOCAL_DEFAULTS, **{k: deployer.address for k in ROLE_KEYS}, **config}
     optional = {"token"} if local else set()
+    optional.add("kind")  # the push union, as before the root mode existed
     missing = [f"UNION_{k.upper()}" for k in KEYS if k not in config and k not in optional]
     if missing:
         raise ScriptError(f"set {', '.join(missing)} (or put them in UNION_CONFIG)")
-    checked: dict[str, Any] = {key: address(config[key], key) for key in ROLE_KEYS}
+    kind = str(config.get("kind", DEFAULT_KIND)).strip().lower()
+    if kind not in CONTRACTS:
+        raise ScriptError(f"kind must be one of {', '.join(CONTRACTS)}, not {config['kind']!r}")
+    checked: dict[str, Any] = {"kind": kind}
+    checked.update({key: address(config[key], key) for key in ROLE_KEYS})
     checked["fee_bps"] = fee_bps(config["fee_bps"])
     checked["fee_delay"] = integer(config["fee_delay"], "fee_delay", MIN_FEE_DELAY, MAX_FEE_DELAY)
     checked["attribution_delay"] = integer(
@@ -133,7 +156,9 @@ def print_plan(
     """`token` is the given pool token's (symbol, decimals), None for the mock to be deployed."""
     from brownie import chain
 
-    say(f"Deploying a DataUnion on '{network_name()}' (chain {chain.id}) from {deployer.address}")
+    contract = CONTRACTS[params["kind"]]
+    say(f"Deploying a {contract} on '{network_name()}' (chain {chain.id}) from {deployer.address}")
+    say(f"  kind            {params['kind']}: {KIND_NOTES[params['kind']]}")
     if token is None:
         say("  pool token      a new 6-decimal mock stablecoin (local chains only)")
     else:
@@ -149,9 +174,12 @@ def print_plan(
 
 def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
     """Deploy with checked `params` and write the record to `path`; returns the record."""
-    from brownie import DataUnion, MockStablecoin, chain
+    import brownie
+    from brownie import MockStablecoin, chain
 
     check_chain()
+    kind = params["kind"]
+    contract = getattr(brownie, CONTRACTS[kind])
     if not is_local() and path.exists():
         raise ScriptError(f"{path} already records a deployment; move it away first")
     token_address = params["token"]
@@ -163,7 +191,7 @@ def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
         say(f"  mock stablecoin deployed at {token_address}")
         token = describe_token(token_address)
     symbol, decimals = token
-    union = DataUnion.deploy(
+    union = contract.deploy(
         token_address,
         params["admin"],
         params["attester"],
@@ -181,6 +209,8 @@ def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
     record = {
         "network": network_name(),
         "chainId": chain.id,
+        "kind": kind,
+        "contract": CONTRACTS[kind],
         "union": union.address,
         "token": token_address,
         "tokenSymbol": symbol,
@@ -194,12 +224,12 @@ def deploy(params: dict[str, Any], deployer: Any, path: Path) -> dict[str, Any]:
         "feeDelay": params["fee_delay"],
         "attributionDelay": params["attribution_delay"],
         # The ABI is the build artifact's; its hash tells whether a later build still matches.
-        "abi": ARTIFACT,
-        "abiKeccak": "0x" + keccak(text=json.dumps(DataUnion.abi, sort_keys=True)).hex(),
+        "abi": artifact(kind),
+        "abiKeccak": "0x" + keccak(text=json.dumps(contract.abi, sort_keys=True)).hex(),
         "deployedAt": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     write_deployment(record, path)
-    say(f"DataUnion deployed at {union.address} in block {receipt.block_number}")
+    say(f"{CONTRACTS[kind]} deployed at {union.address} in block {receipt.block_number}")
     say(f"Deployment record written to {_relative(path)}")
     return record
 

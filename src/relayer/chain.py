@@ -38,6 +38,21 @@ INDEXED_EVENTS = (
 )
 
 
+#: What the indexer follows of a root-mode union (DataUnionRoots): a root is one event, not one
+#: per member; RootActivated carries the accumulator value its leaves count from.
+ROOTS_INDEXED_EVENTS = (
+    "RevenueDeposited",
+    "RootPosted",
+    "RootActivated",
+    "AttributionFinished",
+    "Claimed",
+    "MemberLeft",
+)
+
+#: The two kinds of union: shares set member by member (DataUnion), or one root per epoch.
+PUSH = "push"
+ROOTS = "roots"
+
 #: Most blocks one `eth_getLogs` call asks for (many providers refuse wider ranges).
 LOG_CHUNK_BLOCKS = 2_000
 
@@ -91,6 +106,16 @@ class AttributionState:
 
 
 @dataclass(frozen=True)
+class ActiveRoot:
+    """`activeRoot()` of a root-mode union: the epoch whose leaves claims prove (0 before the
+    first), its root, and the accumulator value it took effect at."""
+
+    epoch: int
+    root: bytes
+    epoch_start: int
+
+
+@dataclass(frozen=True)
 class CustomError:
     """A custom error decoded with the contract's ABI: its name, and its arguments with their
     names and types as the ABI declares them."""
@@ -113,6 +138,27 @@ class CustomError:
                 for name, value, kind in zip(names, self.args, types, strict=True)
             },
         }
+
+
+def abi_type(spec: dict[str, Any]) -> str:
+    """An ABI input's canonical type, tuples spelled out (`(int256,uint64,uint64)`), as both the
+    selector and eth_abi want it."""
+    kind = str(spec["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(abi_type(c) for c in spec["components"])
+        return f"({inner}){kind[len('tuple') :]}"
+    return kind
+
+
+def union_kind(w3: Web3, address: str) -> str:
+    """ROOTS if the contract at `address` answers `activeRoot()` (only DataUnionRoots has it),
+    else PUSH."""
+    selector = "0x" + function_signature_to_4byte_selector("activeRoot()").hex()
+    try:
+        answer = w3.eth.call({"to": to_checksum_address(address), "data": HexStr(selector)})
+    except (ContractLogicError, ContractCustomError, BadFunctionCallOutput, Web3RPCError):
+        return PUSH
+    return ROOTS if len(answer) == 96 else PUSH
 
 
 def _address_bytes(value: Any, kind: str) -> Any:
@@ -138,31 +184,35 @@ def connect(rpc_url: str, chain_id: int) -> Web3:
 
 
 class UnionChain:
-    """The DataUnion contract and its pool token on one chain."""
+    """The union contract (either kind: `kind` is PUSH or ROOTS, read from the chain) and its
+    pool token on one chain."""
 
     def __init__(self, w3: Web3, address: str) -> None:
         self.w3 = w3
         self.address: ChecksumAddress = to_checksum_address(address)
-        self.abi = load_abi("DataUnion")
-        self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
         if not w3.eth.get_code(self.address):
             raise ConfigError(f"no contract at {self.address}")
+        self.kind = union_kind(w3, self.address)
+        self.abi = load_abi("DataUnionRoots" if self.kind == ROOTS else "DataUnion")
+        self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
+        #: The events the indexer follows on this kind of union.
+        self.indexed_events = ROOTS_INDEXED_EVENTS if self.kind == ROOTS else INDEXED_EVENTS
         #: name → (0x-selector, input types) of every function, for calldata without web3's
         #: per-argument normalisation (which costs ~1 ms per address in a 500-member batch).
         self._functions = {
             f["name"]: (
                 "0x"
                 + function_signature_to_4byte_selector(
-                    f"{f['name']}({','.join(i['type'] for i in f['inputs'])})"
+                    f"{f['name']}({','.join(abi_type(i) for i in f['inputs'])})"
                 ).hex(),
-                [i["type"] for i in f["inputs"]],
+                [abi_type(i) for i in f["inputs"]],
             )
             for f in self.abi
             if f.get("type") == "function"
         }
         self._errors = {
             function_signature_to_4byte_selector(
-                f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"
+                f"{e['name']}({','.join(abi_type(i) for i in e['inputs'])})"
             ): e
             for e in self.abi
             if e.get("type") == "error"
@@ -212,6 +262,38 @@ class UnionChain:
     def attribution_state(self, block: int | str = "latest") -> AttributionState:
         epoch, state, due_at = self.view("attributionState", block=block)
         return AttributionState(int(epoch), int(state), int(due_at))
+
+    @property
+    def roots(self) -> bool:
+        return self.kind == ROOTS
+
+    def active_root(self, block: int | str = "latest") -> ActiveRoot:
+        """The root in force (root-mode unions only)."""
+        epoch, root, start = self.view("activeRoot", block=block)
+        return ActiveRoot(int(epoch), bytes(root), int(start))
+
+    def pending_root(self, block: int | str = "latest") -> tuple[bytes, int]:
+        """The pending root and its total shares; zeros when none is pending (root mode)."""
+        root, total = self.view("pendingRoot", block=block)
+        return bytes(root), int(total)
+
+    def left(self, members: list[str], block: int) -> set[str]:
+        """Which of `members` left the union (`hasLeft`), lower-cased, in JSON-RPC batches of
+        500 (root mode: leaving there is final)."""
+        found: set[str] = set()
+        for start in range(0, len(members), 500):
+            chunk = members[start : start + 500]
+            calls = [
+                (
+                    "eth_call",
+                    [{"to": self.address, "data": self._member_call("hasLeft", m)}, hex(block)],
+                )
+                for m in chunk
+            ]
+            for member, value in zip(chunk, self._batch(calls, "departures"), strict=True):
+                if value:
+                    found.add(member.lower())
+        return found
 
     def block_time(self, block: int | None = None) -> int:
         """A block's timestamp (the latest's by default), in seconds: the clock the contract's
@@ -286,9 +368,18 @@ class UnionChain:
             raise ChainError(f"the node could not read {what}")
         return [int(str(r["result"]), 16) for r in responses]
 
-    def member_state(self, member: str, block: int) -> MemberState:
+    def member_state(
+        self,
+        member: str,
+        block: int,
+        leaf: tuple[tuple[int, int, int], list[bytes]] | None = None,
+    ) -> MemberState:
         """sharesOf, claimable and totalShares at `block`, in one JSON-RPC batch: the member read
-        path is hot, so it skips the per-call ABI machinery (the selectors are fixed)."""
+        path is hot, so it skips the per-call ABI machinery (the selectors are fixed). On a
+        root-mode union the shares are the leaf's and `claimable` needs the (leaf, proof) of the
+        root in force; without one the member can only have earnings frozen by leaving."""
+        if self.roots:
+            return self._root_member_state(member, block, leaf)
         calls = [
             ("eth_call", [{"to": self.address, "data": data}, hex(block)])
             for data in (
@@ -299,6 +390,26 @@ class UnionChain:
         ]
         shares, claimable, total = self._batch(calls, f"member {member} at block {block}")
         return MemberState(block, shares, claimable, total)
+
+    def _root_member_state(
+        self, member: str, block: int, leaf: tuple[tuple[int, int, int], list[bytes]] | None
+    ) -> MemberState:
+        def call(data: str) -> tuple[str, list[Any]]:
+            return ("eth_call", [{"to": self.address, "data": data}, hex(block)])
+
+        if leaf is None:
+            left, total = self._batch(
+                [call(self._member_call("hasLeft", member)), call(self.calldata("totalShares"))],
+                f"member {member} at block {block}",
+            )
+            if not left:
+                return MemberState(block, 0, 0, total)
+            leaf = ((0, 0, 0), [])  # a member who left claims without a leaf
+        claimable, total = self._batch(
+            [call(self.calldata("claimable", member, *leaf)), call(self.calldata("totalShares"))],
+            f"member {member} at block {block}",
+        )
+        return MemberState(block, leaf[0][2], claimable, total)
 
     def calldata(self, name: str, *args: Any) -> HexStr:
         """ABI-encoded call of function `name`; addresses may be given in any letter case."""
@@ -343,7 +454,7 @@ class UnionChain:
         )
         decoded = []
         for log in logs:
-            for name in INDEXED_EVENTS:
+            for name in self.indexed_events:
                 event = getattr(self.contract.events, name)()
                 # Topics come back as HexBytes, `event.topic` is a 0x-hex str: compare as bytes.
                 if log["topics"] and HexBytes(log["topics"][0]) == HexBytes(event.topic):

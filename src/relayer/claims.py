@@ -16,7 +16,7 @@ taken or already used on-chain is a `409` naming what holds it. The policy in
 import logging
 from datetime import datetime, timedelta
 
-from eth_typing import ChecksumAddress
+from eth_typing import ChecksumAddress, HexStr
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select, update
@@ -38,6 +38,7 @@ from relayer.errors import (
     Unfunded,
 )
 from relayer.outbox import Outbox
+from relayer.root_tree import Trees, member_proofs
 from relayer.schemas import ClaimIn
 from relayer.settings import Settings
 from relayer.states import TxPurpose
@@ -92,6 +93,26 @@ def claim_document(chain_id: int, union: str, claim: ClaimIn, nonce: int) -> dic
     )
 
 
+def _claim_calldata(
+    chain: UnionChain, trees: Trees | None, claim: ClaimIn, member: ChecksumAddress
+) -> HexStr:
+    """`claimWithSig` for this claim; on a root-mode union with the member's leaf and proof of
+    the root in force (not signed: only the member's true leaf passes the proof)."""
+    signature = bytes.fromhex(claim.signature[2:])
+    if not chain.roots:
+        return chain.calldata(
+            "claimWithSig", member, claim.to, claim.amount, claim.deadline, signature
+        )
+    assert trees is not None, "a root-mode union's claims need its trees"
+    proof, _ = member_proofs(trees, chain, member)
+    if proof is None:
+        raise NotFound(f"{member} has no leaf in the root in force: nothing to claim yet")
+    leaf, siblings = proof.call_args()
+    return chain.calldata(
+        "claimWithSig", member, claim.to, claim.amount, claim.deadline, leaf, siblings, signature
+    )
+
+
 def describe(claim: RelayedClaim) -> ClaimOut:
     row = claim.outbox
     return ClaimOut(
@@ -125,12 +146,13 @@ def relay(
     *,
     settings: Settings,
     alarms: Alarms,
+    trees: Trees | None = None,
 ) -> tuple[ClaimOut, bool]:
     """Relay the member's signed claim, or answer from the record: (the claim, whether this
     request relayed it). `outbox` is the claim key's. Node failures are 503, never a 500 or a
     misleading 4xx."""
     try:
-        return _relay(db, chain, outbox, claim, settings, alarms)
+        return _relay(db, chain, outbox, claim, settings, alarms, trees)
     except RelayerError:
         raise
     except (Web3Exception, OSError) as exc:
@@ -146,6 +168,7 @@ def _relay(
     claim: ClaimIn,
     settings: Settings,
     alarms: Alarms,
+    trees: Trees | None,
 ) -> tuple[ClaimOut, bool]:
     member: ChecksumAddress = to_checksum_address(claim.member)
     # The contract compares the deadline with the block's time, so the check here does too.
@@ -176,14 +199,7 @@ def _relay(
     claim_policy.check_amount(settings, decimals, claim.amount)
     with db.session() as session:
         claim_policy.check_member_rate(session, settings, member)
-    data = chain.calldata(
-        "claimWithSig",
-        member,
-        claim.to,
-        claim.amount,
-        claim.deadline,
-        bytes.fromhex(claim.signature[2:]),
-    )
+    data = _claim_calldata(chain, trees, claim, member)
     gas = claim_outbox.sender.gas(data)  # the contract's refusal surfaces here, before any gas
     cost = gas * claim_outbox.sender.initial_fees().max_fee
     with db.session() as session:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from relayer.reads import MemberReads
     from relayer.replica import SenderWorker
     from relayer.roles import Roles
+    from relayer.root_tree import Trees
 
 
 @dataclass
@@ -113,7 +114,14 @@ class Context:
     def member_reads(self) -> "MemberReads":
         from relayer.reads import MemberReads
 
-        return MemberReads(self.db, self.chain, self.settings.read_cache_seconds)
+        return MemberReads(self.db, self.chain, self.settings.read_cache_seconds, self.trees)
+
+    @cached_property
+    def trees(self) -> "Trees":
+        """Root mode: the trees members prove against, built from the stored reports."""
+        from relayer.root_tree import Trees
+
+        return Trees(self.db)
 
     @cached_property
     def roles(self) -> "Roles":

@@ -59,6 +59,7 @@ from relayer.errors import ChainError, Conflict, NotFound, RelayerError
 from relayer.lifecycle import refresh
 from relayer.locks import serialize
 from relayer.outbox import Fence, Outbox
+from relayer.root_tree import attach_tree
 from relayer.schemas import EpochOut, TxOut
 from relayer.settings import Settings
 from relayer.states import (
@@ -102,11 +103,13 @@ def _departures(session: Session, chain: UnionChain, head: int) -> dict[str, int
 
 
 def _live_contributions(
-    session: Session, departed: dict[str, int], refused: Iterable[str]
+    session: Session, departed: dict[str, int], refused: Iterable[str], *, final: bool = False
 ) -> list[ContributionInput]:
     """Every stored contribution, less those recorded before the member's last `leave()`:
-    leaving is sticky until the member contributes again. Ordered by block, not by time: the
-    database's clock and the chain's (whole-second block timestamps) disagree by seconds.
+    leaving is sticky until the member contributes again (on a root-mode union, `final`, leaving
+    is for good: none of a departed member's contributions count). Ordered by block, not by
+    time: the database's clock and the chain's (whole-second block timestamps) disagree by
+    seconds.
 
     Members the union refuses to credit (`refused`, lower-case: the zero address, the union) are
     refused when contributions come in; a row stored before that check is skipped here too, so
@@ -120,7 +123,7 @@ def _live_contributions(
             )
             continue
         left = departed.get(c.member.lower())
-        if left is not None and (c.recorded_block is None or c.recorded_block < left):
+        if left is not None and (final or c.recorded_block is None or c.recorded_block < left):
             continue
         inputs.append(
             ContributionInput(c.member, c.data_type, c.records, c.quality_ppm, c.uniqueness_ppm)
@@ -237,29 +240,23 @@ def close(
         )
     number = state.epoch + 1
     unused = _unposted_abandoned(session, state.epoch)
+    departed = _departures(session, chain, head)
     report = build_report(
         chain_id=settings.chain_id,
         union=chain.address,
         epoch=number,
         contributions=_live_contributions(
-            session, _departures(session, chain, head), refused_members(chain)
+            session, departed, refused_members(chain), final=chain.roots
         ),
         params=settings.parameters,
-        zeroed=sorted(_holders(session)),
+        # A root lists everyone with earnings anyway (relayer.roots).
+        zeroed=() if chain.roots else sorted(_holders(session)),
     )
     if not report["members"]:
         raise Conflict("there is nothing to attribute yet: no contributions")
+    tree = attach_tree(session, chain, report, set(departed), head) if chain.roots else None
     raw = canonical(report)
     digest = report_hash(raw)
-    # Compared with the chain itself, not the last report: what is sent is what differs.
-    wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
-    listed = {m.lower() for m in wanted}
-    for address in sorted(_vetoed_addresses(session, chain, state.epoch, head) - listed):
-        wanted[checksummed(address)] = 0  # a vetoed epoch's leftover: nobody keeps them
-    onchain = chain.shares_of(list(wanted), head)
-    changed = _batch_order({m: s for m, s in wanted.items() if onchain[m] != s}, onchain) or [
-        next(iter(wanted.items()))
-    ]
     if unused is None:
         epoch = Epoch(number=number)
         session.add(epoch)
@@ -278,6 +275,50 @@ def close(
         session.flush()
     except IntegrityError:  # only a relayer that does not take the epochs lock gets here
         raise Conflict(f"epoch {number} was closed concurrently") from None
+    if tree is None:
+        changed = _plan_batches(session, chain, outbox, settings, report, number, digest, head)
+    else:
+        data = chain.calldata(
+            "postRoot",
+            number,
+            tree.root,
+            bytes.fromhex(digest[2:]),
+            int(report["tree"]["totalShares"]),
+            len(tree.leaves),
+        )
+        outbox.enqueue(session, TxPurpose.ATTRIBUTION, data, epoch=number, batch=0)
+        changed = len(tree.leaves)
+    log.info(
+        "epoch %d closed: %d members, %d %s, report %s",
+        number,
+        len(report["members"]),
+        changed,
+        "leaves" if tree else "changed",
+        digest,
+    )
+    return epoch
+
+
+def _plan_batches(
+    session: Session,
+    chain: UnionChain,
+    outbox: Outbox,
+    settings: Settings,
+    report: dict[str, Any],
+    number: int,
+    digest: str,
+    head: int,
+) -> int:
+    """Plan the push union's `postAttribution` batches; returns how many members they set.
+    Compared with the chain itself, not the last report: what is sent is what differs."""
+    wanted = {m["address"]: int(m["shares"]) for m in report["members"]}
+    listed = {m.lower() for m in wanted}
+    for address in sorted(_vetoed_addresses(session, chain, number - 1, head) - listed):
+        wanted[checksummed(address)] = 0  # a vetoed epoch's leftover: nobody keeps them
+    onchain = chain.shares_of(list(wanted), head)
+    changed = _batch_order({m: s for m, s in wanted.items() if onchain[m] != s}, onchain) or [
+        next(iter(wanted.items()))
+    ]
     size = settings.batch_size
     for batch, start in enumerate(range(0, len(changed), size)):
         chunk = changed[start : start + size]
@@ -289,14 +330,7 @@ def close(
             [shares for _, shares in chunk],
         )
         outbox.enqueue(session, TxPurpose.ATTRIBUTION, data, epoch=number, batch=batch)
-    log.info(
-        "epoch %d closed: %d members, %d changed, report %s",
-        number,
-        len(report["members"]),
-        len(changed),
-        digest,
-    )
-    return epoch
+    return len(changed)
 
 
 def request_post(session: Session, outbox: Outbox, number: int) -> EpochOut:

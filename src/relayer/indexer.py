@@ -19,6 +19,8 @@ each value in the column of its name:
 - AttributionPosted: `epoch`, `report_hash`, `members` (how many the batch set), `total_shares`
   (the union's, after the batch);
 - AttributionFinished: `epoch`, `report_hash`, `total_shares`;
+- RootPosted (root-mode unions): `epoch`, `report_hash`, `members` (the tree's leaves),
+  `total_shares` (the root's);
 - Claimed: `account` (the member), `amount` (paid), `recipient` (`to`);
 - MemberLeft: `account` (the member).
 
@@ -75,6 +77,9 @@ def _row(event: Any, block_time: datetime) -> ChainEvent | None:
         row.report_hash = _hex(args["reportHash"])
         if name == "AttributionPosted":
             row.members = int(args["members"])
+    elif name == "RootPosted":
+        row.epoch, row.total_shares = int(args["epoch"]), str(args["totalShares"])
+        row.report_hash, row.members = _hex(args["reportHash"]), int(args["members"])
     elif name == "Claimed":
         row.account = to_checksum_address(args["member"])
         row.amount, row.recipient = str(args["amount"]), to_checksum_address(args["to"])

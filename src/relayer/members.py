@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from relayer.attribution import normalized_address
 from relayer.chain import UnionChain
 from relayer.db import CURSOR_ID, ChainEvent, IndexerCursor
-from relayer.replay import Distribution, SharesChanged, load_events, replay
+from relayer.replay import Distribution, RootShares, SharesChanged, load_events, replay
+from relayer.root_tree import Trees, member_proofs
 
 ESTIMATE_NOTE = (
     "Per-epoch earnings and 'earned' rows are an attribution estimate recomputed from the "
@@ -134,15 +135,15 @@ def _checked(address: str) -> str:
     return normalized_address(address)
 
 
-def _ledger(session: Session, address: str) -> _Ledger:
+def _ledger(session: Session, address: str, root_shares: RootShares | None = None) -> _Ledger:
     events = load_events(session, [address])
-    posted = [e for e in events if e.name == "AttributionPosted"]
+    posted = [e for e in events if e.name in ("AttributionPosted", "RootPosted")]
     totals = {e.epoch: int(e.total_shares or 0) for e in posted}
     first_posted = {e.epoch: e.block_time for e in reversed(posted)}
     ledger = _Ledger()
     shares, active = 0, False
     exact = Fraction(0)  # credited so far, unrounded: each credit is the change of its floor
-    for step in replay(events, [address]):
+    for step in replay(events, [address], root_shares):
         if isinstance(step, SharesChanged):
             shares = step.shares
             if step.left:
@@ -178,14 +179,27 @@ def _ledger(session: Session, address: str) -> _Ledger:
     return ledger
 
 
-def summary(session: Session, chain: UnionChain, address: str, block: int) -> MemberSummary:
+def _root_shares(chain: UnionChain, trees: Trees | None) -> RootShares | None:
+    if not chain.roots:
+        return None
+    assert trees is not None, "a root-mode union's history needs its trees"
+    return trees.shares
+
+
+def summary(
+    session: Session, chain: UnionChain, address: str, block: int, trees: Trees | None = None
+) -> MemberSummary:
     """The member's shares and claimable at `block`, their indexed claims and per-epoch
-    history."""
+    history. A root-mode union needs `trees`, for the member's leaf of the root in force."""
     _checked(address)
     decimals = chain.token_decimals
-    state = chain.member_state(address, block)
+    proof = None
+    if chain.roots:
+        assert trees is not None, "a root-mode union's member figures need its trees"
+        proof, _ = member_proofs(trees, chain, address, block)
+    state = chain.member_state(address, block, None if proof is None else proof.call_args())
     shares, total, claimable = state.shares, state.total_shares, state.claimable
-    ledger = _ledger(session, address)
+    ledger = _ledger(session, address, _root_shares(chain, trees))
     claimed = sum(int(e.amount or 0) for e in ledger.claims)
     cursor = session.get(IndexerCursor, CURSOR_ID)
     history = [
@@ -213,11 +227,13 @@ def summary(session: Session, chain: UnionChain, address: str, block: int) -> Me
     )
 
 
-def statement(session: Session, chain: UnionChain, address: str, year: int) -> Statement:
+def statement(
+    session: Session, chain: UnionChain, address: str, year: int, trees: Trees | None = None
+) -> Statement:
     """Every credit (`earned`) and claim (`claimed`) of the member in calendar `year` (UTC)."""
     _checked(address)
     decimals = chain.token_decimals
-    ledger = _ledger(session, address)
+    ledger = _ledger(session, address, _root_shares(chain, trees))
     start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
     entries: list[tuple[ChainEvent, Literal["earned", "claimed"], int]] = [
         (credit.event, "earned", credit.units) for credit in ledger.credits

@@ -13,14 +13,18 @@ from collections import OrderedDict
 from relayer.chain import UnionChain
 from relayer.db import CURSOR_ID, Database, IndexerCursor
 from relayer.members import summary
+from relayer.root_tree import Trees
 
 MAX_ENTRIES = 20_000
 
 
 class MemberReads:
-    def __init__(self, db: Database, chain: UnionChain, max_age: float) -> None:
+    def __init__(
+        self, db: Database, chain: UnionChain, max_age: float, trees: Trees | None = None
+    ) -> None:
         self.db = db
         self.chain = chain
+        self.trees = trees
         self.max_age = max_age
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -60,7 +64,8 @@ class MemberReads:
                 self._entries.move_to_end(key)
                 return cached
         with self.db.session() as session:
-            fresh = summary(session, self.chain, address, head).model_dump_json().encode()
+            read = summary(session, self.chain, address, head, self.trees)
+            fresh = read.model_dump_json().encode()
         with self._lock:
             self._entries[key] = fresh
             while len(self._entries) > MAX_ENTRIES:

@@ -10,7 +10,7 @@ asked about. It is an attribution estimate: the contract accounts in fractions o
 rounds per claim, so per-member figures can differ from it by a few base units.
 """
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
@@ -56,9 +56,19 @@ class _Union:
     held: int = 0
     held_deposits: list[ChainEvent] = field(default_factory=list)
     shares: dict[str, int] = field(default_factory=dict)
+    departed: set[str] = field(default_factory=set)
 
 
-REPLAYED = ("RevenueDeposited", "AttributionPosted", "AttributionFinished", "MemberLeft")
+REPLAYED = (
+    "RevenueDeposited",
+    "AttributionPosted",
+    "RootPosted",
+    "AttributionFinished",
+    "MemberLeft",
+)
+
+#: A root-mode member's shares in an epoch's tree (their leaf's, 0 without one).
+RootShares = Callable[[int, str], int]
 
 
 def load_events(session: Session, accounts: Collection[str] = ()) -> list[ChainEvent]:
@@ -82,10 +92,15 @@ def load_events(session: Session, accounts: Collection[str] = ()) -> list[ChainE
 
 
 def replay(
-    events: Sequence[ChainEvent], accounts: Collection[str] = ()
+    events: Sequence[ChainEvent],
+    accounts: Collection[str] = (),
+    root_shares: RootShares | None = None,
 ) -> Iterator[Distribution | SharesChanged]:
     """Re-enact the contract's revenue split over `events` (from `load_events`), yielding each
-    distribution and each share change of `accounts`. Pure: no I/O."""
+    distribution and each share change of `accounts`. Pure: no I/O. On a root-mode union,
+    `root_shares` gives the members' shares in each tree (there are no per-member events):
+    revenue is split by the root in force, pending roots or not, and a member leaving takes
+    their leaf's shares out of the total at once."""
     union = _Union()
     wanted = set(accounts)
     for index, event in enumerate(events):
@@ -101,8 +116,18 @@ def replay(
         elif event.name == "AttributionFinished":
             union.posting = False
             union.total = int(event.total_shares or 0)
+            if root_shares is not None:
+                union.epoch = event.epoch
+                yield from _root_changes(union, event, wanted, root_shares)
             if union.total and union.held_deposits:
                 yield _release(union, event)
+        elif event.name == "MemberLeft" and root_shares is not None and event.account:
+            if union.epoch:
+                union.total -= root_shares(union.epoch, event.account)
+            union.shares[event.account] = 0
+            union.departed.add(event.account)
+            if event.account in wanted:
+                yield SharesChanged(event, event.account, 0, union.epoch or 0, True)
         elif event.name == "SharesSet" and event.account is not None:
             new = int(event.shares or 0)
             old = union.shares.get(event.account, 0)
@@ -118,6 +143,21 @@ def replay(
                 union.total -= old
             if event.account in wanted:
                 yield SharesChanged(event, event.account, new, int(event.epoch or 0), left)
+
+
+def _root_changes(
+    union: _Union, event: ChainEvent, wanted: Collection[str], root_shares: RootShares
+) -> Iterator[SharesChanged]:
+    """The followed members whose shares the root just in force changed (a member who left is
+    never paid by a later root)."""
+    epoch = int(event.epoch or 0)
+    for account in wanted:
+        if account in union.departed:
+            continue
+        new = root_shares(epoch, account)
+        if new != union.shares.get(account, 0):
+            union.shares[account] = new
+            yield SharesChanged(event, account, new, epoch, False)
 
 
 def _release(union: _Union, event: ChainEvent) -> Distribution:

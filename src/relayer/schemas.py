@@ -218,3 +218,29 @@ class EpochOut(BaseModel):
     batches_confirmed: int
     error: str | None
     transactions: list[TxOut]
+
+
+class LeafOut(BaseModel):
+    """A member's leaf of a root-mode epoch (the contract's `Leaf`), integers as decimal strings;
+    field names as in the contract and the report's `tree` section."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    offset: str
+    previous_shares: str = Field(alias="previousShares")
+    shares: str
+
+
+class TreeProofOut(BaseModel):
+    """A member's leaf of one epoch's tree and its proof, what `claim` and `leave` take."""
+
+    epoch: int
+    root: Bytes32
+    leaf: LeafOut
+    proof: list[Bytes32]
+
+
+class MemberProofOut(TreeProofOut):
+    """The member's leaf and proof in the root in force, and in the pending root if any."""
+
+    pending: TreeProofOut | None

@@ -17,9 +17,9 @@ class CountingChain:
         self._chain = chain
         self.reads = 0
 
-    def member_state(self, member, block):
+    def member_state(self, member, block, leaf=None):
         self.reads += 1
-        return self._chain.member_state(member, block)
+        return self._chain.member_state(member, block, leaf)
 
     def __getattr__(self, name):
         return getattr(self._chain, name)

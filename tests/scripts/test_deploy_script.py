@@ -4,7 +4,8 @@ and every refusal happening before anything is sent."""
 import json
 
 import pytest
-from brownie import DataUnion, MockStablecoin, chain, web3
+from brownie import DataUnion, DataUnionRoots, MockStablecoin, chain, web3
+from eth_utils import keccak
 
 from relayer.settings import Settings
 from scripts import deploy, helpers
@@ -55,6 +56,16 @@ def set_roles(monkeypatch, admin, attester, pauser, fee_recipient, token=None, g
         monkeypatch.setenv(f"UNION_{key}", str(getattr(value, "address", value)))
 
 
+def answers_active_root(union_address):
+    """Whether the contract answers `activeRoot()`, which only a roots union has."""
+    selector = "0x" + keccak(text="activeRoot()")[:4].hex()
+    try:
+        web3.eth.call({"to": union_address, "data": selector})
+    except ValueError:  # execution reverted: no such function
+        return False
+    return True
+
+
 def sent_nothing(account, before):
     return web3.eth.get_transaction_count(account.address) == before
 
@@ -85,6 +96,70 @@ def test_local_deploy_uses_defaults_and_writes_the_record_the_relayer_reads(reco
     )
     assert settings.union_address == union.address
     assert settings.first_block == record["block"]
+
+
+def test_default_kind_is_the_push_union(record_path, capsys):
+    record = deploy.main()
+
+    assert (record["kind"], record["contract"]) == ("push", "DataUnion")
+    assert record["abi"] == "build/contracts/DataUnion.json"
+    assert not answers_active_root(record["union"])
+    assert DataUnion.at(record["union"]).feeBps() == 500
+    out = capsys.readouterr().out
+    assert "Deploying a DataUnion on" in out
+    assert "kind            push: epochs post every member's shares" in out
+
+
+def test_roots_kind_deploys_a_roots_union_with_the_same_parameters_and_records_its_kind(
+    record_path, monkeypatch, stablecoin, admin, attester, pauser, guardian, fee_recipient, capsys
+):
+    set_roles(
+        monkeypatch, admin, attester, pauser, fee_recipient, token=stablecoin, guardian=guardian
+    )
+    monkeypatch.setenv("UNION_KIND", "roots")
+
+    record = deploy.main()
+
+    union = DataUnionRoots.at(record["union"])
+    assert (record["kind"], record["contract"]) == ("roots", "DataUnionRoots")
+    assert answers_active_root(record["union"])
+    epoch, root, start = union.activeRoot()
+    assert (epoch, start, root) == (0, 0, "0x" + "00" * 32)  # no root posted yet
+    assert union.token() == stablecoin.address
+    assert union.hasRole(union.ATTESTER_ROLE(), attester)
+    assert not union.hasRole(union.ATTESTER_ROLE(), admin)
+    assert union.hasRole(union.GUARDIAN_ROLE(), guardian)
+    assert union.feeRecipient() == fee_recipient
+    assert union.feeBps() == 250
+    assert union.FEE_DELAY() == 3 * DAY
+    assert union.ATTRIBUTION_DELAY() == 6 * 3600 == record["attributionDelay"]
+    assert record["abi"] == "build/contracts/DataUnionRoots.json"
+    assert (helpers.ROOT / record["abi"]).exists()
+    abi = json.dumps(DataUnionRoots.abi, sort_keys=True)
+    assert record["abiKeccak"] == "0x" + keccak(text=abi).hex()
+    assert json.loads(record_path.read_text()) == record
+    out = capsys.readouterr().out
+    plan = out[: out.index("DataUnionRoots deployed at")]
+    assert "Deploying a DataUnionRoots on" in plan
+    assert "kind            roots: epochs post one Merkle root, whatever the member count" in plan
+    assert f"attester        {attester.address}" in plan
+
+
+def test_roots_kind_from_the_config_file_on_a_local_chain_takes_the_local_defaults(
+    record_path, monkeypatch, tmp_path, admin
+):
+    config = tmp_path / "union.json"
+    config.write_text(json.dumps({"kind": "roots"}))
+    monkeypatch.setenv("UNION_CONFIG", str(config))
+
+    record = deploy.main()
+
+    union = DataUnionRoots.at(record["union"])
+    assert record["kind"] == "roots"
+    assert union.feeBps() == 500
+    assert union.ATTRIBUTION_DELAY() == 3600
+    assert union.hasRole(union.ATTESTER_ROLE(), admin)
+    assert MockStablecoin.at(record["token"]).decimals() == 6
 
 
 def test_deploy_takes_roles_fee_and_an_existing_token_from_the_environment(
@@ -141,6 +216,7 @@ def test_environment_overrides_the_config_file(record_path, monkeypatch, tmp_pat
         ("UNION_ATTRIBUTION_DELAY", "1h", "attribution_delay is not an integer"),
         ("UNION_GUARDIAN", "0x" + "00" * 20, "guardian is the zero address"),
         ("UNION_TOKEN", "0x" + "ab" * 20, "fails its EIP-55 checksum"),
+        ("UNION_KIND", "merkle", "kind must be one of push, roots, not 'merkle'"),
     ],
 )
 def test_bad_parameter_is_refused_before_anything_is_sent(
@@ -188,6 +264,7 @@ def test_live_network_needs_every_parameter(record_path, live):
         "UNION_ATTRIBUTION_DELAY",
     ):
         assert variable in str(refused.value)
+    assert "UNION_KIND" not in str(refused.value)  # the push union unless asked otherwise
 
 
 def test_live_network_without_a_yes_sends_nothing(
@@ -207,6 +284,7 @@ def test_live_network_without_a_yes_sends_nothing(
     assert f"guardian        {pauser.address}" in plan
     assert "epoch delay     21,600 s (6 h): the guardian's window to veto" in plan
     assert "(mUSD, 6 decimals)" in plan
+    assert "Deploying a DataUnion on" in plan
 
 
 def test_live_network_declined_at_the_prompt_sends_nothing(

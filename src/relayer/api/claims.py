@@ -33,6 +33,7 @@ def post_claim(claim: ClaimIn, context: ContextDep) -> JSONResponse:
         claim,
         settings=context.settings,
         alarms=context.alarms,
+        trees=context.trees,
     )
     return JSONResponse(described.model_dump(mode="json"), status_code=202 if relayed else 200)
 

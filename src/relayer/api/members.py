@@ -8,8 +8,10 @@ from fastapi.responses import Response
 
 from relayer import members
 from relayer.api.deps import ContextDep
+from relayer.errors import Conflict, NotFound
 from relayer.members import MemberSummary, Statement
-from relayer.schemas import Address
+from relayer.root_tree import member_proofs
+from relayer.schemas import Address, MemberProofOut, TreeProofOut
 
 router = APIRouter(prefix="/v1/members", tags=["members"])
 
@@ -42,11 +44,29 @@ def get_statement(
     statement_format: Annotated[Literal["csv", "json"], Query(alias="format")] = "csv",
 ) -> Statement | Response:
     with context.db.session() as session:
-        statement = members.statement(session, context.chain, address, year)
+        statement = members.statement(session, context.chain, address, year, context.trees)
     if statement_format == "json":
         return statement
     return Response(
         members.statement_csv(statement),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="statement-{address}-{year}.csv"'},
+    )
+
+
+@router.get(
+    "/{address}/proof",
+    response_model=MemberProofOut,
+    response_model_by_alias=True,
+    summary="Root mode: the member's leaf and Merkle proof, for claim and leave",
+)
+def get_proof(address: MemberAddress, context: ContextDep) -> MemberProofOut:
+    if not context.chain.roots:
+        raise Conflict("this union sets shares member by member: it has no roots to prove")
+    current, pending = member_proofs(context.trees, context.chain, address)
+    if current is None:
+        raise NotFound(f"{address} has no leaf in the root in force")
+    return MemberProofOut(
+        **current.as_json(),
+        pending=None if pending is None else TreeProofOut(**pending.as_json()),
     )

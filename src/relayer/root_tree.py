@@ -1,0 +1,192 @@
+"""Root mode's trees in the relayer: each epoch's report carries its tree (the `tree` section:
+every leaf, the root, the total), built at close from the report of the root in force and the
+chain's figures, so the report alone lets anyone rebuild every proof. `Trees` keeps the trees of
+the roots in force and pending in memory for proofs (a million members: ~10 s to build once,
+then each proof is a lookup).
+"""
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from relayer.chain import ActiveRoot, UnionChain
+from relayer.db import Database, Epoch
+from relayer.errors import Conflict, NotFound
+from relayer.merkle import Leaf, Tree
+from relayer.roots import next_leaves
+from relayer.states import EpochStatus
+
+LEAF_ENCODING = (
+    "keccak256(keccak256(abi.encode(uint64 epoch,address member,int256 offset,"
+    "uint64 previousShares,uint64 shares)))"
+)
+LAYOUT = (
+    "leaves in ascending address order; sorted-pair keccak256; a node without partner is carried up"
+)
+
+
+def leaves_of(section: dict[str, Any]) -> list[Leaf]:
+    """The leaves a report's `tree` section lists."""
+    return [
+        Leaf(member, int(offset), int(previous), int(shares))
+        for member, offset, previous, shares in section["leaves"]
+    ]
+
+
+def report_tree(report_text: str) -> dict[str, Any]:
+    tree: dict[str, Any] | None = json.loads(report_text).get("tree")
+    if tree is None:
+        raise Conflict("this epoch's report has no tree: it belongs to a push union")
+    return tree
+
+
+def previous_leaves(session: Session, active: ActiveRoot) -> list[Leaf]:
+    """The leaves of the root in force, from its report here; none before the first root.
+    Conflict when this relayer does not hold that report (or holds another root's)."""
+    if active.epoch == 0:
+        return []
+    row = session.get(Epoch, active.epoch)
+    root = "0x" + active.root.hex()
+    if row is None or row.status != EpochStatus.FINISHED:
+        raise Conflict(
+            f"the root in force is epoch {active.epoch}'s, whose report this relayer does not "
+            "hold as finished: the next tree is built from it"
+        )
+    tree = report_tree(row.report)
+    if tree["root"] != root:
+        raise Conflict(
+            f"epoch {active.epoch}'s report here has root {tree['root']}, the chain {root}"
+        )
+    return leaves_of(tree)
+
+
+def attach_tree(
+    session: Session,
+    chain: UnionChain,
+    report: dict[str, Any],
+    departed: set[str],
+    head: int,
+) -> Tree:
+    """Build the epoch's tree from its report's shares and add the `tree` section to `report`."""
+    active = chain.active_root(head)
+    shares = {m["address"]: int(m["shares"]) for m in report["members"]}
+    leaves = next_leaves(previous_leaves(session, active), active.epoch_start, shares, departed)
+    if not leaves:
+        raise Conflict("there is nothing to attribute: no member has shares or earnings")
+    tree = Tree(int(report["epoch"]), leaves)
+    report["tree"] = {
+        "contract": "DataUnionRoots",
+        "epoch": tree.epoch,
+        "previousEpoch": active.epoch,
+        "previousEpochStart": str(active.epoch_start),
+        "leafEncoding": LEAF_ENCODING,
+        "layout": LAYOUT,
+        "root": "0x" + tree.root.hex(),
+        "totalShares": str(sum(leaf.shares for leaf in tree.leaves)),
+        "leaves": [
+            [
+                to_checksum_address(leaf.member),
+                str(leaf.offset),
+                str(leaf.previous_shares),
+                str(leaf.shares),
+            ]
+            for leaf in tree.leaves
+        ],
+    }
+    return tree
+
+
+@dataclass(frozen=True)
+class MemberProof:
+    """A member's leaf of one epoch's tree, with its proof."""
+
+    epoch: int
+    root: str
+    leaf: Leaf
+    proof: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "root": self.root,
+            "leaf": {
+                "offset": str(self.leaf.offset),
+                "previousShares": str(self.leaf.previous_shares),
+                "shares": str(self.leaf.shares),
+            },
+            "proof": self.proof,
+        }
+
+    def call_args(self) -> tuple[tuple[int, int, int], list[bytes]]:
+        """The (leaf, proof) arguments of `claim`, `claimWithSig` and `claimable`."""
+        return self.leaf.as_tuple(), [bytes.fromhex(p[2:]) for p in self.proof]
+
+
+class Trees:
+    """The trees of the epochs members prove against, built once from the stored reports and
+    kept while their epoch is the one in force or pending (at most a few at a time)."""
+
+    KEPT = 3
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._trees: dict[tuple[int, str], Tree] = {}
+        self._lock = threading.Lock()
+
+    def tree(self, number: int) -> Tree:
+        with self._db.session() as session:
+            row = session.get(Epoch, number)
+            if row is None:
+                raise NotFound(f"no epoch {number}")
+            key, text = (number, row.report_hash), row.report
+        with self._lock:  # one build per tree, however many requests wait for it
+            cached = self._trees.get(key)
+            if cached is None:
+                section = report_tree(text)
+                cached = Tree(int(section["epoch"]), leaves_of(section))
+                self._trees[key] = cached
+                for old in sorted(self._trees)[: -self.KEPT]:
+                    del self._trees[old]
+            return cached
+
+    def shares(self, number: int, member: str) -> int:
+        """`member`'s shares in epoch `number`'s tree (0 without a leaf or a stored report)."""
+        if not self.known(number):
+            return 0
+        leaf = self.tree(number).leaf_of(member)
+        return 0 if leaf is None else leaf.shares
+
+    def known(self, number: int) -> bool:
+        with self._db.session() as session:
+            return session.scalar(select(Epoch.number).where(Epoch.number == number)) is not None
+
+    def proof(self, number: int, member: str) -> MemberProof | None:
+        tree = self.tree(number)
+        index = tree.index_of(member)
+        if index is None:
+            return None
+        return MemberProof(
+            tree.epoch,
+            "0x" + tree.root.hex(),
+            tree.leaves[index],
+            ["0x" + p.hex() for p in tree.proof(index)],
+        )
+
+
+def member_proofs(
+    trees: Trees, chain: UnionChain, member: str, block: int | str = "latest"
+) -> tuple[MemberProof | None, MemberProof | None]:
+    """The member's leaf and proof in the root in force and in the pending root (each None when
+    the member has none there)."""
+    active = chain.active_root(block)
+    current = trees.proof(active.epoch, member) if active.epoch else None
+    state = chain.attribution_state(block)
+    pending = (
+        trees.proof(state.epoch, member) if state.pending and trees.known(state.epoch) else None
+    )
+    return current, pending
