@@ -15,6 +15,8 @@ with the leaves in ascending address order and every integer a decimal string.
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from relayer.attribution import is_checksummed
 from relayer.errors import InvalidInput
 from relayer.merkle import Leaf, Tree
@@ -74,7 +76,12 @@ def section(tree: Tree, previous_epoch: int, previous_epoch_start: int) -> dict[
         "root": "0x" + tree.root.hex(),
         "totalShares": str(sum(leaf.shares for leaf in tree.leaves)),
         "leaves": [
-            [leaf.member, str(leaf.offset), str(leaf.previous_shares), str(leaf.shares)]
+            [
+                to_checksum_address(leaf.member),
+                str(leaf.offset),
+                str(leaf.previous_shares),
+                str(leaf.shares),
+            ]
             for leaf in tree.leaves
         ],
     }

@@ -12,10 +12,10 @@
 // `relayer page`, or any static server) starts from such a report: it names the union and its
 // chain, and the rest is read from the chain through the wallet.
 import "../style.css";
-import { calldata, revenueDeposited, rootsCalldata, string, uint } from "./abi.js";
+import { calldata, revenueDeposited, rootsCalldata, string, uint, words } from "./abi.js";
 import { checksummed, short } from "./address.js";
 import { renderEarnings } from "./chart.js";
-import { STATE, checkReport, countdown, decodeState } from "./epoch.js";
+import { STATE, checkReport, checkRootReport, countdown, decodeState } from "./epoch.js";
 import * as relayer from "./relayer.js";
 import * as roots from "./roots.js";
 import { claimDocument, deletionDocument, permitDocument, splitSignature } from "./typed.js";
@@ -160,8 +160,8 @@ async function checkChain() {
   $("switch-chain").hidden = state.onChain;
   if (state.onChain && state.kind === null) {
     state.kind = await roots.unionKind(state.config.union);
-    // Gasless claims and the report check of this page speak the push union's calls.
-    $("claim-gasless").hidden = state.offline || state.kind === "roots";
+    // A gasless claim needs the relayer (which adds the leaf and proof in root mode).
+    $("claim-gasless").hidden = state.offline;
     $("check-epoch").dataset.kind = state.kind;
   }
   showMemberSections(state.onChain);
@@ -425,10 +425,22 @@ async function renderEpoch() {
   line.dataset.epoch = String(n);
   if (kind === "pending") line.dataset.dueAt = String(epoch.dueAt);
   else delete line.dataset.dueAt;
-  // The check recomputes a push union's shares; a root-mode tree is checked in the proof panel.
-  $("check-epoch").hidden = kind === "none" || state.kind === "roots";
+  // The report of a vetoed root proves nothing on-chain; there is nothing of it to check.
+  $("check-epoch").hidden =
+    kind === "none" || state.offline || (state.kind === "roots" && kind === "vetoed");
   tick();
   if (!state.ticker) state.ticker = setInterval(tick, 1000);
+}
+
+/** Root mode: the root the chain holds for `epoch` (pending, or in force) and, while pending,
+ * its total shares. */
+async function rootOfEpoch(epoch) {
+  const chainRoots = await roots.chainRoots(state.config.union);
+  if (chainRoots.pending && chainRoots.pending.epoch === epoch.epoch) {
+    const [, total] = words(await wallet.call(state.config.union, rootsCalldata("pendingRoot")));
+    return { root: chainRoots.pending.root, totalShares: total };
+  }
+  return { root: chainRoots.active.root, totalShares: null };
 }
 
 async function checkEpoch() {
@@ -437,11 +449,17 @@ async function checkEpoch() {
   await renderEpoch();
   const epoch = state.epoch;
   status("epoch-check", "pending", `Fetching epoch ${epoch.epoch}'s report and checking it…`);
-  const [bytes, shares] = await Promise.all([
-    relayer.bytes(`/v1/epochs/${epoch.epoch}/report`),
-    read(union, calldata("sharesOf", account)),
-  ]);
-  const checks = checkReport(bytes, { ...epoch, account, shares });
+  let checks;
+  if (state.kind === "roots") {
+    const bytes = await relayer.bytes(`/v1/epochs/${epoch.epoch}/report`);
+    checks = checkRootReport(bytes, { ...epoch, account, ...(await rootOfEpoch(epoch)) });
+  } else {
+    const [bytes, shares] = await Promise.all([
+      relayer.bytes(`/v1/epochs/${epoch.epoch}/report`),
+      read(union, calldata("sharesOf", account)),
+    ]);
+    checks = checkReport(bytes, { ...epoch, account, shares });
+  }
   const agrees = checks.every((c) => c.ok);
   status(
     "epoch-check",

@@ -137,6 +137,7 @@ export async function memberProof(member, roots, reports, { union, offline }) {
       source: "report",
       active: fromTree(found.active, member),
       pending: found.pending ? fromTree(found.pending, member) : null,
+      pendingKnown: found.pending !== null,
     };
   }
   if (offline) throw new RangeError(`Pick the report of epoch ${roots.active.epoch}, the root in force.`);
@@ -147,7 +148,8 @@ export async function memberProof(member, roots, reports, { union, offline }) {
     if (error.status === 404) return { source: "relayer", active: null, pending: null };
     throw error;
   }
-  const proof = { source: "relayer", active: null, pending: null };
+  // The relayer answers for the pending root too (null: no leaf there, or it holds no report).
+  const proof = { source: "relayer", active: null, pending: null, pendingKnown: true };
   if (BigInt(served.epoch) === roots.active.epoch && served.root.toLowerCase() === roots.active.root) {
     proof.active = fromServed(served);
   }
@@ -177,6 +179,12 @@ export function leaveArguments(proof, roots) {
   if (!proof?.active) throw new RangeError("Your leaf of the root in force is needed to leave.");
   let pending = EMPTY;
   if (roots.pending) {
+    if (!proof.pending && proof.pendingKnown) {
+      throw new RangeError(
+        `Your address has no leaf in epoch ${roots.pending.epoch}'s pending tree: leave once it ` +
+          "is finished or vetoed.",
+      );
+    }
     if (!proof.pending) {
       throw new RangeError(
         `Epoch ${roots.pending.epoch}'s root is pending: pick its report too, so that your shares ` +
