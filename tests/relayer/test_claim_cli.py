@@ -10,6 +10,7 @@ from pathlib import Path
 
 import brownie
 import pytest
+from eth_account import Account
 
 from fixtures.accounts import local_account
 from fixtures.published import publish, tampered
@@ -46,9 +47,11 @@ def reports(book, stablecoin, roots_union, buyer, member, bob, tmp_path):
     return {1: first, 2: second}
 
 
-def claim(union, report, key_file, *args, rpc_url=None):
+def claim(union, report, key_file, *args, rpc_url=None, password=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYER_")}
     env["RELAYER_CLAIM_RPC_URL"] = rpc_url or brownie.web3.provider.endpoint_uri
+    if password is not None:
+        env["RELAYER_CLAIM_KEY_PASSWORD"] = password
     command = [
         str(RELAYER),
         "claim",
@@ -193,3 +196,27 @@ def test_a_push_union_is_refused_as_not_a_root_mode_union(union, reports, key_fi
 
     assert done.returncode == 2
     assert "is not a root-mode union" in done.stderr
+
+
+def test_claim_takes_the_key_from_an_encrypted_keystore(
+    roots_union, book, member, reports, tmp_path
+):
+    keystore = tmp_path / "member.json"
+    keystore.write_text(json.dumps(Account.encrypt(member.private_key, SECRET)))
+    claimable = book.claimable(member)
+
+    done = claim(roots_union, reports[2], keystore, password=SECRET)
+
+    assert done.returncode == 0, done.stderr
+    assert roots_union.claimedBy(member) == claimable
+    assert SECRET not in done.stdout + done.stderr
+
+
+def test_a_keystore_without_its_password_is_refused(roots_union, reports, member, tmp_path):
+    keystore = tmp_path / "member.json"
+    keystore.write_text(json.dumps(Account.encrypt(member.private_key, SECRET)))
+
+    done = claim(roots_union, reports[2], keystore)
+
+    assert done.returncode == 2
+    assert "set RELAYER_CLAIM_KEY_PASSWORD" in done.stderr

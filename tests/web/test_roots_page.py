@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from brownie import accounts
+from brownie import accounts, chain
 from playwright.sync_api import expect
 from sqlalchemy import update
 
@@ -203,3 +203,23 @@ def test_checking_a_root_whose_report_was_altered_fails(
     expect(checks).to_have_attribute("data-result", "disagrees")
     expect(checks.locator('li[data-ok="false"]').first).to_contain_text("is not the one on-chain")
     expect(checks).to_contain_text("Its leaves rebuild root")
+
+
+def test_a_gasless_claim_on_a_roots_union_is_signed_in_the_wallet_and_relayed_with_the_proof(
+    open_page, relayer_service, relayer_account, union, stablecoin, member, root_in_force
+):
+    leaf, proof = served_claim_args(relayer_service, member)
+    claimable = union.claimable(member, leaf, proof)
+    view = connected(open_page, member)
+    expect(view.page.locator("#claimable")).to_have_attribute("data-units", str(claimable))
+    before = stablecoin.balanceOf(member)
+
+    view.page.get_by_role("button", name="Claim without gas").click()
+
+    status = view.page.locator("#claim-status [data-state]")
+    expect(status).to_have_attribute("data-state", "confirmed")
+    tx = chain.get_transaction(status.locator("code.tx").inner_text())
+    assert tx.sender == relayer_account.address
+    assert stablecoin.balanceOf(member) - before == claimable
+    assert union.claimedBy(member) == claimable
+    assert "eth_sendTransaction" not in view.wallet.methods()
