@@ -6,7 +6,8 @@ the relayer posts epoch 1, three buyers pay (permit, approve + deposit, plain tr
 members claim (from their wallets, partially, gaslessly through the relayer, after leaving), one
 member has her data deleted and epoch 2 changes the shares, one more license is paid. Then every
 figure is reconciled against the chain to the unit, and the story, a table, a JSON file and a
-chart land in demo-output/. Exits 0 only if everything reconciles.
+chart land in demo-output/. A short run of a root-mode union follows (scripts/demo_roots.py,
+skipped with `--no-roots`). Exits 0 only if everything reconciles.
 
 `--serve` keeps the chain and the relayer running afterwards (`make serve`).
 """
@@ -53,6 +54,9 @@ MARKER = ".demo-output"
 
 
 class Demo:
+    #: The kind of union scripts/deploy.py deploys for this story.
+    KIND = "push"
+
     def __init__(self, w3: Web3, anvil: Anvil, output: Path) -> None:
         self.w3 = w3
         self.anvil = anvil
@@ -100,6 +104,7 @@ class Demo:
             "fee_recipient": self.treasury.address,
             "fee_bps": FEE_BPS,
             "fee_delay": 2 * 24 * 3600,
+            "kind": self.KIND,
         }
         path = self.output / "deployment.json"
         self.record = deploy.deploy(deploy.plan(config, deployer), deployer, path)
@@ -253,10 +258,7 @@ class Demo:
         self.token_send(buyer, "mint", buyer.address, amount)
         license_id = self.license_id(offer.slug) if offer else b"\x00" * 32
         before = self.token.functions.balanceOf(buyer.address).call()
-        shares = {
-            name: self.union.functions.sharesOf(m.address).call()
-            for name, m in self.members.items()
-        }
+        shares = self.shares_in_force()
         total = self.union.functions.totalShares().call()
         if how == "permit":
             deadline = self.w3.eth.get_block("latest").timestamp + 3600
@@ -274,6 +276,8 @@ class Demo:
         for name, member_shares in shares.items():
             self.ideal[name] += Fraction((amount - fee) * member_shares, total)
         what = f"license {offer.slug}" if offer else "a plain transfer, counted by sync()"
+        if offer is None and how != "transfer":
+            what = "a license bought outside the catalogue"
         say(f"   {buyer_name:<11} paid {self.amount(paid):>17} for {what} ({how})")
         self.deposits.append(
             {
@@ -286,6 +290,12 @@ class Demo:
                 "epoch": self.epochs[-1]["number"],
             }
         )
+
+    def shares_in_force(self) -> dict[str, int]:
+        return {
+            name: self.union.functions.sharesOf(m.address).call()
+            for name, m in self.members.items()
+        }
 
     def token_send(self, wallet: Wallet, function: str, *args: Any) -> None:
         wallet.send(getattr(self.token.functions, function)(*args), function)
@@ -425,6 +435,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--relayer-port", type=int, default=8000, help="0 = any free port")
     parser.add_argument("--serve", action="store_true", help="keep chain and relayer running")
+    parser.add_argument(
+        "--no-roots", action="store_true", help="skip the short run of a root-mode union"
+    )
     return parser.parse_args(argv)
 
 
@@ -442,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     # A stop request unwinds like an error: the chain and the relayer are stopped either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    spare = iter(free_ports(2))
+    spare = iter(free_ports(3))
     ports = []
     for port in (args.port, args.relayer_port):
         if port and not port_is_free(port):
@@ -465,6 +478,15 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         results = demo_report.reconcile(demo)
         demo_report.publish(demo, results, args.output, time.monotonic() - started)
+        if not args.no_roots:
+            from scripts import demo_roots  # it builds on Demo: imported once Demo exists
+
+            try:
+                roots = demo_roots.run(demo, next(spare))
+            except DemoError as exc:
+                say(f"\nThe root-mode run stopped: {exc}")
+                return 1
+            results["ok"] = results["ok"] and roots["ok"]
         buyer_help(demo)
         if args.serve and not results["ok"]:
             say("Not serving: a figure did not reconcile (see the checks above).")

@@ -69,7 +69,9 @@ class Wallet:
 
 def contracts(w3: Web3, record: dict[str, Any]) -> tuple[Contract, Contract]:
     """The union and its pool token, from the deployment record and the build's ABIs."""
-    union = w3.eth.contract(address=record["union"], abi=load_abi("DataUnion"))
+    union = w3.eth.contract(
+        address=record["union"], abi=load_abi(record.get("contract", "DataUnion"))
+    )
     # The mock token is the demo's, not the relayer's: its ABI is read from the build.
     mock_abi = load_abi("MockStablecoin", BUILD_CONTRACTS)
     token = w3.eth.contract(address=record["token"], abi=mock_abi)

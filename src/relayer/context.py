@@ -121,7 +121,7 @@ class Context:
         """Root mode: the trees members prove against, built from the stored reports."""
         from relayer.root_tree import Trees
 
-        return Trees(self.db)
+        return Trees(self.db, self.settings.read_cache_seconds)
 
     @cached_property
     def roles(self) -> "Roles":

@@ -116,8 +116,8 @@ def replay(
         elif event.name == "AttributionFinished":
             union.posting = False
             union.total = int(event.total_shares or 0)
+            union.epoch = event.epoch  # a root-mode union's epoch starts here (no postings)
             if root_shares is not None:
-                union.epoch = event.epoch
                 yield from _root_changes(union, event, wanted, root_shares)
             if union.total and union.held_deposits:
                 yield _release(union, event)

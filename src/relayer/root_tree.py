@@ -7,16 +7,16 @@ then each proof is a lookup).
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relayer import published_tree
 from relayer.chain import ActiveRoot, UnionChain
 from relayer.db import Database, Epoch
-from relayer.errors import Conflict, NotFound
+from relayer.errors import Conflict
 from relayer.merkle import Leaf, Tree
 from relayer.roots import next_leaves
 from relayer.states import EpochStatus
@@ -102,65 +102,89 @@ class MemberProof:
 
 
 class Trees:
-    """The trees of the epochs members prove against, built once from the stored reports and
-    kept while their epoch is the one in force or pending (at most a few at a time)."""
+    """The trees members prove against, built once from the stored reports and checked against
+    the roots on the chain, and the chain's roots themselves, re-read at most every `max_age`
+    seconds (a proof read is then a lookup in memory: no chain call, no database query)."""
 
     KEPT = 3
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, max_age: float = 0.25) -> None:
         self._db = db
-        self._trees: dict[tuple[int, str], Tree] = {}
+        self.max_age = max_age
+        self._trees: dict[int, Tree] = {}
         self._lock = threading.Lock()
+        self._roots: tuple[float, ActiveRoot, tuple[int, bytes] | None] | None = None
 
-    def tree(self, number: int) -> Tree:
+    def stored(self, number: int) -> Tree | None:
+        """Epoch `number`'s tree as its stored report has it (None without a report)."""
         with self._db.session() as session:
             row = session.get(Epoch, number)
             if row is None:
-                raise NotFound(f"no epoch {number}")
-            key, text = (number, row.report_hash), row.report
+                return None
+            text = row.report
+        section = report_tree(text)
+        return Tree(int(section["epoch"]), leaves_of(section))
+
+    def matching(self, number: int, root: bytes) -> Tree | None:
+        """Epoch `number`'s tree if it is the one with `root` on the chain."""
+        cached = self._trees.get(number)
+        if cached is not None and cached.root == root:
+            return cached
         with self._lock:  # one build per tree, however many requests wait for it
-            cached = self._trees.get(key)
-            if cached is None:
-                section = report_tree(text)
-                cached = Tree(int(section["epoch"]), leaves_of(section))
-                self._trees[key] = cached
+            cached = self._trees.get(number)
+            if cached is None or cached.root != root:
+                cached = self.stored(number)
+                if cached is None or cached.root != root:
+                    return None
+                self._trees[number] = cached
                 for old in sorted(self._trees)[: -self.KEPT]:
                     del self._trees[old]
             return cached
 
+    def roots(
+        self, chain: UnionChain, block: int | None = None
+    ) -> tuple[ActiveRoot, tuple[int, bytes] | None]:
+        """The root in force, and the pending epoch and root if one is pending: at `block`, or
+        else as last read (at most `max_age` seconds ago)."""
+        now = time.monotonic()
+        known = self._roots
+        if block is None and known is not None and now - known[0] <= self.max_age:
+            return known[1], known[2]
+        at: int | str = "latest" if block is None else block
+        active = chain.active_root(at)
+        state = chain.attribution_state(at)
+        pending = (state.epoch, chain.pending_root(at)[0]) if state.pending else None
+        if block is None:
+            self._roots = (now, active, pending)
+        return active, pending
+
     def shares(self, number: int, member: str) -> int:
         """`member`'s shares in epoch `number`'s tree (0 without a leaf or a stored report)."""
-        if not self.known(number):
-            return 0
-        leaf = self.tree(number).leaf_of(member)
+        tree = self._trees.get(number) or self.stored(number)
+        leaf = None if tree is None else tree.leaf_of(member)
         return 0 if leaf is None else leaf.shares
 
-    def known(self, number: int) -> bool:
-        with self._db.session() as session:
-            return session.scalar(select(Epoch.number).where(Epoch.number == number)) is not None
 
-    def proof(self, number: int, member: str) -> MemberProof | None:
-        tree = self.tree(number)
-        index = tree.index_of(member)
-        if index is None:
-            return None
-        return MemberProof(
-            tree.epoch,
-            "0x" + tree.root.hex(),
-            tree.leaves[index],
-            ["0x" + p.hex() for p in tree.proof(index)],
-        )
+def _proof_in(tree: Tree | None, member: str) -> MemberProof | None:
+    index = None if tree is None else tree.index_of(member)
+    if tree is None or index is None:
+        return None
+    return MemberProof(
+        tree.epoch,
+        "0x" + tree.root.hex(),
+        tree.leaves[index],
+        ["0x" + p.hex() for p in tree.proof(index)],
+    )
 
 
 def member_proofs(
-    trees: Trees, chain: UnionChain, member: str, block: int | str = "latest"
+    trees: Trees, chain: UnionChain, member: str, block: int | None = None
 ) -> tuple[MemberProof | None, MemberProof | None]:
     """The member's leaf and proof in the root in force and in the pending root (each None when
-    the member has none there)."""
-    active = chain.active_root(block)
-    current = trees.proof(active.epoch, member) if active.epoch else None
-    state = chain.attribution_state(block)
-    pending = (
-        trees.proof(state.epoch, member) if state.pending and trees.known(state.epoch) else None
-    )
-    return current, pending
+    the member has none there, or this relayer does not hold that root's report); at `block`,
+    or as the roots were last read."""
+    active, pending = trees.roots(chain, block)
+    current = _proof_in(trees.matching(active.epoch, active.root), member) if active.epoch else None
+    if pending is None:
+        return current, None
+    return current, _proof_in(trees.matching(*pending), member)

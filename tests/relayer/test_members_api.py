@@ -208,3 +208,9 @@ def test_a_bad_statement_query_is_422_in_the_one_error_shape(api, alice):
 
         assert response.status_code == 422, params
         assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+def test_a_proof_on_a_union_that_sets_shares_member_by_member_is_a_conflict(api, alice):
+    response = api.get(f"/v1/members/{alice.address}/proof")
+    assert response.status_code == 409, response.text
+    assert "member by member" in response.json()["error"]["message"]

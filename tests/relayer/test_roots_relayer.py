@@ -110,6 +110,9 @@ def test_the_next_root_carries_earnings_of_the_last_and_adds_new_members(
     contribute(api, operator_headers, item(carol, "c", records=400))
     second = close(api, operator_headers)
     assert second["status"] == "pending"
+    served, _, _ = proof_of(api, alice)
+    assert (served["epoch"], served["pending"]["epoch"]) == (1, 2)
+    assert served["pending"]["leaf"]["previousShares"] == served["leaf"]["shares"]
     # Still split by the root in force while the next one waits.
     pay(stablecoin, union, buyer, REVENUE)
     finish_when_due(context, 2)
@@ -208,3 +211,20 @@ def test_a_member_who_left_is_dropped_from_the_next_tree_and_keeps_what_they_ear
     assert union.claimable(bob, (0, 0, 0), []) == frozen
     summary = api.get(f"/v1/members/{bob.address}").json()
     assert (summary["shares"], int(summary["claimable"]["units"])) == ("0", frozen)
+
+
+def test_license_deposits_and_the_estimate_follow_the_root_in_force(
+    api, context, operator_headers, union, stablecoin, buyer, first_root
+):
+    offer = {"id": "roots-001", "title": "Roots", "terms_hash": "0x" + "ab" * 32, "price": 5}
+    assert api.post("/v1/licenses", json=offer, headers=operator_headers).status_code == 201
+    license_id = api.get("/v1/licenses/roots-001").json()["license_id"]
+    paid = pay(stablecoin, union, buyer, REVENUE, bytes.fromhex(license_id[2:]))
+    index(context)
+
+    deposits = api.get("/v1/licenses/roots-001").json()["deposits"]
+    assert [(d["tx_hash"], d["epoch"]) for d in deposits] == [(paid.txid, 1)]
+    query = {"data_type": "health", "records_per_month": 100, "quality": "1", "uniqueness": "0"}
+    estimate = api.get("/v1/estimate", params=query).json()
+    assert estimate["basis"]["total_shares"] == str(union.totalShares())
+    assert int(estimate["monthly_earnings"]["units"]) > 0

@@ -64,6 +64,13 @@ def test_demo_runs_end_to_end_and_every_figure_reconciles(tmp_path):
     # The relayer's own database: 20 first contributions, 3 more, the deleted member's 1 gone.
     with sqlite3.connect(output / "relayer.db") as db:
         assert db.execute("SELECT COUNT(*) FROM contributions").fetchone() == (22,)
+    # The short run of a root-mode union: reconciled too, one claim made with the relayer gone.
+    roots = json.loads((output / "roots" / "roots.json").read_text())
+    assert roots["ok"] is True
+    assert len(roots["members"]) == 6
+    assert 0 <= roots["solvent_by"] <= len(roots["members"])
+    assert "with the relayer stopped: proof rebuilt from epoch-2-report.json" in printed
+    assert roots["root_gas"][1] <= 150_000  # a later epoch: one root, whatever the member count
 
 
 def test_demo_refuses_to_empty_a_folder_it_did_not_make(tmp_path):
