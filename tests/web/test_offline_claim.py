@@ -36,8 +36,8 @@ def reports(book, stablecoin, roots_union, buyer, member, other_member, tmp_path
     return {1: first, 2: second}
 
 
-def opened(open_static_page, account, *files):
-    view = open_static_page(account)
+def opened(open_static_page, account, *files, **options):
+    view = open_static_page(account, **options)
     expect(view.page.locator("body")).to_have_attribute("data-offline", "true")
     view.page.set_input_files("#report-file", [str(f) for f in files])
     return view
@@ -134,3 +134,17 @@ def test_member_leaves_with_both_reports_while_a_root_is_pending(
     assert roots_union.pendingRoot()[1] == pending_total - 4_000
     assert roots_union.totalShares() == 1_000
     expect(view.page.locator("#claimable")).to_have_attribute("data-units", str(earned))
+
+
+def test_a_wallet_on_another_network_is_switched_to_the_reports_network(
+    open_static_page, book, member, reports
+):
+    view = opened(open_static_page, member, reports[2], chain_id=1)
+    proof_state(view, "confirmed")
+    expect(view.page.locator("#claimable")).to_have_attribute(
+        "data-units", str(book.claimable(member))
+    )
+    assert "wallet_switchEthereumChain" in view.wallet.methods()
+    assert view.wallet.chain_id == chain.id
+    expect(view.page.locator("#notices")).to_contain_text("check that it is your union's address")
+    assert view.errors == []

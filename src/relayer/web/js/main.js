@@ -151,6 +151,7 @@ async function connect() {
 }
 
 async function checkChain() {
+  if (!state.config) return; // a copy without the relayer, before its report is picked
   if (!state.account) {
     showMemberSections(false);
     return;
@@ -304,7 +305,19 @@ async function configFromReport(report) {
   }
   if (!wallet.provider()) throw new Notice(wallet.NO_WALLET);
   const union = checksummed(report.union);
-  const address = "0x" + (await wallet.call(union, rootsCalldata("token"))).slice(-40);
+  // The token is read from the report's chain: the wallet switches to it first (it asks).
+  const chainId = Number(BigInt(await wallet.request("eth_chainId")));
+  if (chainId !== report.chainId) {
+    await wallet.request("wallet_switchEthereumChain", [{ chainId: "0x" + report.chainId.toString(16) }]);
+  }
+  const token = await wallet.call(union, rootsCalldata("token"));
+  if (!token || token.length < 66) {
+    throw new RangeError(
+      `${union} on network ${report.chainId} is not a data union: check the report and the ` +
+        "network your wallet is on.",
+    );
+  }
+  const address = "0x" + token.slice(26, 66);
   const [decimals, symbol] = await Promise.all([
     read(address, calldata("decimals")),
     wallet.call(address, calldata("symbol")).then(string),
