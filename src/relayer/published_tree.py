@@ -12,12 +12,12 @@ The section (see `IDataUnionRoots`):
 with the leaves in ascending address order and every integer a decimal string.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import to_checksum_address
+from sha3 import keccak_256
 
-from relayer.attribution import is_checksummed
 from relayer.errors import InvalidInput
 from relayer.merkle import Leaf, Tree
 
@@ -31,6 +31,10 @@ LAYOUT = (
 )
 _UINT64 = 1 << 64
 _INT255 = 1 << 255
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_HEX = b"0123456789abcdef"
+_HIGH_NIBBLE = bytes.maketrans(_HEX, b"\0" * 8 + b"\x20" * 8)
+_LETTER = bytes.maketrans(_HEX, b"\0" * 10 + b"\x20" * 6)
 
 
 class ReportTreeError(InvalidInput):
@@ -63,6 +67,19 @@ class PublishedTree:
         return self.tree.leaves[index].as_tuple(), self.tree.proof(index)
 
 
+def eip55(address: str) -> str:
+    """The EIP-55 form of a 0x address, in a few C-level steps (about 2 µs, where eth_utils'
+    takes 50 µs or more, and a report of a million members writes and reads a million): a letter
+    is upper case where its nibble of keccak256(lower-case hex) is 8 or more, and upper case is
+    the ASCII code less 0x20."""
+    if not _ADDRESS.fullmatch(address):
+        raise ValueError(f"not a 0x address: {address!r}")
+    lower = address[2:].lower().encode()
+    high = keccak_256(lower).hexdigest()[:40].encode().translate(_HIGH_NIBBLE)
+    mask = int.from_bytes(high, "big") & int.from_bytes(lower.translate(_LETTER), "big")
+    return "0x" + (int.from_bytes(lower, "big") - mask).to_bytes(40, "big").decode()
+
+
 def section(tree: Tree, previous_epoch: int, previous_epoch_start: int) -> dict[str, Any]:
     """The report's `"tree"` key for `tree`, built on the root in force `previous_epoch` (0:
     none) that took effect at accumulator value `previous_epoch_start`."""
@@ -77,7 +94,7 @@ def section(tree: Tree, previous_epoch: int, previous_epoch_start: int) -> dict[
         "totalShares": str(sum(leaf.shares for leaf in tree.leaves)),
         "leaves": [
             [
-                to_checksum_address(leaf.member),
+                eip55(leaf.member),
                 str(leaf.offset),
                 str(leaf.previous_shares),
                 str(leaf.shares),
@@ -99,18 +116,25 @@ def _integer(value: Any, what: str, low: int, high: int) -> int:
     return number
 
 
+_FIELDS = (("offset", -_INT255, _INT255), ("previousShares", 0, _UINT64), ("shares", 0, _UINT64))
+
+
 def _leaf(entry: Any, position: int) -> Leaf:
+    """One leaf, checked; the messages are built only for a bad leaf (a million good ones are
+    read per report)."""
     if not isinstance(entry, list) or len(entry) != 4:
         raise ReportTreeError(f"leaf {position} is not [address, offset, previousShares, shares]")
-    member, offset, previous, shares = entry
-    if not isinstance(member, str) or not is_checksummed(member):
+    member, *fields = entry
+    if not isinstance(member, str) or not _ADDRESS.fullmatch(member) or eip55(member) != member:
         raise ReportTreeError(f"leaf {position}'s address is not a checksummed 0x address")
-    return Leaf(
-        member,
-        _integer(offset, f"leaf {position}'s offset", -_INT255, _INT255),
-        _integer(previous, f"leaf {position}'s previousShares", 0, _UINT64),
-        _integer(shares, f"leaf {position}'s shares", 0, _UINT64),
-    )
+    values = []
+    for value, (name, low, high) in zip(fields, _FIELDS, strict=True):
+        number = int(value) if type(value) is str and value.lstrip("-").isdigit() else None
+        if number is None or not low <= number < high:
+            values.append(_integer(value, f"leaf {position}'s {name}", low, high))  # raises
+        else:
+            values.append(number)
+    return Leaf(member, values[0], values[1], values[2])
 
 
 def read(report: Any) -> PublishedTree:

@@ -9,7 +9,7 @@ import pytest
 from eth_utils import to_checksum_address
 
 from relayer.merkle import Leaf, Tree, leaf_hash, verify
-from relayer.published_tree import ReportTreeError, read, section
+from relayer.published_tree import ReportTreeError, eip55, read, section
 
 UNION = to_checksum_address("0x" + "ab" * 20)
 
@@ -87,3 +87,17 @@ def tampered(tree, change):
 def test_a_malformed_or_altered_tree_is_refused_with_the_reason(tree, change, reason):
     with pytest.raises(ReportTreeError, match=reason.replace("[", r"\[")):
         read(tampered(tree, change))
+
+
+def test_eip55_agrees_with_eth_utils_for_any_case_of_any_address():
+    rng = random.Random(11)
+    for _ in range(2_000):
+        raw = "0x" + rng.randbytes(20).hex()
+        expected = to_checksum_address(raw)
+        assert eip55(raw) == eip55(raw.upper().replace("0X", "0x")) == expected
+
+
+def test_eip55_refuses_what_is_not_an_address():
+    for bad in ("0x" + "g" * 40, "0x" + "1" * 39, "1" * 42):
+        with pytest.raises(ValueError, match="not a 0x address"):
+            eip55(bad)

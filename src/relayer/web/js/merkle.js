@@ -11,14 +11,10 @@ const WORD = 32;
 const INT256 = 1n << 256n;
 const UINT64 = 1n << 64n;
 
+// A non-negative BigInt as a 32-byte big-endian word, through its hex digits (a loop of BigInt
+// shifts costs more than the hashing).
 function word(value) {
-  const out = new Uint8Array(WORD);
-  let n = value;
-  for (let i = WORD - 1; i >= 0 && n > 0n; i -= 1) {
-    out[i] = Number(n & 0xffn);
-    n >>= 8n;
-  }
-  return out;
+  return hexToBytes(value.toString(16).padStart(2 * WORD, "0"));
 }
 
 function uint64(value, what) {
@@ -75,14 +71,15 @@ export const hex = (bytes) => "0x" + bytesToHex(bytes);
  * {root, leaves (ascending address), indexOf(member), proof(index)}. */
 export function buildTree(epoch, leaves) {
   if (!leaves.length) throw new RangeError("a tree needs at least one leaf");
+  // Ascending address order: for 40 hex digits, that of the lower-case strings.
   const ordered = leaves
-    .map((leaf) => ({ ...leaf, key: BigInt(leaf.member) }))
+    .map((leaf) => ({ ...leaf, key: leaf.member.toLowerCase() }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const index = new Map();
   ordered.forEach((leaf, i) => {
-    const key = leaf.member.toLowerCase();
-    if (index.has(key)) throw new RangeError(`${leaf.member} has two leaves`);
-    index.set(key, i);
+    if (!/^0x[0-9a-f]{40}$/.test(leaf.key)) throw new TypeError(`not an address: ${leaf.member}`);
+    if (index.has(leaf.key)) throw new RangeError(`${leaf.member} has two leaves`);
+    index.set(leaf.key, i);
   });
   let level = ordered.map((leaf) => leafHash(epoch, leaf.member, leaf));
   const levels = [level];
