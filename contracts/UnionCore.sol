@@ -441,7 +441,7 @@ abstract contract UnionCore is IUnionCore, AccessControl, EIP712, Nonces, Reentr
     function _distribute(uint256 amount) internal virtual;
 
     /// @dev Puts the current epoch, just finished, into force; returns the union's total shares.
-    function _activate(uint64 epoch) internal virtual returns (uint256 totalShares);
+    function _activate(uint64 epoch) internal virtual returns (uint256 total);
 
     /// @dev Adds `received` to the deposit total, which must stay below 2^96 (so fees and claims,
     /// parts of it, fit in 96 bits too).

@@ -230,7 +230,8 @@ def load_union() -> tuple[Any, dict[str, Any]]:
     Contracts are attached with `persist=False`: brownie 1.22 crashes saving an attached contract
     on a live network (a TypeError in its deployment database), and the record is ours anyway.
     """
-    from brownie import DataUnion, chain
+    import brownie
+    from brownie import chain
 
     path = deployment_path()
     try:
@@ -241,7 +242,9 @@ def load_union() -> tuple[Any, dict[str, Any]]:
         raise ScriptError(f"deployment record {path} is not JSON: {exc}") from None
     if record.get("chainId") != chain.id:
         raise ScriptError(f"{path} is for chain {record.get('chainId')}, not {chain.id}")
-    union = DataUnion.at(address(record.get("union"), "union"), persist=False)
+    # Either kind: scripts/deploy.py records which contract it deployed.
+    contract = getattr(brownie, str(record.get("contract", "DataUnion")))
+    union = contract.at(address(record.get("union"), "union"), persist=False)
     return union, record
 
 

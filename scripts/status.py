@@ -87,6 +87,37 @@ def solvency(union, record, everyone):
     }
 
 
+def show_roots(union, record, amount):
+    """A root-mode union's root in force and pending one, and its solvency as a whole: members'
+    claimable figures need their leaves (the relayer, or the published reports), so the check is
+    that the counters and the balance agree and cover the fees and held revenue."""
+    epoch, root, start = union.activeRoot()
+    pending, pending_total = union.pendingRoot()
+    say(f"Root in force: epoch {epoch}, root {root}, from accumulator {start:,}")
+    say(f"  total shares      {union.totalShares():,}")
+    if int(pending_total) or any(bytes(pending)):
+        say(f"  pending root      {pending}, total shares {pending_total:,}")
+    balance = erc20(union.token()).balanceOf(union)
+    accounted = union.totalDeposited() - union.totalClaimed() - union.totalFeesWithdrawn()
+    fees = sum(union.feesOwed(recipient) for recipient in fee_recipients(union, record))
+    books = {
+        "balance": balance,
+        "fees_owed": fees,
+        "undistributed": union.undistributed(),
+        "members_part": accounted - fees - union.undistributed(),
+        "unsynced": balance - accounted,
+    }
+    say("Solvency")
+    for key, value in books.items():
+        say(f"  {key.replace('_', ' '):<17} {amount(value)}")
+    if books["unsynced"] < 0:
+        raise ScriptError("the token balance is below what the union's counters say it holds")
+    if books["members_part"] < 0:
+        raise ScriptError("the fees and held revenue exceed what the union holds")
+    say("  members' claimable figures need their leaves: the relayer's /v1/members/{address}")
+    return books
+
+
 def main():
     union, record = load_union()
     token = erc20(union.token())
@@ -102,6 +133,8 @@ def main():
     say(f"  total claimed     {amount(union.totalClaimed())}")
     say(f"  fees withdrawn    {amount(union.totalFeesWithdrawn())}")
     show_fee(union)
+    if record.get("kind") == "roots":
+        return show_roots(union, record, amount)
     everyone = members(union, record)
     total = union.totalShares()
     holders = sorted(

@@ -156,7 +156,15 @@ def union_kind(w3: Web3, address: str) -> str:
     selector = "0x" + function_signature_to_4byte_selector("activeRoot()").hex()
     try:
         answer = w3.eth.call({"to": to_checksum_address(address), "data": HexStr(selector)})
-    except (ContractLogicError, ContractCustomError, BadFunctionCallOutput, Web3RPCError):
+    # A revert reaches here as web3's error, or as a bare ValueError through brownie's
+    # middleware stack.
+    except (
+        ContractLogicError,
+        ContractCustomError,
+        BadFunctionCallOutput,
+        Web3RPCError,
+        ValueError,
+    ):
         return PUSH
     return ROOTS if len(answer) == 96 else PUSH
 

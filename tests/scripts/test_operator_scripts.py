@@ -3,7 +3,7 @@ scripts/deploy.py put on a real anvil chain: each lever works for its role, and 
 nothing."""
 
 import pytest
-from brownie import DataUnion, MockStablecoin, chain, web3
+from brownie import DataUnion, DataUnionRoots, MockStablecoin, chain, web3
 from eth_utils import keccak
 
 from fixtures.union import NO_LICENSE, post, wait_until
@@ -383,3 +383,28 @@ def test_status_fails_when_tokens_are_missing_from_the_pool(deployed, attester, 
 
     with pytest.raises(helpers.ScriptError, match="token balance is below what the union's"):
         status.main()
+
+
+def test_status_of_a_root_mode_union_shows_its_roots_and_whole_books(
+    deployed, monkeypatch, attester, buyer, alice, bob, capsys
+):
+    from fixtures.roots import RootBook
+
+    monkeypatch.setenv("UNION_KIND", "roots")
+    record = deploy.main()
+    union = DataUnionRoots.at(record["union"])
+    token = MockStablecoin.at(record["token"])
+    book = RootBook(union, attester)
+    book.post({alice: 1, bob: 3})
+    token.mint(buyer, 1_000_000, {"from": buyer})
+    token.approve(union, 1_000_000, {"from": buyer})
+    union.deposit(1_000_000, NO_LICENSE, {"from": buyer})
+    union.claim(alice, 100, *book.claim_args(alice), {"from": alice})
+
+    books = status.main()
+
+    assert books["balance"] == token.balanceOf(union) == 1_000_000 - 100
+    assert books["fees_owed"] == 50_000
+    assert books["members_part"] == 950_000 - 100
+    out = capsys.readouterr().out
+    assert f"Root in force: epoch 1, root 0x{book.active.root.hex()}" in out
