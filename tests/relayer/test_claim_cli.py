@@ -47,13 +47,14 @@ def reports(book, stablecoin, roots_union, buyer, member, bob, tmp_path):
     return {1: first, 2: second}
 
 
-def claim(union, report, key_file, *args, rpc_url=None, password=None):
+def claim(union, report, key_file, *args, rpc_url=None, password=None, verbose=False):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYER_")}
     env["RELAYER_CLAIM_RPC_URL"] = rpc_url or brownie.web3.provider.endpoint_uri
     if password is not None:
         env["RELAYER_CLAIM_KEY_PASSWORD"] = password
     command = [
         str(RELAYER),
+        *(["-v"] if verbose else []),
         "claim",
         "--report",
         str(report),
@@ -171,7 +172,7 @@ def test_a_member_who_left_claims_their_frozen_earnings_with_the_report(
 def test_the_rpc_url_and_the_key_never_reach_the_output(roots_union, member, reports, key_file):
     rpc_url = f"{brownie.web3.provider.endpoint_uri}/?apikey={SECRET}"
 
-    done = claim(roots_union, reports[2], key_file, rpc_url=rpc_url)
+    done = claim(roots_union, reports[2], key_file, rpc_url=rpc_url, verbose=True)
 
     assert done.returncode == 0, done.stderr
     everything = done.stdout + done.stderr
