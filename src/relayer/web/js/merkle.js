@@ -4,8 +4,12 @@
 // MerkleProof): leaf = keccak256(keccak256(abi.encode(uint64 epoch, address member, int256
 // offset, uint64 previousShares, uint64 shares))); leaves in ascending address order; pairs
 // (2i, 2i+1) hashed in sorted order; a node without a partner carried up unchanged.
-import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import sha3 from "js-sha3";
+
+// js-sha3's keccak256 rather than @noble/hashes': 2.5 times as fast on these short inputs in V8,
+// and a tree of a million leaves is four million keccak-f permutations.
+const keccak_256 = (bytes) => new Uint8Array(sha3.keccak256.arrayBuffer(bytes));
 
 const WORD = 32;
 const INT256 = 1n << 256n;
