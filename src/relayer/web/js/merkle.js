@@ -7,8 +7,8 @@
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import sha3 from "js-sha3";
 
-// js-sha3's keccak256 rather than @noble/hashes': 2.5 times as fast on these short inputs in V8,
-// and a tree of a million leaves is four million keccak-f permutations.
+// js-sha3's keccak256 rather than @noble/hashes': 2.5 times as fast per short input in V8 (1.6
+// times for a whole tree), and a tree of a million leaves is four million keccak-f permutations.
 const keccak_256 = (bytes) => new Uint8Array(sha3.keccak256.arrayBuffer(bytes));
 
 const WORD = 32;
