@@ -20,8 +20,15 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-from relayer.attribution import ReportMismatch, checksummed, report_hash, verify_report
+from relayer.attribution import (
+    ReportMismatch,
+    VerifiedReport,
+    checksummed,
+    report_hash,
+    verify_report,
+)
 from relayer.errors import InvalidInput
 
 
@@ -71,34 +78,48 @@ def report_members(report_bytes: bytes) -> list[str]:
         return []
 
 
-def check(report_bytes: bytes, onchain: OnchainEpoch) -> list[Problem]:
-    """Every way the report and the chain disagree; [] when they agree completely."""
+def check_report(
+    report_bytes: bytes, chain_id: int, union: str, epoch: int, onchain_hash: str
+) -> tuple[list[Problem], VerifiedReport | None, dict[str, Any] | None]:
+    """(1) to (3), which every kind of union shares: the problems, and the verified report with
+    its parsed JSON (None when it does not verify)."""
     problems = []
     digest = report_hash(report_bytes)
-    if digest.lower() != onchain.report_hash.lower():
+    if digest.lower() != onchain_hash.lower():
         problems.append(
             Problem(
                 ProblemKind.HASH_MISMATCH,
-                f"the report hashes to {digest}, the chain holds {onchain.report_hash}",
+                f"the report hashes to {digest}, the chain holds {onchain_hash}",
             )
         )
     try:
-        verified = verify_report(report_bytes)
         report = json.loads(report_bytes)
-        union = report["union"]
-        stated = (int(union["chainId"]), checksummed(str(union["address"])), verified.epoch)
+        verified = verify_report(report_bytes, report)
+        stated_union = report["union"]
+        stated = (int(stated_union["chainId"]), checksummed(str(stated_union["address"])))
     except (ReportMismatch, InvalidInput, ValueError, KeyError, TypeError) as exc:
         problems.append(Problem(ProblemKind.REPORT_INVALID, f"the report does not verify: {exc}"))
-        return problems
-    expected = (onchain.chain_id, checksummed(onchain.union), onchain.epoch)
-    if stated != expected:
+        return problems, None, None
+    expected = (chain_id, checksummed(union), epoch)
+    if (*stated, verified.epoch) != expected:
         problems.append(
             Problem(
                 ProblemKind.WRONG_UNION,
-                f"the report is for chain {stated[0]}, union {stated[1]}, epoch {stated[2]}; "
-                f"the chain is {expected[0]}, union {expected[1]}, epoch {expected[2]}",
+                f"the report is for chain {stated[0]}, union {stated[1]}, epoch "
+                f"{verified.epoch}; the chain is {expected[0]}, union {expected[1]}, epoch "
+                f"{expected[2]}",
             )
         )
+    return problems, verified, report
+
+
+def check(report_bytes: bytes, onchain: OnchainEpoch) -> list[Problem]:
+    """Every way the report and the chain disagree; [] when they agree completely."""
+    problems, verified, _ = check_report(
+        report_bytes, onchain.chain_id, onchain.union, onchain.epoch, onchain.report_hash
+    )
+    if verified is None:
+        return problems
     departed = {a.lower() for a in onchain.departed}
     onchain_shares = {a.lower(): s for a, s in onchain.shares.items()}
     wrong = []

@@ -70,7 +70,7 @@ def load_guardian(key_file: Path | None) -> LocalAccount | None:
     "union",
     envvar="RELAYER_WATCH_UNION",
     required=True,
-    help="The DataUnion's address (EIP-55).",
+    help="The union's address (EIP-55): a DataUnion or a DataUnionRoots, told apart on-chain.",
 )
 @click.option(
     "--reports",

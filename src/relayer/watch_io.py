@@ -18,8 +18,9 @@ from relayer.errors import RelayerError
 
 log = logging.getLogger(__name__)
 
-#: Largest report the watcher downloads (a 100,000-member report is ~25 MB).
-MAX_REPORT_BYTES = 256 * 1024 * 1024
+#: Largest report the watcher downloads: a 100,000-member report is ~25 MB, a million-member
+#: root-mode one (its tree lists every leaf) ~370 MB.
+MAX_REPORT_BYTES = 1024 * 1024 * 1024
 
 
 class ReportUnavailable(RelayerError):

@@ -19,6 +19,14 @@ Each poll it follows the union's `AttributionPending`, `AttributionVetoed`,
 
 The chain's table is read at the head while the epoch is pending (a new batch moves the due time
 and is checked again), and at the epoch's last batch once it is over.
+
+On a root-mode union (`DataUnionRoots`, one root per epoch) the table is the report's tree, and
+the check is `relayer.watch_roots`: the report as above, then every leaf against the report and
+the root in force (`relayer.tree_check`), and the chain's pending root and total against the
+tree's. Its problems carry a severity; a total below the leaves' sum (the members could claim
+more than ever arrives) is critical and comes first. Departures matter for good there (an address
+that left is never paid again), so the watcher reads every `MemberLeft` since the union was
+deployed, once, before following the events.
 """
 
 import logging
@@ -39,6 +47,7 @@ from relayer.chain import UnionChain
 from relayer.epoch_check import OnchainEpoch, Problem, ProblemKind, check, report_members
 from relayer.errors import ChainError, RelayerError, Reverted
 from relayer.watch_io import ReportMissing, ReportSource, ReportUnavailable, StatusBoard
+from relayer.watch_roots import Position, RootChecks
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +80,7 @@ class Seen:
     last_block: int
     due_at: int
     outcome: str = "pending"  # pending | vetoed | finished
+    posted_at: Position = (0, 0)  # the last AttributionPending's (block, log index)
 
 
 @dataclass
@@ -84,6 +94,8 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     veto_tx: str | None = None
     finish_tx: str | None = None
+    #: The worst problem's severity on a root-mode union ("critical" or "serious").
+    severity: str | None = None
 
     @property
     def alarm(self) -> bool:
@@ -117,7 +129,10 @@ class Watcher:
         self.delay = int(chain.view("ATTRIBUTION_DELAY"))
         self.cursor = (self._auto_start() if from_block is None else from_block) - 1
         self.seen: dict[int, Seen] = {}
-        self.left: dict[str, int] = {}  # member (lower case) → block of the last leave()
+        #: member (lower case) → (block, log index) of their last leave()
+        self.left: dict[str, Position] = {}
+        self.roots = RootChecks(chain, reports) if chain.roots else None
+        self._history_read = self.roots is None
         self.verdicts: dict[int, Verdict] = {}
         self._alarmed: set[tuple[int, int]] = set()
 
@@ -128,6 +143,8 @@ class Watcher:
     def poll(self) -> list[Verdict]:
         """Follow new events, check every epoch not settled yet, publish the status."""
         head = int(self.w3.eth.block_number)
+        if not self._history_read:
+            self._read_departures()
         self._follow(head)
         current, state, due_at = self.chain.view("attributionState", block=head)
         now = int(self.w3.eth.get_block(head)["timestamp"])
@@ -158,27 +175,10 @@ class Watcher:
         )
         try:
             raw = self.reports.fetch(seen.epoch)
+            if self.roots is not None:
+                return self._check_root(verdict, seen, raw, block)
         except ReportUnavailable as exc:
-            posted_for = now - (seen.due_at - self.delay)  # seconds since its last batch
-            missing = isinstance(exc, ReportMissing) and posted_for >= self.missing_grace
-            near = now >= seen.due_at - self.margin
-            if is_pending and not (near or missing):
-                log.warning(
-                    "epoch %d: report not available yet (%s); due at %d, retrying",
-                    seen.epoch,
-                    exc,
-                    seen.due_at,
-                )
-                verdict.result, verdict.checked_block = Result.WAITING, -1
-                verdict.problems = [f"{ProblemKind.REPORT_UNAVAILABLE}: {exc}"]
-                return verdict
-            problem = Problem(
-                ProblemKind.REPORT_UNAVAILABLE, f"{exc}; the epoch is due at {seen.due_at}"
-            )
-            verdict.result, verdict.problems = Result.MISMATCH, [str(problem)]
-            if seen.outcome == "vetoed":  # it can never take effect: a note, not an alarm
-                verdict.result = Result.WAITING
-            return verdict
+            return self._unavailable(verdict, seen, exc, now, is_pending)
         members = report_members(raw)
         onchain = OnchainEpoch(
             chain_id=self.chain_id,
@@ -187,7 +187,7 @@ class Watcher:
             report_hash=seen.report_hash,
             total_shares=int(self.chain.view("totalShares", block=block)),
             shares=self.chain.shares_of(members, block) if members else {},
-            departed={m for m, b in self.left.items() if seen.first_block <= b <= block},
+            departed={m for m, (b, _) in self.left.items() if seen.first_block <= b <= block},
         )
         problems = check(raw, onchain)
         if problems:
@@ -201,13 +201,58 @@ class Watcher:
             )
         return verdict
 
+    def _check_root(self, verdict: Verdict, seen: Seen, raw: bytes, block: int) -> Verdict:
+        assert self.roots is not None
+        checked = self.roots.check(
+            raw,
+            chain_id=self.chain_id,
+            epoch=seen.epoch,
+            report_hash=seen.report_hash,
+            block=block,
+            posted_at=seen.posted_at,
+            left=self.left,
+        )
+        if checked.problems:
+            verdict.result, verdict.problems = Result.MISMATCH, [str(p) for p in checked.problems]
+            verdict.severity = None if checked.severity is None else str(checked.severity)
+        else:
+            log.info("epoch %d: the root agrees with its report and the chain", seen.epoch)
+        return verdict
+
+    def _unavailable(
+        self, verdict: Verdict, seen: Seen, exc: ReportUnavailable, now: int, is_pending: bool
+    ) -> Verdict:
+        posted_for = now - (seen.due_at - self.delay)  # seconds since its last batch
+        missing = isinstance(exc, ReportMissing) and posted_for >= self.missing_grace
+        near = now >= seen.due_at - self.margin
+        if is_pending and not (near or missing):
+            log.warning(
+                "epoch %d: report not available yet (%s); due at %d, retrying",
+                seen.epoch,
+                exc,
+                seen.due_at,
+            )
+            verdict.result, verdict.checked_block = Result.WAITING, -1
+            verdict.problems = [f"{ProblemKind.REPORT_UNAVAILABLE}: {exc}"]
+            return verdict
+        problem = Problem(
+            ProblemKind.REPORT_UNAVAILABLE, f"{exc}; the epoch is due at {seen.due_at}"
+        )
+        verdict.result, verdict.problems = Result.MISMATCH, [str(problem)]
+        if seen.outcome == "vetoed":  # it can never take effect: a note, not an alarm
+            verdict.result = Result.WAITING
+        return verdict
+
     def _raise_alarm(self, verdict: Verdict, seen: Seen) -> None:
         key = (verdict.epoch, seen.last_block)
         if key in self._alarmed:
             return
         self._alarmed.add(key)
+        # A root that can pay out more than arrives is logged CRITICAL, so alerting that keys
+        # on the level can page for it before anything else.
+        level = logging.CRITICAL if verdict.severity == "critical" else logging.ERROR
         for problem in verdict.problems:
-            log.error("ALARM epoch %d (%s): %s", verdict.epoch, verdict.state, problem)
+            log.log(level, "ALARM epoch %d (%s): %s", verdict.epoch, verdict.state, problem)
 
     # ---------------------------------------------------------------------------------------------
     # Transactions (the guardian's key)
@@ -279,10 +324,14 @@ class Watcher:
     # ---------------------------------------------------------------------------------------------
 
     def _follow(self, head: int) -> None:
-        events = {name: getattr(self.chain.contract.events, name)() for name in FOLLOWED}
+        self.cursor = self._read_events(FOLLOWED, self.cursor + 1, head)
+
+    def _read_events(self, names: tuple[str, ...], first: int, last: int) -> int:
+        """Apply the events `names` of blocks [first, last], in chunks; returns `last`."""
+        events = {name: getattr(self.chain.contract.events, name)() for name in names}
         topics = {HexBytes(e.topic): e for e in events.values()}
-        while self.cursor < head:
-            start, end = self.cursor + 1, min(self.cursor + CHUNK_BLOCKS, head)
+        for start in range(first, last + 1, CHUNK_BLOCKS):
+            end = min(start + CHUNK_BLOCKS - 1, last)
             logs = self.w3.eth.get_logs(
                 {
                     "address": self.chain.address,
@@ -293,21 +342,45 @@ class Watcher:
             )
             for entry in logs:
                 event = topics[HexBytes(entry["topics"][0])].process_log(entry)
-                self._apply(event["event"], event["args"], int(entry["blockNumber"]))
-            self.cursor = end
+                at = (int(entry["blockNumber"]), int(entry["logIndex"]))
+                self._apply(event["event"], event["args"], at)
+        return max(last, first - 1)
 
-    def _apply(self, name: str, args: Any, block: int) -> None:
+    def _read_departures(self) -> None:
+        """Every `leave()` before the first block followed, from the union's deployment on."""
+        self._read_events(("MemberLeft",), self._deployment_block(), self.cursor)
+        self._history_read = True
+
+    def _deployment_block(self) -> int:
+        """The first block with the union's code (a bisection); 0 on a node without history."""
+        low, high = 0, max(self.cursor, 0)
+        try:
+            while low < high:
+                middle = (low + high) // 2
+                if self.w3.eth.get_code(self.chain.address, block_identifier=middle):
+                    high = middle
+                else:
+                    low = middle + 1
+        except (Web3Exception, ValueError):
+            return 0
+        return low
+
+    def _apply(self, name: str, args: Any, at: Position) -> None:
+        block = at[0]
         if name == "MemberLeft":
-            self.left[str(args["member"]).lower()] = block
+            self.left[str(args["member"]).lower()] = at
             return
         epoch = int(args["epoch"])
         if name == "AttributionPending":
             digest = "0x" + bytes(args["reportHash"]).hex()
             seen = self.seen.get(epoch)
             if seen is None:
-                self.seen[epoch] = Seen(epoch, digest, block, block, int(args["dueAt"]))
+                self.seen[epoch] = Seen(
+                    epoch, digest, block, block, int(args["dueAt"]), posted_at=at
+                )
             else:
                 seen.report_hash, seen.last_block, seen.due_at = digest, block, int(args["dueAt"])
+                seen.posted_at = at
         elif epoch in self.seen:
             self.seen[epoch].outcome = "vetoed" if name == "AttributionVetoed" else "finished"
 
@@ -341,6 +414,7 @@ class Watcher:
                 "alarm": alarm,
                 "chainId": self.chain_id,
                 "union": self.chain.address,
+                "kind": self.chain.kind,
                 "reports": str(self.reports),
                 "head": head,
                 "chainTime": now,
