@@ -21,12 +21,17 @@ SOLC_BIN = $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 # Steps of the stateful invariant test per pool token: 2000 in `make test`, the release bar
-# (25000) in `make fuzz`. Examples per attribution property: 150 in `make test`, 5000 in
+# (25000) in `make fuzz`. The root-mode invariant test (test_roots_invariants.py) runs
+# ROOTS_FUZZ_STEPS per token in `make test` (about 30 s each: its steps prove leaves), the same
+# release bar in `make fuzz`. Examples per attribution property: 150 in `make test`, 5000 in
 # `make fuzz`.
 FUZZ_STEPS ?= 2000
+ROOTS_FUZZ_STEPS ?= 400
 RELEASE_FUZZ_STEPS ?= 25000
 RELEASE_ATTRIBUTION_EXAMPLES ?= 5000
-export FUZZ_STEPS
+# Random histories of the root-mode pro-rata property (test_roots_pro_rata.py): 40 in `make test`.
+RELEASE_ROOTS_PROPERTY_EXAMPLES ?= 1000
+export FUZZ_STEPS ROOTS_FUZZ_STEPS
 
 # Trials of the replica soak test (tests/relayer/test_soak.py): a few in `make test`, the release
 # bar in `make soak`. SOAK_SEED=<n> replays a run's kill points.
@@ -41,7 +46,8 @@ help:
 	@echo "make test   install what is missing, lint, compile and run the whole test suite"
 	@echo "make serve  the demo, then keep its chain and relayer running (Ctrl-C stops them)"
 	@echo "make drill  the stolen-key drill: a thief's table vetoed by the watcher, members paid"
-	@echo "make fuzz   the release-level campaign ($(RELEASE_FUZZ_STEPS) invariant steps per token,"
+	@echo "make fuzz   the release-level campaign ($(RELEASE_FUZZ_STEPS) invariant steps per token"
+	@echo "            for each kind of union,"
 	@echo "            $(RELEASE_ATTRIBUTION_EXAMPLES) examples per attribution property)"
 	@echo "make soak   $(SOAK_TRIALS) trials of three relayer replicas on one PostgreSQL, the sending"
 	@echo "            one SIGKILLed at random points ($(MAKE_TEST_SOAK_TRIALS) in make test)"
@@ -192,8 +198,11 @@ compat: compile
 	$(BIN)/brownie test tests/compat
 
 fuzz: FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
+fuzz: ROOTS_FUZZ_STEPS = $(RELEASE_FUZZ_STEPS)
 fuzz: compile
 	$(BIN)/brownie test tests/contracts/test_invariants.py
+	$(BIN)/brownie test tests/contracts/test_roots_invariants.py
+	ROOTS_PROPERTY_EXAMPLES=$(RELEASE_ROOTS_PROPERTY_EXAMPLES) $(BIN)/brownie test tests/contracts/test_roots_pro_rata.py
 	ATTRIBUTION_EXAMPLES=$(RELEASE_ATTRIBUTION_EXAMPLES) $(BIN)/brownie test tests/relayer/test_attribution_method.py
 
 soak: compile postgres

@@ -1,5 +1,6 @@
 """The `relayer` command: serve the API, upgrade the database, close and post epochs, index,
-estimate, verify reports.
+estimate, verify reports; and, needing no relayer settings, watch a union (`watch`), claim from
+a root-mode union with its published report (`claim`) and serve the member page alone (`page`).
 
 Settings come from the environment (`RELAYER_*`, see relayer.settings); a bad setting is named
 with the rule it breaks, never with its value.
@@ -21,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from relayer import attribution, epochs, estimator, lifecycle, migrate, redact
+from relayer.claim_cli import claim
 from relayer.context import Context
 from relayer.errors import RelayerError
 from relayer.replica import run_indexer
@@ -28,6 +30,7 @@ from relayer.roles import Role
 from relayer.schemas import EpochOut
 from relayer.settings import DatabaseSettings, Settings
 from relayer.states import EpochStatus, TxStatus
+from relayer.static_page import page
 from relayer.watch_cli import watch
 
 #: Seconds without progress after which `epoch close`/`post`, following another replica's
@@ -388,6 +391,8 @@ def verify_report(path: Path) -> None:
 
 
 main.add_command(watch)
+main.add_command(claim)
+main.add_command(page)
 
 if __name__ == "__main__":
     main()

@@ -11,23 +11,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import to_checksum_address
 from sqlalchemy.orm import Session
 
+from relayer import published_tree
 from relayer.chain import ActiveRoot, UnionChain
 from relayer.db import Database, Epoch
 from relayer.errors import Conflict
 from relayer.merkle import Leaf, Tree
 from relayer.roots import next_leaves
 from relayer.states import EpochStatus
-
-LEAF_ENCODING = (
-    "keccak256(keccak256(abi.encode(uint64 epoch,address member,int256 offset,"
-    "uint64 previousShares,uint64 shares)))"
-)
-LAYOUT = (
-    "leaves in ascending address order; sorted-pair keccak256; a node without partner is carried up"
-)
 
 
 def leaves_of(section: dict[str, Any]) -> list[Leaf]:
@@ -79,25 +71,7 @@ def attach_tree(
     if not leaves:
         raise Conflict("there is nothing to attribute: no member has shares or earnings")
     tree = Tree(int(report["epoch"]), leaves)
-    report["tree"] = {
-        "contract": "DataUnionRoots",
-        "epoch": tree.epoch,
-        "previousEpoch": active.epoch,
-        "previousEpochStart": str(active.epoch_start),
-        "leafEncoding": LEAF_ENCODING,
-        "layout": LAYOUT,
-        "root": "0x" + tree.root.hex(),
-        "totalShares": str(sum(leaf.shares for leaf in tree.leaves)),
-        "leaves": [
-            [
-                to_checksum_address(leaf.member),
-                str(leaf.offset),
-                str(leaf.previous_shares),
-                str(leaf.shares),
-            ]
-            for leaf in tree.leaves
-        ],
-    }
+    report["tree"] = published_tree.section(tree, active.epoch, active.epoch_start)
     return tree
 
 

@@ -2,11 +2,17 @@
 Content-Security-Policy, the bundle under /assets, and a clear 503 when it was never built."""
 
 import json
+import os
 import re
+import subprocess
+import time
 
+import httpx
 from fastapi.testclient import TestClient
 
 from fixtures.api import assert_error
+from fixtures.cli import RELAYER
+from fixtures.postgres import free_loopback_port
 from relayer.api.app import create_app
 from relayer.api.docs import DOCS_CONTENT_SECURITY_POLICY
 from relayer.api.page import CONTENT_SECURITY_POLICY, WEB_DIR, render
@@ -96,3 +102,38 @@ def test_api_docs_pages_load_only_files_served_from_the_package(api):
     assert "http" not in DOCS_CONTENT_SECURITY_POLICY  # no other origin, no CDN
     assert_error(api.get("/docs-assets/app.py"), 404, "not_found")
     assert_error(api.get("/docs-assets/..%2Fdocs.py"), 404, "not_found")
+
+
+def test_relayer_page_serves_the_page_alone_with_no_union_facts_and_the_same_policy(tmp_path):
+    port = free_loopback_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYER_")}
+    server = subprocess.Popen(
+        [str(RELAYER), "page", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = httpx.get(base + "/")
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                assert time.monotonic() < deadline, "relayer page did not start"
+                time.sleep(0.1)
+        assert page.status_code == 200
+        [config] = CONFIG_BLOCK.findall(page.text)
+        assert json.loads(config) is None  # the page then starts from a published report
+        assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        bundle = httpx.get(base + "/assets/app.js")
+        assert bundle.status_code == 200
+        assert bundle.content == (WEB_DIR / "dist" / "app.js").read_bytes()
+        assert httpx.get(base + "/assets/..%2Fjs%2Fmain.js").status_code == 404
+        assert httpx.get(base + "/v1/union").status_code == 404  # no API: no relayer
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

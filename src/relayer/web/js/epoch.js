@@ -2,11 +2,13 @@
 // effect), and the member's own check of a pending epoch: the report's keccak256 recomputed from
 // its bytes, and the member's shares recomputed from the report alone (the relayer's method,
 // attribution.py: value = Σ rate(type) × weight(type) ÷ 10^18 micro-units, one share per
-// micro-unit), both compared with the chain. Nothing here trusts the relayer: it only serves the
-// bytes.
+// micro-unit), both compared with the chain; in root mode, also the report's tree rebuilt and
+// compared with the root (and pending total) on-chain. Nothing here trusts the relayer: it only
+// serves the bytes.
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { words } from "./abi.js";
+import { treeOfReport } from "./merkle.js";
 
 export const STATE = { NONE: 0n, PENDING: 1n, VETOED: 2n };
 const WEIGHT_SCALE = 10n ** 18n;
@@ -93,6 +95,56 @@ export function checkReport(bytes, chain) {
     what:
       `Your shares: ${mine.stated} in the report, ${mine.recomputed} recomputed from its ` +
       `weights, ${chain.shares} on-chain.`,
+  });
+  return checks;
+}
+
+/** Root mode: every check of the report's bytes against the chain — its keccak256, its epoch,
+ * its tree rebuilt to the root the chain holds for the epoch, the pending total equal to the sum
+ * of the leaves (a smaller one would over-pay), and the member's leaf carrying exactly the
+ * shares recomputed from the report's weights. `chain`: {reportHash, epoch, root, totalShares
+ * (null once in force: leaves lower it), account}. */
+export function checkRootReport(bytes, chain) {
+  const checks = checkReport(bytes, { ...chain, shares: null }).slice(0, 2);
+  let report;
+  let rebuilt;
+  try {
+    report = JSON.parse(new TextDecoder().decode(bytes));
+    rebuilt = treeOfReport(report);
+  } catch (error) {
+    checks.push({ ok: false, what: `The report's tree cannot be rebuilt: ${error.message}` });
+    return checks;
+  }
+  const rootOk = rebuilt.root === chain.root.toLowerCase() && rebuilt.statedRoot === rebuilt.root;
+  checks.push({
+    ok: rootOk,
+    what: rootOk
+      ? `Its ${rebuilt.tree.leaves.length} leaves rebuild the root on-chain (${chain.root}).`
+      : `Its leaves rebuild root ${rebuilt.root}; the chain holds ${chain.root}.`,
+  });
+  const sum = rebuilt.tree.leaves.reduce((total, leaf) => total + BigInt(leaf.shares), 0n);
+  if (chain.totalShares !== null) {
+    const totalOk = sum === chain.totalShares && sum === rebuilt.totalShares;
+    checks.push({
+      ok: totalOk,
+      what: `Total shares: ${sum} in the leaves, ${rebuilt.totalShares} stated, ${chain.totalShares} on-chain.`,
+    });
+  }
+  let mine;
+  try {
+    mine = recomputeShares(report, chain.account) ?? { recomputed: 0n, stated: 0n };
+  } catch (error) {
+    checks.push({ ok: false, what: `Your shares cannot be recomputed: ${error.message}` });
+    return checks;
+  }
+  const at = rebuilt.tree.indexOf(chain.account);
+  const leafShares = at === null ? 0n : BigInt(rebuilt.tree.leaves[at].shares);
+  const sharesOk = mine.recomputed === mine.stated && mine.stated === leafShares;
+  checks.push({
+    ok: sharesOk,
+    what:
+      `Your shares: ${mine.stated} in the report, ${mine.recomputed} recomputed from its ` +
+      `weights, ${leafShares} in your leaf of the tree.`,
   });
   return checks;
 }

@@ -5,12 +5,19 @@
 // whenever they matter (a claim always uses the chain's figure); the rest (claimed, lifetime,
 // per-epoch history) comes from the relayer, which indexes the chain. If the relayer is down the
 // page says so, shows what the chain alone tells, and direct claims keep working.
+//
+// A root-mode union (DataUnionRoots, see roots.js) is told apart on the chain; its claims and
+// leave carry the member's leaf and proof, from the relayer or from the published report files
+// the member picks. A copy of the page served without the relayer (no union facts embedded:
+// `relayer page`, or any static server) starts from such a report: it names the union and its
+// chain, and the rest is read from the chain through the wallet.
 import "../style.css";
-import { calldata, revenueDeposited, uint } from "./abi.js";
+import { calldata, revenueDeposited, rootsCalldata, string, uint, words } from "./abi.js";
 import { checksummed, short } from "./address.js";
 import { renderEarnings } from "./chart.js";
-import { STATE, checkReport, countdown, decodeState } from "./epoch.js";
+import { STATE, checkReport, checkRootReport, countdown, decodeState } from "./epoch.js";
 import * as relayer from "./relayer.js";
+import * as roots from "./roots.js";
 import { claimDocument, deletionDocument, permitDocument, splitSignature } from "./typed.js";
 import { formatUnits, parseUnits } from "./units.js";
 import * as wallet from "./wallet.js";
@@ -20,8 +27,22 @@ const CLAIM_VALIDITY = 3600n; // seconds of chain time a signed claim or permit 
 const DELETION_VALIDITY = 1800; // seconds; the relayer accepts at most an hour ahead
 const LICENSE_RECORD_WAIT = 30_000; // ms to wait for the relayer to index a payment
 const MEMBER_SECTIONS = ["member", "epoch-panel", "claim-panel", "membership"];
+// Sections that need the relayer: hidden on a copy of the page served without one.
+const RELAYER_SECTIONS = ["buyer", "estimator", "claim-gasless", "statement-form", "delete-data"];
 
-const state = { config: null, account: null, onChain: false, epoch: null, ticker: null };
+const state = {
+  config: null,
+  account: null,
+  onChain: false,
+  epoch: null,
+  ticker: null,
+  offline: false, // no relayer behind this copy of the page
+  kind: null, // "push" or "roots", read from the chain
+  reports: [], // root mode: the report files picked, parsed and rebuilt
+  roots: null, // root mode: the chain's roots, as last read
+  proof: null, // root mode: the member's leaves and proofs (roots.memberProof)
+  left: false, // root mode: the member left the union (claims then need no leaf)
+};
 
 /** A message for the person that is not a failure of the request (e.g. nothing to claim). */
 class Notice extends Error {}
@@ -115,6 +136,7 @@ function setAccount(address) {
 
 function showMemberSections(visible) {
   MEMBER_SECTIONS.forEach((id) => ($(id).hidden = !visible));
+  $("proof-panel").hidden = !(state.offline || (visible && state.kind === "roots"));
 }
 
 async function connect() {
@@ -122,12 +144,14 @@ async function connect() {
     notice("wallet", wallet.NO_WALLET, "warning");
     return;
   }
+  if (!state.config) throw new Notice("Pick the union's published report first: it names the union.");
   const accounts = await wallet.request("eth_requestAccounts");
   setAccount(accounts[0]);
   await checkChain();
 }
 
 async function checkChain() {
+  if (!state.config) return; // a copy without the relayer, before its report is picked
   if (!state.account) {
     showMemberSections(false);
     return;
@@ -135,6 +159,12 @@ async function checkChain() {
   const chainId = Number(BigInt(await wallet.request("eth_chainId")));
   state.onChain = chainId === state.config.chain_id;
   $("switch-chain").hidden = state.onChain;
+  if (state.onChain && state.kind === null) {
+    state.kind = await roots.unionKind(state.config.union);
+    // A gasless claim needs the relayer (which adds the leaf and proof in root mode).
+    $("claim-gasless").hidden = state.offline;
+    $("check-epoch").dataset.kind = state.kind;
+  }
   showMemberSections(state.onChain);
   if (!state.onChain) {
     $("switch-text").textContent =
@@ -194,18 +224,133 @@ function renderHistory(history) {
   $("history").tBodies[0].replaceChildren(...rows);
 }
 
-async function refresh() {
+/** The member's shares and claimable as the chain holds them (in root mode, given their leaf). */
+async function chainFigures() {
   const { union } = state.config;
   const account = state.account;
-  const [shares, total, claimable] = await Promise.all([
-    read(union, calldata("sharesOf", account)),
-    read(union, calldata("totalShares")),
-    read(union, calldata("claimable", account)),
+  if (state.kind !== "roots") {
+    return Promise.all([
+      read(union, calldata("sharesOf", account)),
+      read(union, calldata("totalShares")),
+      read(union, calldata("claimable", account)),
+    ]);
+  }
+  state.roots = await roots.chainRoots(union);
+  const left = (await read(union, rootsCalldata("hasLeft", account))) !== 0n;
+  state.left = left;
+  if (!left) await loadProof();
+  else state.proof = null;
+  const total = await read(union, rootsCalldata("totalShares"));
+  const claimable =
+    left || state.proof?.active
+      ? await read(union, rootsCalldata("claimable", account, ...roots.claimArguments(left ? null : state.proof)))
+      : 0n;
+  return [left ? 0n : (state.proof?.active?.leaf.shares ?? 0n), total, claimable];
+}
+
+/** The member's leaf and proof (roots.memberProof), with where they came from said in the
+ * proof panel; without a source, the panel asks for the report file. */
+async function loadProof() {
+  const { active } = state.roots;
+  try {
+    state.proof = await roots.memberProof(state.account, state.roots, state.reports, {
+      union: state.config.union,
+      offline: state.offline,
+    });
+  } catch (error) {
+    state.proof = null;
+    const message =
+      error.kind === "unreachable"
+        ? `The relayer cannot be reached: pick epoch ${active.epoch}'s published report to ` +
+          "claim or leave with your wallet alone."
+        : error.message;
+    status("proof-status", error instanceof RangeError ? "failed" : "info", message);
+    $("proof-status").dataset.epoch = String(active.epoch);
+    return;
+  }
+  const source = { report: "your report file, rebuilt in this browser", relayer: "the relayer" };
+  if (active.epoch === 0n) {
+    status("proof-status", "info", "No root is in force yet: there is nothing to prove.");
+  } else if (!state.proof.active) {
+    status("proof-status", "info", `Epoch ${active.epoch}'s tree has no leaf for your address.`);
+  } else {
+    status(
+      "proof-status",
+      "confirmed",
+      `Your leaf of epoch ${active.epoch} (root ${active.root.slice(0, 10)}…, checked against the ` +
+        `chain) comes from ${source[state.proof.source]}.`,
+    );
+  }
+  $("proof-status").dataset.source = state.proof.source;
+}
+
+/** Report files picked by the member: parsed and rebuilt, then the figures refreshed with them
+ * (on a copy of the page without the relayer, the first one also names the union). */
+async function pickReports() {
+  const files = [...$("report-file").files];
+  if (!files.length) return;
+  status("proof-status", "pending", "Rebuilding the tree from the report…");
+  const reports = [];
+  for (const file of files) reports.push(roots.parseReport(file.name, await file.text()));
+  if (!state.config) await configFromReport(reports[0]);
+  state.reports = reports;
+  if (!state.account) await connect();
+  else await checkChain();
+}
+
+/** The union's facts from a report and the chain (the page was served without them). */
+async function configFromReport(report) {
+  if (!report.union || !Number.isInteger(report.chainId)) {
+    throw new RangeError(`${report.name} does not name its union and chain.`);
+  }
+  if (!wallet.provider()) throw new Notice(wallet.NO_WALLET);
+  const union = checksummed(report.union);
+  // The token is read from the report's chain: the wallet switches to it first (it asks).
+  const chainId = Number(BigInt(await wallet.request("eth_chainId")));
+  if (chainId !== report.chainId) {
+    await wallet.request("wallet_switchEthereumChain", [{ chainId: "0x" + report.chainId.toString(16) }]);
+  }
+  const token = await wallet.call(union, rootsCalldata("token"));
+  if (!token || token.length < 66) {
+    throw new RangeError(
+      `${union} on network ${report.chainId} is not a data union: check the report and the ` +
+        "network your wallet is on.",
+    );
+  }
+  const address = "0x" + token.slice(26, 66);
+  const [decimals, symbol] = await Promise.all([
+    read(address, calldata("decimals")),
+    wallet.call(address, calldata("symbol")).then(string),
   ]);
+  state.config = {
+    chain_id: report.chainId,
+    union,
+    token: { address: checksummed(address), symbol, decimals: Number(decimals), permit: null },
+    data_types: [],
+  };
+  document.querySelectorAll("[data-token-symbol]").forEach((el) => (el.textContent = symbol));
+  // The page has only the report's word for the union: the member compares the address.
+  notice(
+    "config",
+    `Union ${union} on network ${report.chainId}, as ${report.name} names it: check that it is ` +
+      "your union's address. This copy of the page runs without the relayer.",
+    "info",
+  );
+}
+
+async function refresh() {
+  const [shares, total, claimable] = await chainFigures();
   figure("shares", shares.toLocaleString("en"), shares);
   figure("share-of-union", total ? percent(Number((shares * 10n ** 12n) / total) / 1e12) : "0%");
   figure("claimable", money(claimable), claimable);
   await renderEpoch();
+  if (state.offline) {
+    figure("claimed", "unavailable");
+    figure("lifetime", "unavailable");
+    $("history-note").textContent = "The history needs the relayer.";
+    return;
+  }
+  const account = state.account;
   let summary = null;
   try {
     summary = await relayer.get(`/v1/members/${account}`);
@@ -276,8 +421,11 @@ async function renderEpoch() {
   } else if (epoch.state === STATE.PENDING) {
     kind = "pending";
     line.textContent =
-      `Epoch ${n} is pending: due ${utc(epoch.dueAt)}. Revenue arriving now is held and will be ` +
-      "split by its shares once it takes effect.";
+      state.kind === "roots" && n > 1n
+        ? `Epoch ${n} is pending: due ${utc(epoch.dueAt)}. Until it takes effect, revenue is ` +
+          "split by the root in force."
+        : `Epoch ${n} is pending: due ${utc(epoch.dueAt)}. Revenue arriving now is held and will be ` +
+          "split by its shares once it takes effect.";
   } else if (epoch.state === STATE.VETOED) {
     kind = "vetoed";
     line.textContent =
@@ -290,9 +438,22 @@ async function renderEpoch() {
   line.dataset.epoch = String(n);
   if (kind === "pending") line.dataset.dueAt = String(epoch.dueAt);
   else delete line.dataset.dueAt;
-  $("check-epoch").hidden = kind === "none";
+  // The report of a vetoed root proves nothing on-chain; there is nothing of it to check.
+  $("check-epoch").hidden =
+    kind === "none" || state.offline || (state.kind === "roots" && kind === "vetoed");
   tick();
   if (!state.ticker) state.ticker = setInterval(tick, 1000);
+}
+
+/** Root mode: the root the chain holds for `epoch` (pending, or in force) and, while pending,
+ * its total shares. */
+async function rootOfEpoch(epoch) {
+  const chainRoots = await roots.chainRoots(state.config.union);
+  if (chainRoots.pending && chainRoots.pending.epoch === epoch.epoch) {
+    const [, total] = words(await wallet.call(state.config.union, rootsCalldata("pendingRoot")));
+    return { root: chainRoots.pending.root, totalShares: total };
+  }
+  return { root: chainRoots.active.root, totalShares: null };
 }
 
 async function checkEpoch() {
@@ -301,11 +462,17 @@ async function checkEpoch() {
   await renderEpoch();
   const epoch = state.epoch;
   status("epoch-check", "pending", `Fetching epoch ${epoch.epoch}'s report and checking it…`);
-  const [bytes, shares] = await Promise.all([
-    relayer.bytes(`/v1/epochs/${epoch.epoch}/report`),
-    read(union, calldata("sharesOf", account)),
-  ]);
-  const checks = checkReport(bytes, { ...epoch, account, shares });
+  let checks;
+  if (state.kind === "roots") {
+    const bytes = await relayer.bytes(`/v1/epochs/${epoch.epoch}/report`);
+    checks = checkRootReport(bytes, { ...epoch, account, ...(await rootOfEpoch(epoch)) });
+  } else {
+    const [bytes, shares] = await Promise.all([
+      relayer.bytes(`/v1/epochs/${epoch.epoch}/report`),
+      read(union, calldata("sharesOf", account)),
+    ]);
+    checks = checkReport(bytes, { ...epoch, account, shares });
+  }
   const agrees = checks.every((c) => c.ok);
   status(
     "epoch-check",
@@ -333,7 +500,10 @@ async function checkEpoch() {
 
 /** The amount to claim: the field's value, or everything claimable (read from the chain). */
 async function claimAmount() {
-  const available = await read(state.config.union, calldata("claimable", state.account));
+  const available =
+    state.kind === "roots"
+      ? BigInt($("claimable").dataset.units ?? "0")
+      : await read(state.config.union, calldata("claimable", state.account));
   if (available === 0n) throw new Notice("Nothing to claim yet: your claimable balance is 0.");
   const text = $("claim-amount").value;
   if (!text.trim()) return available;
@@ -344,9 +514,18 @@ async function claimAmount() {
 }
 
 async function claimDirect() {
+  if (state.kind === "roots") {
+    await refresh(); // the leaf's claimable against the chain as it is now
+    if (!state.left && !state.proof?.active) {
+      throw new Notice("Your leaf is needed to claim: pick the epoch's published report above.");
+    }
+  }
   const amount = await claimAmount();
   const { union } = state.config;
-  const data = calldata("claim", state.account, amount);
+  const data =
+    state.kind === "roots"
+      ? rootsCalldata("claim", state.account, amount, ...roots.claimArguments(state.proof))
+      : calldata("claim", state.account, amount);
   await track("claim-status", `Claim of ${money(amount)}`, wallet.send(state.account, union, data));
   $("claim-amount").value = "";
   await refresh();
@@ -438,7 +617,11 @@ async function requestDeletion() {
 
 async function leave() {
   $("leave-confirm").hidden = true;
-  const data = calldata("leave");
+  let data = calldata("leave");
+  if (state.kind === "roots") {
+    await refresh();
+    data = rootsCalldata("leave", ...roots.leaveArguments(state.proof, state.roots));
+  }
   await track("membership-status", "Leaving the union", wallet.send(state.account, state.config.union, data));
   await refresh();
 }
@@ -611,6 +794,7 @@ function wire() {
     event.preventDefault();
     guarded("claim-panel", "claim-status", claimDirect);
   });
+  $("report-file").addEventListener("change", () => guarded("proof-panel", "proof-status", pickReports));
   $("check-epoch").addEventListener("click", () => guarded("epoch-panel", "epoch-check", checkEpoch));
   $("claim-gasless").addEventListener("click", () =>
     guarded("claim-panel", "claim-status", claimGasless),
@@ -641,11 +825,28 @@ function wire() {
   wallet.on("chainChanged", () => guarded("wallet-bar", null, checkChain));
 }
 
+/** A copy of the page served without the relayer: it starts from a published report. */
+function startOffline() {
+  state.offline = true;
+  RELAYER_SECTIONS.forEach((id) => ($(id).hidden = true));
+  $("proof-panel").hidden = false;
+  $("proof-title").textContent = "Claim with the union's published report";
+  notice(
+    "config",
+    "This copy of the page runs without the relayer: pick the union's published report of the " +
+      "epoch in force to see your earnings, claim or leave from your wallet.",
+    "info",
+  );
+  wire();
+  if (!wallet.provider()) notice("wallet", wallet.NO_WALLET, "warning");
+  document.body.dataset.ready = "true";
+  document.body.dataset.offline = "true";
+}
+
 function start() {
   state.config = readConfig();
   if (!state.config) {
-    notice("config", "This page lacks the union's details: open it from the relayer's address.");
-    $("connect").disabled = true;
+    startOffline();
     return;
   }
   const { token, data_types: dataTypes } = state.config;
