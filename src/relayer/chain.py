@@ -285,24 +285,6 @@ class UnionChain:
         root, total = self.view("pendingRoot", block=block)
         return bytes(root), int(total)
 
-    def left(self, members: list[str], block: int) -> set[str]:
-        """Which of `members` left the union (`hasLeft`), lower-cased, in JSON-RPC batches of
-        500 (root mode: leaving there is final)."""
-        found: set[str] = set()
-        for start in range(0, len(members), 500):
-            chunk = members[start : start + 500]
-            calls = [
-                (
-                    "eth_call",
-                    [{"to": self.address, "data": self._member_call("hasLeft", m)}, hex(block)],
-                )
-                for m in chunk
-            ]
-            for member, value in zip(chunk, self._batch(calls, "departures"), strict=True):
-                if value:
-                    found.add(member.lower())
-        return found
-
     def block_time(self, block: int | None = None) -> int:
         """A block's timestamp (the latest's by default), in seconds: the clock the contract's
         due times run on."""
