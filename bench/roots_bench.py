@@ -28,7 +28,7 @@ from serving import LocalUnion, http_load, local_union, relayer_settings, serve_
 from sha3 import keccak_256
 from sqlalchemy import insert
 
-from relayer import epochs, lifecycle, migrate
+from relayer import epochs, lifecycle, migrate, published_tree
 from relayer.attribution import (
     DEFAULT_PARAMETERS,
     DEFAULT_RATES,
@@ -258,26 +258,6 @@ def _peak_rss_of(pid: int) -> int | None:
     return None
 
 
-def tree_section(tree: Tree, previous_epoch: int, previous_start: int) -> dict[str, Any]:
-    """A report's `tree` section, in the layout ROOTS_SPEC and relayer.root_tree write."""
-    from relayer.root_tree import LAYOUT, LEAF_ENCODING
-
-    return {
-        "contract": "DataUnionRoots",
-        "epoch": tree.epoch,
-        "previousEpoch": previous_epoch,
-        "previousEpochStart": str(previous_start),
-        "leafEncoding": LEAF_ENCODING,
-        "layout": LAYOUT,
-        "root": "0x" + tree.root.hex(),
-        "totalShares": str(sum(leaf.shares for leaf in tree.leaves)),
-        "leaves": [
-            [leaf.member, str(leaf.offset), str(leaf.previous_shares), str(leaf.shares)]
-            for leaf in tree.leaves
-        ],
-    }
-
-
 def watcher_reports(count: int) -> tuple[bytes, bytes, dict[str, Any]]:
     """Two consecutive root-mode reports of `count` members, as the relayer publishes them
     (canonical JSON: attribution and tree), and what the chain holds for the second."""
@@ -301,7 +281,7 @@ def watcher_reports(count: int) -> tuple[bytes, bytes, dict[str, Any]]:
         )
         shares = {m["address"]: int(m["shares"]) for m in report["members"]}
         tree = Tree(epoch, next_leaves(previous, start, shares))
-        report["tree"] = tree_section(tree, epoch - 1, start)
+        report["tree"] = published_tree.section(tree, epoch - 1, start)
         texts.append(canonical(report))
         chain_view[epoch] = (tree.root, report["tree"]["totalShares"])
         previous = tree.leaves

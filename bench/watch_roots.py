@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from relayer import published_tree
 from relayer.attribution import (
     DEFAULT_PARAMETERS,
     ContributionInput,
@@ -30,7 +31,7 @@ from relayer.attribution import (
 from relayer.epoch_check import check_report
 from relayer.merkle import Leaf, Tree
 from relayer.roots import next_leaves
-from relayer.tree_check import CONTRACT, LAYOUT, LEAF_ENCODING, OnchainRoot, check_tree
+from relayer.tree_check import OnchainRoot, check_tree
 
 UNION = checksummed("0x" + "ab" * 20)
 CHAIN_ID = 31337
@@ -46,19 +47,7 @@ def report_of(epoch: int, records: dict[str, int], previous: list[Leaf], start: 
     )
     shares = {m["address"]: int(m["shares"]) for m in built["members"]}
     tree = Tree(epoch, next_leaves(previous, start, shares))
-    built["tree"] = {
-        "contract": CONTRACT,
-        "epoch": epoch,
-        "previousEpoch": epoch - 1,
-        "previousEpochStart": str(start),
-        "leafEncoding": LEAF_ENCODING,
-        "layout": LAYOUT,
-        "root": "0x" + tree.root.hex(),
-        "totalShares": str(sum(leaf.shares for leaf in tree.leaves)),
-        "leaves": [
-            [m.member, str(m.offset), str(m.previous_shares), str(m.shares)] for m in tree.leaves
-        ],
-    }
+    built["tree"] = published_tree.section(tree, epoch - 1, start)
     return canonical(built)
 
 

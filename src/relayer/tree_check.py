@@ -38,17 +38,10 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from relayer.merkle import Leaf
+from relayer.published_tree import CONTRACT, LAYOUT, LEAF_ENCODING
 from relayer.roots import next_leaves
 from relayer.tree_leaves import Leaves, decimal, parse_leaves, rebuilt_root, root_of
 
-CONTRACT = "DataUnionRoots"
-LEAF_ENCODING = (
-    "keccak256(keccak256(abi.encode(uint64 epoch,address member,int256 offset,"
-    "uint64 previousShares,uint64 shares)))"
-)
-LAYOUT = (
-    "leaves in ascending address order; sorted-pair keccak256; a node without partner is carried up"
-)
 #: Individual mismatches listed in a problem's text, at most; the rest are counted.
 LISTED = 5
 
