@@ -9,7 +9,7 @@ import pytest
 from brownie import web3
 from sqlalchemy import func, select
 
-from fixtures.api import assert_error, contribution, index
+from fixtures.api import assert_error, close, contribute, contribution, index
 from fixtures.epochs import finish_when_due
 from fixtures.union import finish_when_due as finish_on_chain
 from fixtures.union import pay, post, sign_claim, wait_until
@@ -23,17 +23,6 @@ REVENUE = 10_000_000
 THIEF_SHARES = 99 * 10**12
 
 item = partial(contribution, salt="lifecycle test ")
-
-
-def contribute(api, headers, *items):
-    response = api.post("/v1/contributions", json={"contributions": list(items)}, headers=headers)
-    assert response.status_code == 201, response.text
-
-
-def close(api, headers):
-    response = api.post("/v1/epochs/close", headers=headers)
-    assert response.status_code == 202, response.text
-    return api.get(f"/v1/epochs/{response.json()['number']}").json()
 
 
 def outbox_rows(context):

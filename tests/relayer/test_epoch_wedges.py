@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from fixtures.api import assert_error, close_epoch, contribution, post_epoch
+from fixtures.api import assert_error, close, close_epoch, contribution, post_epoch
 from fixtures.epochs import finish_when_due
 from fixtures.relayer import relayer_settings
 from relayer.api.app import create_app
@@ -28,12 +28,6 @@ item = partial(contribution, salt="epoch wedges ")
 
 def contribute(api, headers, *items):
     return api.post("/v1/contributions", json={"contributions": list(items)}, headers=headers)
-
-
-def close(api, headers):
-    response = api.post("/v1/epochs/close", headers=headers)
-    assert response.status_code == 202, response.text
-    return api.get(f"/v1/epochs/{response.json()['number']}").json()
 
 
 def stored(context):

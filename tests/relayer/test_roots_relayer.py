@@ -10,7 +10,7 @@ import pytest
 from brownie import web3
 from sqlalchemy import event, func, select
 
-from fixtures.api import assert_error, contribution, index
+from fixtures.api import assert_error, close, contribute, contribution, index
 from fixtures.epochs import finish_when_due
 from fixtures.roots import deploy_roots_union
 from fixtures.union import MAX_UINT, pay, sign_claim
@@ -27,17 +27,6 @@ item = partial(contribution, salt="roots relayer test ")
 @pytest.fixture(scope="module")
 def union(stablecoin, admin, attester, pauser, guardian, fee_recipient):
     return deploy_roots_union(stablecoin, admin, attester, pauser, guardian, fee_recipient)
-
-
-def contribute(api, headers, *items):
-    response = api.post("/v1/contributions", json={"contributions": list(items)}, headers=headers)
-    assert response.status_code == 201, response.text
-
-
-def close(api, headers):
-    response = api.post("/v1/epochs/close", headers=headers)
-    assert response.status_code == 202, response.text
-    return api.get(f"/v1/epochs/{response.json()['number']}").json()
 
 
 def outbox_rows(context):
