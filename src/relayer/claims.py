@@ -38,7 +38,7 @@ from relayer.errors import (
     Unfunded,
 )
 from relayer.outbox import Outbox
-from relayer.root_tree import Trees, member_proofs
+from relayer.root_tree import Trees, current_proof
 from relayer.schemas import ClaimIn
 from relayer.settings import Settings
 from relayer.states import TxPurpose
@@ -104,7 +104,7 @@ def _claim_calldata(
             "claimWithSig", member, claim.to, claim.amount, claim.deadline, signature
         )
     assert trees is not None, "a root-mode union's claims need its trees"
-    proof, _ = member_proofs(trees, chain, member)
+    proof = current_proof(trees, chain, member)
     if proof is None:
         raise NotFound(f"{member} has no leaf in the root in force: nothing to claim yet")
     leaf, siblings = proof.call_args()

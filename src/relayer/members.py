@@ -27,7 +27,7 @@ from relayer.attribution import normalized_address
 from relayer.chain import UnionChain
 from relayer.db import CURSOR_ID, ChainEvent, IndexerCursor
 from relayer.replay import Distribution, RootShares, SharesChanged, load_events, replay
-from relayer.root_tree import Trees, member_proofs
+from relayer.root_tree import Trees, current_proof
 
 ESTIMATE_NOTE = (
     "Per-epoch earnings and 'earned' rows are an attribution estimate recomputed from the "
@@ -196,7 +196,7 @@ def summary(
     proof = None
     if chain.roots:
         assert trees is not None, "a root-mode union's member figures need its trees"
-        proof, _ = member_proofs(trees, chain, address, block)
+        proof = current_proof(trees, chain, address, block)
     state = chain.member_state(address, block, None if proof is None else proof.call_args())
     shares, total, claimable = state.shares, state.total_shares, state.claimable
     ledger = _ledger(session, address, _root_shares(chain, trees))

@@ -142,13 +142,9 @@ class Trees:
                     del self._trees[old]
             return cached
 
-    def roots(
-        self, chain: UnionChain, block: int | None = None
-    ) -> tuple[ActiveRoot, tuple[int, bytes] | None]:
-        """The root in force, and the pending epoch and root if one is pending: at `block`, or
-        else as last read (at most `max_age` seconds ago)."""
-        if block is not None:
-            return self._read_roots(chain, block)
+    def roots(self, chain: UnionChain) -> tuple[ActiveRoot, tuple[int, bytes] | None]:
+        """The root in force, and the pending epoch and root if one is pending, as last read (at
+        most `max_age` seconds ago)."""
         fresh = self._fresh_roots()
         if fresh is not None:
             return fresh
@@ -159,7 +155,9 @@ class Trees:
             if fresh is not None:
                 return fresh
             now = time.monotonic()
-            active, pending = self._read_roots(chain, "latest")
+            active = chain.active_root()
+            state = chain.attribution_state()
+            pending = (state.epoch, chain.pending_root()[0]) if state.pending else None
             self._roots = (now, active, pending)
             return active, pending
 
@@ -168,15 +166,6 @@ class Trees:
         if known is not None and time.monotonic() - known[0] <= self.max_age:
             return known[1], known[2]
         return None
-
-    @staticmethod
-    def _read_roots(
-        chain: UnionChain, at: int | str
-    ) -> tuple[ActiveRoot, tuple[int, bytes] | None]:
-        active = chain.active_root(at)
-        state = chain.attribution_state(at)
-        pending = (state.epoch, chain.pending_root(at)[0]) if state.pending else None
-        return active, pending
 
     def peek_proofs(self, member: str) -> tuple[MemberProof | None, MemberProof | None] | None:
         """`member_proofs` from memory alone, or None when that would need the chain or the
@@ -216,14 +205,30 @@ def _proof_in(tree: Tree | None, member: str) -> MemberProof | None:
     )
 
 
-def member_proofs(
+def current_proof(
     trees: Trees, chain: UnionChain, member: str, block: int | None = None
+) -> MemberProof | None:
+    """The member's leaf and proof in the root in force (None when they have none there, or
+    this relayer does not hold that root's report): at `block`, or as the roots were last read.
+    At a block only the root in force is read: member figures and claims need nothing more."""
+    active = trees.roots(chain)[0] if block is None else chain.active_root(block)
+    return _in_force(trees, active, member)
+
+
+def _in_force(trees: Trees, active: ActiveRoot, member: str) -> MemberProof | None:
+    if not active.epoch:
+        return None
+    return _proof_in(trees.matching(active.epoch, active.root), member)
+
+
+def member_proofs(
+    trees: Trees, chain: UnionChain, member: str
 ) -> tuple[MemberProof | None, MemberProof | None]:
     """The member's leaf and proof in the root in force and in the pending root (each None when
-    the member has none there, or this relayer does not hold that root's report); at `block`,
-    or as the roots were last read."""
-    active, pending = trees.roots(chain, block)
-    current = _proof_in(trees.matching(active.epoch, active.root), member) if active.epoch else None
+    the member has none there, or this relayer does not hold that root's report), as the roots
+    were last read."""
+    active, pending = trees.roots(chain)
+    current = _in_force(trees, active, member)
     if pending is None:
         return current, None
     return current, _proof_in(trees.matching(*pending), member)
